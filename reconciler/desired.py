@@ -1,0 +1,385 @@
+"""Loading the desired state: files and directories in, validated users out.
+
+Every problem found is collected (not only the first) and raised together as
+an InputError of `FILE:LINE: message` problems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from reconciler.errors import InputError, Problem, UsageError
+from reconciler.fields import STRING_FIELDS
+from reconciler.schema import (
+    defaults_checker,
+    document_validator,
+    load_schema,
+    suggest,
+    user_checker,
+)
+from reconciler.settings import Environment, Settings
+from reconciler.yaml_source import Mapping, YamlError, read_yaml
+from reconciler.yaml_source import Sequence as YamlSequence
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(slots=True)
+class DesiredUser:
+    """One user as the files want it: `fields` are the managed fields (never login)."""
+
+    login: str
+    fields: dict[str, Any]
+    file: str
+    line: int
+    key_lines: dict[str, int]
+
+    def where(self, name: str | None = None) -> str:
+        """`FILE:LINE` of the user, or of one of its fields."""
+        line = self.key_lines.get(name, self.line) if name else self.line
+        return f"{self.file}:{line}"
+
+
+@dataclass
+class DesiredState:
+    users: dict[str, DesiredUser]
+    settings: Settings
+    files: list[str]
+    environment: Environment | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def login_suffix(self) -> str:
+        return self.environment.login_suffix if self.environment else ""
+
+
+def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
+    """The YAML files named by paths: files as given, directories searched recursively."""
+    files: list[str] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(root, name)
+                for root, dirs, names in os.walk(path)
+                for name in names
+                if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
+            )
+            if not found:
+                problems.append(Problem(path, 0, "no *.yaml or *.yml files in this directory"))
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            problems.append(Problem(path, 0, "no such file or directory"))
+    seen: set[str] = set()
+    unique = []
+    for f in files:
+        real = os.path.realpath(f)
+        if real not in seen:
+            seen.add(real)
+            unique.append(f)
+    return unique, problems
+
+
+@dataclass
+class _Entry:
+    raw: Mapping
+    file: str
+    defaults: Mapping | None
+
+
+_TOP_KEYS = ["version", "settings", "defaults", "users"]
+
+
+def _line_at(doc: Any, path: Iterable[Any]) -> int:
+    """The line of the deepest key or item of `path` found in doc."""
+    line = getattr(doc, "line", 1)
+    node = doc
+    for step in path:
+        if isinstance(node, Mapping) and step in node:
+            line = node.key_lines.get(step, line)
+            node = node[step]
+        elif isinstance(node, YamlSequence) and isinstance(step, int) and step < len(node):
+            line = node.item_lines[step]
+            node = node[step]
+        else:
+            break
+    return line
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _schema_problems(file: str, doc: Mapping) -> list[Problem]:
+    """jsonschema over everything but the user entries and defaults."""
+    light = {k: v for k, v in doc.items() if k not in ("users", "defaults")}
+    light["users"] = []
+    problems = []
+    for error in document_validator().iter_errors(light):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            instance = error.instance if isinstance(error.instance, dict) else {}
+            for key in instance:
+                if key not in props:
+                    where = _dotted(path)
+                    prefix = f"{where}: " if where else ""
+                    problems.append(
+                        Problem(
+                            file,
+                            _line_at(doc, [*path, key]),
+                            f"{prefix}unknown key {key!r}{suggest(str(key), list(props))}",
+                        )
+                    )
+            continue
+        where = _dotted(path) or "document"
+        problems.append(Problem(file, _line_at(doc, path), f"{where}: {_schema_message(error)}"))
+    return problems
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "const" and list(error.absolute_path) == ["version"]:
+        return f"unsupported version {error.instance!r}; this reconciler reads version 1"
+    if error.validator == "oneOf" and list(error.absolute_path)[-1:] == ["max_deactivations"]:
+        return f"{error.instance!r} is not a whole number or a percentage such as 25%"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    return error.message
+
+
+def _check_entry(
+    file: str, entry: Any, line: int, problems: list[Problem], *, is_defaults: bool
+) -> bool:
+    """Check one user (or the defaults) against the schema; True when it is valid."""
+    what = "defaults" if is_defaults else "each user"
+    if not isinstance(entry, Mapping):
+        problems.append(Problem(file, line, f"{what} must be a mapping of fields"))
+        return False
+    checker = defaults_checker() if is_defaults else user_checker()
+    ok = True
+    for error in checker.errors(entry):
+        ok = False
+        message = error.message
+        if is_defaults and error.field in user_checker().checks:
+            message = f"{error.field} cannot be set in defaults (it is per user)"
+        elif not is_defaults and error.field is None and "login" in entry:
+            message = f"user {entry['login']!r}: {message}"
+        problems.append(
+            Problem(file, entry.key_lines.get(error.field, entry.line), message, error.field)
+        )
+    return ok
+
+
+def _read_file(
+    file: str, problems: list[Problem]
+) -> tuple[list[_Entry], tuple[Mapping, str] | None]:
+    try:
+        doc = read_yaml(file)
+    except YamlError as exc:
+        problems.append(exc.problem)
+        return [], None
+    if doc is None:
+        problems.append(Problem(file, 1, "the file is empty; expected version: 1 and users"))
+        return [], None
+    if not isinstance(doc, Mapping):
+        problems.append(
+            Problem(
+                file, getattr(doc, "line", 1), "the file must be a mapping with version and users"
+            )
+        )
+        return [], None
+    problems.extend(_schema_problems(file, doc))
+
+    defaults = doc.get("defaults")
+    if defaults is not None and not _check_entry(
+        file, defaults, doc.key_lines.get("defaults", 1), problems, is_defaults=True
+    ):
+        defaults = None
+
+    entries = []
+    users = doc.get("users")
+    if users is None:
+        users = YamlSequence(1)
+    if not isinstance(users, YamlSequence):
+        problems.append(Problem(file, doc.key_lines.get("users", 1), "users must be a list"))
+        users = YamlSequence(1)
+    for raw, line in zip(users, users.item_lines, strict=True):
+        if _check_entry(file, raw, line, problems, is_defaults=False):
+            entries.append(_Entry(raw, file, defaults))
+    settings = doc.get("settings")
+    found = (settings, file) if isinstance(settings, Mapping) else None
+    return entries, found
+
+
+def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUser:
+    raw = entry.raw
+    fields: dict[str, Any] = {"is_active": True}
+    key_lines: dict[str, int] = {}
+    if entry.defaults:
+        fields.update(entry.defaults)
+        key_lines.update(entry.defaults.key_lines)
+    fields.update(raw)
+    key_lines.update(raw.key_lines)
+    login: str = fields.pop("login")
+    if suffix:
+        login += suffix
+        if fields.get("user_manager_login"):
+            fields["user_manager_login"] += suffix
+        limit = STRING_FIELDS["login"]
+        assert limit is not None
+        if len(login) > limit:
+            problems.append(
+                Problem(
+                    entry.file,
+                    key_lines["login"],
+                    f"login {login!r} is {len(login)} characters with the suffix "
+                    f"{suffix!r}; the limit is {limit}",
+                    "login",
+                )
+            )
+    return DesiredUser(login, fields, entry.file, raw.line, key_lines)
+
+
+def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles = []
+    for start in users:
+        path: list[str] = []
+        login: str | None = start
+        while login is not None and login in users and state.get(login) is None:
+            state[login] = 1
+            path.append(login)
+            login = users[login].fields.get("user_manager_login")
+        if login is not None and state.get(login) == 1:
+            cycles.append(path[path.index(login) :])
+        for done in path:
+            state[done] = 2
+    return cycles
+
+
+def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
+    """The checks across users: protection, managers and their cycles."""
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    users = state.users
+    suffix = state.login_suffix
+    for user in users.values():
+        if user.fields.get("is_active") is False and state.settings.is_protected(
+            user.login, suffix
+        ):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.key_lines.get("is_active", user.line),
+                    f"{user.login} is protected (settings.protect) and cannot be set "
+                    "is_active: false",
+                    "is_active",
+                )
+            )
+        manager = user.fields.get("user_manager_login")
+        if manager and manager not in users:
+            warnings.append(
+                Problem(
+                    user.file,
+                    user.key_lines.get("user_manager_login", user.line),
+                    f"{user.login}: manager {manager!r} is not in the files "
+                    "(plan checks that the tenant has it)",
+                    "user_manager_login",
+                )
+            )
+    for cycle in _manager_cycles(users):
+        first = users[cycle[0]]
+        chain = " -> ".join([*cycle, cycle[0]])
+        problems.append(
+            Problem(
+                first.file,
+                first.key_lines.get("user_manager_login", first.line),
+                f"managers form a cycle: {chain}",
+                "user_manager_login",
+            )
+        )
+    return problems, warnings
+
+
+def load_desired(paths: Sequence[str], environment: str | None = None) -> DesiredState:
+    """Read, validate and merge the desired-state files.
+
+    Raises InputError with every problem found, or UsageError for an unknown
+    environment name.
+    """
+    files, problems = find_files(paths)
+    entries: list[_Entry] = []
+    settings_found: list[tuple[Mapping, str]] = []
+    for file in files:
+        file_entries, found = _read_file(file, problems)
+        entries.extend(file_entries)
+        if found is not None:
+            settings_found.append(found)
+
+    settings = Settings()
+    if len(settings_found) > 1:
+        (first_raw, first), (raw, second) = settings_found[0], settings_found[1]
+        problems.append(
+            Problem(
+                second,
+                raw.line,
+                f"settings appear in more than one file (also in {first}:{first_raw.line}); "
+                "keep them in one",
+            )
+        )
+    elif settings_found and not any(p.file == settings_found[0][1] for p in problems):
+        settings = Settings.from_mapping(settings_found[0][0])
+
+    env: Environment | None = None
+    if environment is not None:
+        env = settings.environments.get(environment)
+        if env is None and not problems:
+            known = ", ".join(sorted(settings.environments)) or "none are defined"
+            raise UsageError(
+                f"--env {environment}: no such environment in settings.environments ({known})"
+            )
+    suffix = env.login_suffix if env else ""
+
+    users: dict[str, DesiredUser] = {}
+    for entry in entries:
+        user = _make_user(entry, suffix, problems)
+        other = users.get(user.login)
+        if other is not None:
+            problems.append(
+                Problem(
+                    user.file,
+                    user.line,
+                    f"login {user.login!r} is listed twice: here and at {other.where()}",
+                    "login",
+                )
+            )
+            continue
+        users[user.login] = user
+
+    state = DesiredState(users, settings, files, env)
+    semantic_problems, warnings = check_semantics(state)
+    problems.extend(semantic_problems)
+    state.warnings = warnings
+    if problems:
+        problems.sort(key=lambda p: (files.index(p.file) if p.file in files else -1, p.line))
+        raise InputError(problems)
+    return state
+
+
+__all__ = [
+    "DesiredState",
+    "DesiredUser",
+    "find_files",
+    "load_desired",
+    "load_schema",
+]

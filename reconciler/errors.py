@@ -1,0 +1,94 @@
+"""The error tree of reconciler, and the one place it maps to exit codes.
+
+    ReconcilerError                 any expected failure: one message, no traceback
+    ├── InputError                  the desired-state files are wrong          -> 1
+    ├── UsageError                  a flag, option or environment is wrong     -> 1
+    ├── ApiError                    the DealHub API could not be used          -> 1
+    │   ├── AuthError               401/403: the token was rejected            -> 1
+    │   ├── TransportError          unreachable host, timeout, dropped answer  -> 1
+    │   └── ResponseError           an answer that is not what the API sends   -> 1
+    ├── StalePlanError              a saved plan no longer matches the tenant  -> 1
+    ├── ApplyFailed                 apply ended with failed or skipped users   -> 1
+    └── UnsafePlanError             a safety guard stopped the plan            -> 3
+
+Exit code 2 is not an error: it is `plan --detailed-exitcode` finding changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_UNSAFE = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in the input: `FILE:LINE: message`."""
+
+    file: str
+    line: int
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.file}: {self.message}"
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ReconcilerError(Exception):
+    """Base of every expected failure."""
+
+    exit_code = EXIT_ERROR
+
+
+class InputError(ReconcilerError):
+    """The desired-state input is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UsageError(ReconcilerError):
+    """A command-line option, environment variable or token file is wrong."""
+
+
+class ApiError(ReconcilerError):
+    """The DealHub API could not be used."""
+
+
+class AuthError(ApiError):
+    """The API rejected the token (401 or 403)."""
+
+
+class TransportError(ApiError):
+    """The API could not be reached, timed out or dropped the connection."""
+
+
+class ResponseError(ApiError):
+    """The API answered something it does not send (bad JSON, wrong shape)."""
+
+
+class StalePlanError(ReconcilerError):
+    """A saved plan no longer matches the tenant, or targets another one."""
+
+
+class ApplyFailed(ReconcilerError):
+    """Apply finished but some users failed, were skipped or did not converge."""
+
+
+class UnsafePlanError(ReconcilerError):
+    """A safety guard stopped the plan or the apply."""
+
+    exit_code = EXIT_UNSAFE
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of SPEC section 3 for an error."""
+    if isinstance(error, ReconcilerError):
+        return error.exit_code
+    return EXIT_ERROR

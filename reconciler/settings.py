@@ -1,0 +1,89 @@
+"""The `settings` block of the desired state: unlisted users, protection, limits, targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+DEFAULT_TOKEN_ENV = "DEALHUB_TOKEN"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """`max_deactivations`: a count, or a percentage of the tenant's active users."""
+
+    value: float
+    percent: bool
+
+    @classmethod
+    def parse(cls, raw: int | str) -> Threshold:
+        if isinstance(raw, str):
+            return cls(float(raw.rstrip("%")), percent=True)
+        return cls(float(raw), percent=False)
+
+    def exceeded_by(self, deactivations: int, active: int) -> bool:
+        # Compare exactly (no rounding): 25% of 8 active users allows 2, not 3.
+        if self.percent:
+            return deactivations * 100 > self.value * active
+        return deactivations > self.value
+
+    def allowed(self, active: int) -> int:
+        """The largest number of deactivations this threshold allows."""
+        if self.percent:
+            return int(self.value * active // 100)
+        return int(self.value)
+
+    def __str__(self) -> str:
+        shown = f"{self.value:g}"
+        return f"{shown}%" if self.percent else shown
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A named target from `settings.environments`, chosen with `--env NAME`."""
+
+    name: str
+    api_url: str
+    token_env: str = DEFAULT_TOKEN_ENV
+    login_suffix: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    unlisted: Literal["deactivate", "ignore"] = "deactivate"
+    protect: tuple[str, ...] = ()
+    max_deactivations: Threshold = Threshold(25, percent=True)
+    environments: dict[str, Environment] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any] | None) -> Settings:
+        """Settings from an already schema-validated mapping."""
+        if not raw:
+            return cls()
+        envs = {
+            name: Environment(
+                name=name,
+                api_url=spec["api_url"],
+                token_env=spec.get("token_env", DEFAULT_TOKEN_ENV),
+                login_suffix=spec.get("login_suffix", ""),
+            )
+            for name, spec in (raw.get("environments") or {}).items()
+        }
+        return cls(
+            unlisted=raw.get("unlisted", "deactivate"),
+            protect=tuple(raw.get("protect") or ()),
+            max_deactivations=Threshold.parse(raw.get("max_deactivations", "25%")),
+            environments=envs,
+        )
+
+    def is_protected(self, login: str, suffix: str = "") -> bool:
+        """Whether a login matches a `protect` glob (letter case ignored, suffix optional)."""
+        candidates = {login.lower()}
+        if suffix and login.endswith(suffix):
+            candidates.add(login[: -len(suffix)].lower())
+        return any(
+            fnmatchcase(candidate, pattern.lower())
+            for pattern in self.protect
+            for candidate in candidates
+        )

@@ -1,0 +1,314 @@
+"""Read YAML into plain data that remembers its line numbers, safely and fast.
+
+libyaml (through PyYAML's C parser) produces the events; this module builds
+plain dicts, lists and scalars from them, resolving scalars exactly as PyYAML's
+SafeLoader does. Building from events rather than from a composed node tree
+lets us keep a line number for every key and list item, count what aliases
+expand to (an anchor bomb is refused after a few events, not after gigabytes),
+and nest without recursion.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import yaml
+
+from reconciler.errors import Problem
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - libyaml is present on every supported install
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+#: A desired-state file larger than this is refused before it is read.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: How deep mappings and lists may nest (the format needs four levels).
+MAX_DEPTH = 64
+#: Aliases may add this many nodes beyond ten times the nodes actually written.
+ALIAS_ALLOWANCE = 10_000
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_CONSTRUCTED_SCALARS = frozenset(
+    {
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp",
+    }
+)
+
+
+class Mapping(dict[Any, Any]):
+    """A YAML mapping: a dict that knows the line of itself and of each key."""
+
+    __slots__ = ("key_lines", "line")
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
+
+
+class Sequence(list[Any]):
+    """A YAML sequence: a list that knows the line of itself and of each item."""
+
+    __slots__ = ("item_lines", "line")
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.item_lines: list[int] = []
+
+
+class YamlError(Exception):
+    """The file cannot be read as YAML; carries the located problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic data.
+
+    Every container we build survives, so each collection pass is wasted work;
+    on a 10,000-user file it costs more than the parsing itself.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def line_of(value: Any, default: int = 1) -> int:
+    """The 1-based line of a Mapping or Sequence, else `default`."""
+    return getattr(value, "line", default)
+
+
+_resolver = yaml.resolver.Resolver()
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _scalar(event: Any, file: str) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        if event.implicit[0]:
+            tag = _resolver.resolve(  # type: ignore[no-untyped-call]
+                yaml.ScalarNode, event.value, (True, False)
+            )
+        else:
+            return event.value
+    if tag == _STR:
+        return event.value
+    if tag == _NULL:
+        return None
+    if tag == _MERGE:
+        return MERGE_KEY
+    if tag == _BOOL:
+        return _constructor.bool_values[event.value.lower()]
+    if tag in _CONSTRUCTED_SCALARS:
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+        return _constructor.yaml_constructors[tag](_constructor, node)
+    raise YamlError(Problem(file, event.start_mark.line + 1, f"unsupported YAML tag {tag!r}"))
+
+
+def read_yaml(path: str, text: str | None = None) -> Any:
+    """Read one YAML document into Mapping/Sequence/scalars.
+
+    Raises YamlError for a file that is missing, too large, malformed, holds
+    more than one document, repeats a key, nests too deep, or whose aliases
+    expand far beyond what was written.
+    """
+    if text is None:
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
+        if size > MAX_FILE_BYTES:
+            raise YamlError(
+                Problem(
+                    path,
+                    0,
+                    f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                    "(split the users over several files)",
+                )
+            )
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise YamlError(Problem(path, line, "the file is not valid UTF-8")) from None
+    with paused_gc():
+        return _build(path, text)
+
+
+def _build(file: str, text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        return _build_events(loader, file)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        message = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise YamlError(Problem(file, line, f"malformed YAML: {message}")) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Problem(file, 0, f"malformed YAML: {exc}")) from None
+    finally:
+        loader.dispose()
+
+
+class _Frame:
+    __slots__ = ("anchor", "container", "key", "key_line", "line", "merged", "size")
+
+    def __init__(self, container: Mapping | Sequence, anchor: str | None, line: int) -> None:
+        self.container = container
+        self.anchor = anchor
+        self.line = line
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+        self.size = 1
+        self.merged: set[Any] | None = None
+
+
+def _build_events(loader: Any, file: str) -> Any:
+    stack: list[_Frame] = []
+    anchors: dict[str, tuple[Any, int]] = {}
+    in_progress: set[str] = set()
+    root: Any = None
+    documents = 0
+    written = 0
+    expanded = 0
+
+    def attach(value: Any, line: int, size: int) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        frame.size += size
+        container = frame.container
+        if isinstance(container, Sequence):
+            container.append(value)
+            container.item_lines.append(line)
+            return
+        if frame.key is _NO_KEY:
+            if isinstance(value, (dict, list)):
+                raise YamlError(Problem(file, line, "a mapping key must be a plain value"))
+            frame.key = value
+            frame.key_line = line
+            return
+        key, frame.key = frame.key, _NO_KEY
+        if key is MERGE_KEY:
+            # Explicit keys win over merged ones, wherever the merge stands.
+            sources = value if isinstance(value, list) else [value]
+            for source in sources:
+                if not isinstance(source, dict):
+                    raise YamlError(
+                        Problem(file, frame.key_line, "a merge key (<<) must name a mapping")
+                    )
+                for k, v in source.items():
+                    if k not in container:
+                        container[k] = v
+                        container.key_lines[k] = frame.key_line
+                        if frame.merged is None:
+                            frame.merged = set()
+                        frame.merged.add(k)
+            return
+        if key in container:
+            if frame.merged is None or key not in frame.merged:
+                raise YamlError(
+                    Problem(
+                        file,
+                        frame.key_line,
+                        f"duplicate key {key!r} (first on line {container.key_lines[key]})",
+                    )
+                )
+            frame.merged.discard(key)
+        container[key] = value
+        container.key_lines[key] = frame.key_line
+
+    while loader.check_event():
+        event = loader.get_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.ScalarEvent):
+            written += 1
+            value = _scalar(event, file)
+            if event.anchor:
+                anchors[event.anchor] = (value, 1)
+            attach(value, line, 1)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            written += 1
+            if len(stack) >= MAX_DEPTH:
+                raise YamlError(Problem(file, line, f"nested deeper than {MAX_DEPTH} levels"))
+            if event.tag not in (None, "!", _MAP, _SEQ):
+                raise YamlError(Problem(file, line, f"unsupported YAML tag {event.tag!r}"))
+            container: Mapping | Sequence
+            if isinstance(event, yaml.MappingStartEvent):
+                container = Mapping(line)
+            else:
+                container = Sequence(line)
+            if event.anchor:
+                in_progress.add(event.anchor)
+            stack.append(_Frame(container, event.anchor, line))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = stack.pop()
+            if frame.anchor:
+                in_progress.discard(frame.anchor)
+                anchors[frame.anchor] = (frame.container, frame.size)
+            attach(frame.container, frame.line, frame.size)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in in_progress:
+                raise YamlError(Problem(file, line, f"alias *{event.anchor} refers to itself"))
+            if event.anchor not in anchors:
+                raise YamlError(Problem(file, line, f"unknown alias *{event.anchor}"))
+            value, size = anchors[event.anchor]
+            expanded += size
+            if expanded > 10 * written + ALIAS_ALLOWANCE:
+                raise YamlError(
+                    Problem(
+                        file,
+                        line,
+                        "aliases expand to far more nodes than the file contains "
+                        "(an anchor bomb?); refusing to read it",
+                    )
+                )
+            attach(value, line, size)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise YamlError(Problem(file, line, "more than one YAML document in the file"))
+    return root
+
+
+class _NoKey:
+    __slots__ = ()
+
+
+class _MergeKey:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<<'"
+
+
+_NO_KEY: Any = _NoKey()
+#: The YAML merge key `<<`, told apart from a string key "<<" written in quotes.
+MERGE_KEY: Any = _MergeKey()
