@@ -6,6 +6,9 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,9 +16,33 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__
-from reconciler.desired import load_desired
-from reconciler.errors import EXIT_ERROR, InputError, ReconcilerError, exit_code_for
+from reconciler import __version__, guards
+from reconciler.apply import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WAIT_TIMEOUT,
+    Applier,
+    ApplyReport,
+    check_not_stale,
+)
+from reconciler.client import DealHubClient, TokenSource, connect, read_token
+from reconciler.desired import DesiredState, load_desired
+from reconciler.diff import compute_plan
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    ApplyFailed,
+    InputError,
+    ReconcilerError,
+    StalePlanError,
+    UsageError,
+    exit_code_for,
+)
+from reconciler.plan import Plan, from_json_data
+from reconciler.render import FORMATS, render_plan
+from reconciler.render.report import render_report
+from reconciler.render.text import use_color
+from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +55,67 @@ def inputs_argument(func: F) -> F:
     return click.argument(
         "inputs", nargs=-1, required=True, metavar="FILE_OR_DIR...", type=click.Path()
     )(func)
+
+
+def target_options(func: F) -> F:
+    func = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        help="Read the API token from this file (default: the DEALHUB_TOKEN variable).",
+    )(func)
+    func = click.option(
+        "--api-url",
+        envvar="DEALHUB_API_URL",
+        help="The API: https://api.dealhub.io, a regional host, or sim:TENANT.json for the "
+        "built-in simulator. Default: $DEALHUB_API_URL.",
+    )(func)
+    return click.option(
+        "--env",
+        "env_name",
+        metavar="NAME",
+        help="Use settings.environments.NAME: its URL, token variable and login suffix.",
+    )(func)
+
+
+def open_client(
+    env: Environment | None,
+    api_url: str | None,
+    token_file: str | None,
+    *,
+    writable: bool,
+) -> DealHubClient:
+    """Connect to the target chosen by --api-url, DEALHUB_API_URL or --env."""
+    url = api_url or (env.api_url if env else None)
+    if not url:
+        raise UsageError(
+            "no target: pass --api-url URL (or sim:TENANT.json), set DEALHUB_API_URL, "
+            "or choose --env NAME"
+        )
+    token_env = env.token_env if env else DEFAULT_TOKEN_ENV
+    token: TokenSource | None = read_token(
+        token_file=token_file, env_var=token_env, required=not url.startswith("sim:")
+    )
+    return connect(url, token, writable=writable)
+
+
+def make_plan(state: DesiredState, client: DealHubClient, *, allow_mass_deactivation: bool) -> Plan:
+    tenant = client.list_users()
+    plan = compute_plan(state, tenant, target=client.target)
+    return guards.evaluate(
+        plan, state.settings.max_deactivations, allow_mass_deactivation=allow_mass_deactivation
+    )
+
+
+def write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,6 +141,188 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
         f"{len(state.users)} user{'s' if len(state.users) != 1 else ''} in "
         f"{n_files} file{'s' if n_files != 1 else ''}: OK"
     )
+
+
+@cli.command()
+@inputs_argument
+@target_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for a terminal, markdown for a PR comment, json for machines.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for apply --plan."
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none.",
+)
+@click.option(
+    "--allow-mass-deactivation",
+    is_flag=True,
+    help="Override the safety guards (max_deactivations, all users, empty file).",
+)
+@debug_option
+def plan(
+    inputs: tuple[str, ...],
+    env_name: str | None,
+    api_url: str | None,
+    token_file: str | None,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    allow_mass_deactivation: bool,
+    debug: bool,
+) -> int:
+    """Show what apply would change in the tenant. Never writes to it."""
+    state = load_desired(inputs, environment=env_name)
+    with open_client(state.environment, api_url, token_file, writable=False) as client:
+        result = make_plan(state, client, allow_mass_deactivation=allow_mass_deactivation)
+    click.echo(render_plan(result, fmt, color=use_color()), nl=False)
+    if out:
+        from reconciler.plan import dumps
+
+        write_atomically(out, dumps(result))
+        click.echo(
+            f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}", err=True
+        )
+    if not result.safe:
+        guards.raise_if_unsafe(result)
+    if detailed_exitcode and result.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, metavar="[FILE_OR_DIR...]", type=click.Path())
+@target_options
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Apply a plan saved with plan --out (re-checked against the tenant first).",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1000),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Users per PUT /api/v2/users request.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0),
+    default=DEFAULT_WAIT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for an asynchronous request to finish.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Format of the plan shown and of the outcome report.",
+)
+@click.option(
+    "--allow-mass-deactivation",
+    is_flag=True,
+    help="Override the safety guards (max_deactivations, all users, empty file).",
+)
+@debug_option
+def apply(
+    inputs: tuple[str, ...],
+    env_name: str | None,
+    api_url: str | None,
+    token_file: str | None,
+    plan_file: str | None,
+    auto_approve: bool,
+    batch_size: int,
+    wait_timeout: float,
+    fmt: str,
+    allow_mass_deactivation: bool,
+    debug: bool,
+) -> int:
+    """Make the tenant match the files (or a saved plan), then verify it."""
+    if plan_file and inputs:
+        raise UsageError("give either FILE_OR_DIR... or --plan PLAN.json, not both")
+    if not plan_file and not inputs:
+        raise UsageError("nothing to apply: give FILE_OR_DIR... or --plan PLAN.json")
+    color = use_color()
+    if plan_file:
+        saved = load_saved_plan(plan_file)
+        if env_name is not None:
+            raise UsageError("--env is recorded in the saved plan; do not pass it with --plan")
+        url = api_url or saved.target
+        env = None
+        if saved.environment:
+            env = Environment(saved.environment, url, token_env=saved.token_env)
+        with open_client(env, url, token_file, writable=True) as client:
+            if client.target != saved.target:
+                raise StalePlanError(
+                    f"the saved plan targets {saved.target}, not {client.target}; refusing"
+                )
+            if not saved.safe and not allow_mass_deactivation:
+                guards.raise_if_unsafe(saved)
+            check_not_stale(saved, client.list_users())
+            click.echo(render_plan(saved, fmt, color=color), nl=False, err=fmt != "text")
+            report = run_apply(client, saved, batch_size, wait_timeout)
+    else:
+        state = load_desired(inputs, environment=env_name)
+        with open_client(state.environment, api_url, token_file, writable=True) as client:
+            planned = make_plan(state, client, allow_mass_deactivation=allow_mass_deactivation)
+            click.echo(render_plan(planned, fmt, color=color), nl=False, err=fmt != "text")
+            guards.raise_if_unsafe(planned)
+            if not planned.has_changes:
+                return EXIT_OK
+            if not auto_approve:
+                confirm(planned)
+            report = run_apply(client, planned, batch_size, wait_timeout)
+    click.echo(render_report(report, fmt, color=color), nl=False)
+    if not report.ok:
+        raise ApplyFailed("apply did not converge for every user (see the report above)")
+    return EXIT_OK
+
+
+def load_saved_plan(path: str) -> Plan:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
+    return from_json_data(data)
+
+
+def confirm(planned: Plan) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "refusing to apply without confirmation: no terminal to ask on. "
+            "Pass --auto-approve (or apply a reviewed plan with --plan PLAN.json)."
+        )
+    summary = planned.summary()
+    changed = sum(summary[a] for a in ("create", "update", "reactivate", "deactivate"))
+    if not click.confirm(
+        f"Apply these {changed} changes to {planned.target}?", default=False, err=True
+    ):
+        raise UsageError("apply cancelled; nothing was written")
+
+
+def run_apply(client: DealHubClient, planned: Plan, batch_size: int, wait: float) -> ApplyReport:
+    batches = -(-len(planned.changes) // batch_size)
+    if batches > 1 and sys.stderr.isatty():
+        with click.progressbar(
+            length=len(planned.changes), label="Applying", file=sys.stderr
+        ) as bar:
+            return Applier(
+                client, batch_size=batch_size, wait_timeout=wait, progress=bar.update
+            ).run(planned)
+    return Applier(client, batch_size=batch_size, wait_timeout=wait).run(planned)
 
 
 def _report(error: BaseException, debug: bool) -> int:

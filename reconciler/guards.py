@@ -1,0 +1,55 @@
+"""Safety guards: a plan that would lock out too many people stops (exit 3).
+
+Like octoDNS's `Plan.raise_if_unsafe`, the thresholds are judged on the plan
+itself, so `plan` and `apply` (and `apply --plan`) stop on the same rules.
+"""
+
+from __future__ import annotations
+
+from reconciler.errors import UnsafePlanError
+from reconciler.plan import GuardTrip, Plan
+from reconciler.settings import Threshold
+
+
+def evaluate(plan: Plan, threshold: Threshold, *, allow_mass_deactivation: bool) -> Plan:
+    """Record on the plan every guard it trips (overridden when allowed)."""
+    trips: list[GuardTrip] = []
+    deactivations = plan.summary()["deactivate"]
+    active = plan.active_users
+    if threshold.exceeded_by(deactivations, active):
+        allowed = threshold.allowed(active)
+        basis = f"{threshold} of {active} active users" if threshold.percent else f"{threshold}"
+        trips.append(
+            GuardTrip(
+                "max_deactivations",
+                f"{deactivations} deactivations exceed max_deactivations ({basis}: at most "
+                f"{allowed}) by {deactivations - allowed}",
+            )
+        )
+    if active > 0 and deactivations >= active:
+        trips.append(
+            GuardTrip(
+                "all_users",
+                f"the plan deactivates every active user ({active} of {active})",
+            )
+        )
+    if plan.desired_users == 0:
+        trips.append(
+            GuardTrip(
+                "empty_desired_state",
+                "the desired state lists no users (an empty or mistyped file?)",
+            )
+        )
+    plan.guards = [GuardTrip(t.guard, t.message, overridden=allow_mass_deactivation) for t in trips]
+    return plan
+
+
+def raise_if_unsafe(plan: Plan) -> None:
+    """Raise UnsafePlanError (exit 3) when a guard trips and was not overridden."""
+    tripped = [g for g in plan.guards if not g.overridden]
+    if tripped:
+        reasons = "; ".join(g.message for g in tripped)
+        raise UnsafePlanError(
+            f"safety guard stopped the plan: {reasons}. "
+            "If this is intended, rerun with --allow-mass-deactivation."
+        )

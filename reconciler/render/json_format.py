@@ -1,0 +1,10 @@
+"""The plan as JSON: SPEC section 5, also the file `--out` saves."""
+
+from __future__ import annotations
+
+from reconciler.plan import Plan, dumps
+
+
+class JsonRenderer:
+    def render(self, plan: Plan) -> str:
+        return dumps(plan)

@@ -1,0 +1,87 @@
+"""The plan as a person reads it in a terminal or a CI log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import IO, Any
+
+import click
+
+from reconciler.plan import Action, Change, Plan, summary_line
+
+SYMBOLS: dict[Action, tuple[str, str]] = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "reactivate": ("^", "cyan"),
+    "deactivate": ("-", "red"),
+}
+LEGEND = "Legend: + create, ~ update, ^ reactivate, - deactivate"
+
+
+def use_color(stream: IO[str] | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def show(value: Any) -> str:
+    """A field value shown unambiguously: strings quoted, null as (empty)."""
+    if value is None or value == "":
+        return "(empty)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+class TextRenderer:
+    def __init__(self, *, color: bool = False) -> None:
+        self.color = color
+
+    def _style(self, text: str, **kwargs: Any) -> str:
+        return click.style(text, **kwargs) if self.color else text
+
+    def header(self, plan: Plan) -> str:
+        env = f" (environment: {plan.environment})" if plan.environment else ""
+        return f"DealHub plan for {plan.target}{env}"
+
+    def change(self, change: Change) -> list[str]:
+        symbol, colour = SYMBOLS[change.action]
+        lines = [
+            self._style(f"  {symbol} {change.action:<10}", fg=colour, bold=True)
+            + " "
+            + change.login
+        ]
+        width = max((len(name) for name in change.fields), default=0)
+        for name, fc in sorted(change.fields.items()):
+            label = f"{name}:".ljust(width + 1)
+            if change.action == "create":
+                lines.append(f"      {label} {show(fc.after)}")
+            else:
+                lines.append(f"      {label} {show(fc.before)} -> {show(fc.after)}")
+        return lines
+
+    def render(self, plan: Plan) -> str:
+        out = [self.header(plan), ""]
+        if not plan.changes:
+            out.append("No changes. The tenant matches the desired state.")
+        for change in plan.changes:
+            out.extend(self.change(change))
+        if plan.changes:
+            out += ["", LEGEND]
+        if plan.warnings:
+            out += ["", "Warnings:"]
+            out += [self._style(f"  ! {w.message}", fg="yellow") for w in plan.warnings]
+        for guard in plan.guards:
+            if guard.overridden:
+                out += ["", f"Safety guard overridden (--allow-mass-deactivation): {guard.message}"]
+            else:
+                out += [
+                    "",
+                    self._style(f"Safety guard tripped: {guard.message}.", fg="red", bold=True),
+                    "Apply will refuse this plan; "
+                    "rerun with --allow-mass-deactivation if intended.",
+                ]
+        out += ["", self._style(summary_line(plan.summary()), bold=True)]
+        return "\n".join(out) + "\n"
