@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, guards
+from reconciler import __version__, github, guards
 from reconciler.apply import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -38,6 +38,7 @@ from reconciler.errors import (
     UsageError,
     exit_code_for,
 )
+from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
 from reconciler.plan import Plan, from_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
@@ -47,8 +48,32 @@ from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_output = {"mode": "auto"}
+
+
+def _set_output_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    _output["mode"] = value
+    return value
+
+
 def debug_option(func: F) -> F:
+    func = click.option(
+        "--output-format",
+        type=click.Choice(github.MODES),
+        default="auto",
+        show_default=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_output_format,
+        help="Also emit GitHub Actions annotations for errors and warnings "
+        "(github), never (text), or when GITHUB_ACTIONS=true (auto).",
+    )(func)
     return click.option("--debug", is_flag=True, help="Show the traceback of an error.")(func)
+
+
+def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
+    if github.enabled(_output["mode"]):
+        click.echo(github.annotation(level, message, file=file, line=line), err=True)
 
 
 def inputs_argument(func: F) -> F:
@@ -136,6 +161,7 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
     state = load_desired(inputs)
     for warning in state.warnings:
         click.echo(f"{warning} (warning)", err=True)
+        annotate("warning", warning.message, warning.file, warning.line)
     n_files = len(state.files)
     click.echo(
         f"{len(state.users)} user{'s' if len(state.users) != 1 else ''} in "
@@ -184,6 +210,7 @@ def plan(
     with open_client(state.environment, api_url, token_file, writable=False) as client:
         result = make_plan(state, client, allow_mass_deactivation=allow_mass_deactivation)
     click.echo(render_plan(result, fmt, color=use_color()), nl=False)
+    annotate_plan(state, result)
     if out:
         from reconciler.plan import dumps
 
@@ -290,6 +317,58 @@ def apply(
     return EXIT_OK
 
 
+def annotate_plan(state: DesiredState, planned: Plan) -> None:
+    """Warnings and guards as annotations on the lines of the users concerned."""
+    if not github.enabled(_output["mode"]):
+        return
+    for warning in planned.warnings:
+        user = state.users.get(warning.login)
+        annotate(
+            "warning", warning.message, user.file if user else None, user.line if user else None
+        )
+    for guard in planned.guards:
+        if not guard.overridden:
+            annotate("error", f"safety guard: {guard.message}")
+
+
+@cli.command()
+@target_options
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
+)
+@click.option(
+    "--schema-ref",
+    default=DEFAULT_SCHEMA_REF,
+    show_default=True,
+    help="Path or URL of users.schema.json for the $schema comment.",
+)
+@debug_option
+def export(
+    env_name: str | None,
+    api_url: str | None,
+    token_file: str | None,
+    output: str | None,
+    schema_ref: str,
+    debug: bool,
+) -> int:
+    """Write the tenant's users as a desired-state file (to adopt reconciler)."""
+    env = None
+    if env_name is not None:
+        raise UsageError(
+            "export --env needs the settings of a desired-state file; pass --api-url and the "
+            "token variable instead (logins keep their suffix)"
+        )
+    with open_client(env, api_url, token_file, writable=False) as client:
+        tenant = client.list_users()
+        text = export_yaml(tenant, source=client.target, schema_ref=schema_ref)
+    if output:
+        write_atomically(output, text)
+        click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_OK
+
+
 def load_saved_plan(path: str) -> Plan:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -331,10 +410,12 @@ def _report(error: BaseException, debug: bool) -> int:
     if isinstance(error, InputError):
         for problem in error.problems:
             click.echo(str(problem), err=True)
+            annotate("error", problem.message, problem.file, problem.line)
         count = len(error.problems)
         click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
     else:
         click.echo(f"error: {error}", err=True)
+        annotate("error", str(error))
     return exit_code_for(error)
 
 
@@ -355,5 +436,13 @@ def main(argv: list[str] | None = None) -> None:
         code = _report(exc, debug)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
+        code = EXIT_ERROR
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+        if debug:
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            err=True,
+        )
         code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else 0)

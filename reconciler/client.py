@@ -46,7 +46,7 @@ MAX_RETRY_AFTER = 120.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 6
+    attempts: int = 5
     base: float = 0.5
     cap: float = 30.0
 
