@@ -137,7 +137,7 @@ def stale_users(plan: Plan, tenant: list[dict[str, Any]]) -> list[str]:
         if current is None:
             reasons.append(f"{change.login}: no longer in the tenant")
             continue
-        diff = DeepDiff(change.before, current, ignore_order=True, verbose_level=0)
+        diff = DeepDiff(change.before, current, ignore_order=True)
         if diff:
             fields = sorted({_field_of(path) for kind in diff.values() for path in _paths(kind)})
             reasons.append(f"{change.login}: changed since the plan ({', '.join(fields)})")
