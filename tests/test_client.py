@@ -1,0 +1,289 @@
+"""The HTTP client against the simulator (in-process and over loopback) and a garbage server."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.client import (
+    DealHubClient,
+    RetryPolicy,
+    TokenSource,
+    check_url,
+    connect,
+    read_token,
+)
+from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
+from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
+from reconciler.sim.server import running
+
+TOKEN = "t0ken-under-test"
+USERS = [
+    {"login": "a@x", "id": "1", "email": "a@x.com", "name": "A", "is_active": True},
+    {"login": "b@x", "id": "2", "email": "b@x.com", "name": "B", "is_active": False},
+]
+NEW = {"login": "n@x", "email": "n@x.com", "name": "N", "is_active": True}
+
+MakeClient = Callable[..., tuple[DealHubClient, Simulator, list[float]]]
+
+
+@pytest.fixture(params=["in-process", "socket"])
+def make_client(request: pytest.FixtureRequest) -> Iterator[MakeClient]:
+    """A client on a fresh simulator; sleeps are recorded, not slept."""
+    stack: list[Any] = []
+
+    def make(
+        faults: Faults | None = None,
+        *,
+        token: str = TOKEN,
+        attempts: int = 5,
+        timeout: float = 10.0,
+    ) -> tuple[DealHubClient, Simulator, list[float]]:
+        sim = Simulator(TenantStore(USERS), token=TOKEN, faults=faults)
+        headers = {"Authorization": f"Bearer {token}"}
+        if request.param == "in-process":
+            http = httpx.Client(
+                transport=SimTransport(sim), base_url="http://simulator", headers=headers
+            )
+        else:
+            ctx = running(sim)
+            url = ctx.__enter__()
+            stack.append(ctx)
+            http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
+        sleeps: list[float] = []
+        client = DealHubClient(
+            http,
+            target="test",
+            token_origin="DEALHUB_TOKEN",
+            retry=RetryPolicy(attempts=attempts, base=0.01, cap=0.02),
+            sleep=sleeps.append,
+            seed=1,
+        )
+        return client, sim, sleeps
+
+    yield make
+    for ctx in stack:
+        ctx.__exit__(None, None, None)
+
+
+def test_list_users_is_one_get(make_client: MakeClient) -> None:
+    client, sim, _ = make_client()
+    users = client.list_users()
+    assert {u["login"] for u in users} == {"a@x", "b@x"}
+    assert [(e["method"], e["path"]) for e in sim.request_log] == [("GET", "/api/v1/users")]
+    assert client.requests.counts == {"read": 1}
+
+
+def test_rejected_token_names_its_origin_not_its_value(make_client: MakeClient) -> None:
+    client, _, sleeps = make_client(token="wrong-token-value")
+    with pytest.raises(AuthError) as info:
+        client.list_users()
+    assert "DEALHUB_TOKEN" in str(info.value) and "403" in str(info.value)
+    assert "wrong-token-value" not in str(info.value) and TOKEN not in str(info.value)
+    assert sleeps == []  # a rejected token is not retried
+
+
+def test_throttling_honours_retry_after(make_client: MakeClient) -> None:
+    client, sim, sleeps = make_client(Faults(throttle_rate=0.5, retry_after=3, seed=4), attempts=20)
+    for _ in range(6):
+        assert len(client.list_users()) == 2
+    assert 3.0 in sleeps
+    assert all(s == 3.0 for s in sleeps)
+    assert len(sim.request_log) == 6 + len(sleeps)
+
+
+def test_server_errors_are_retried_with_backoff(make_client: MakeClient) -> None:
+    client, _, sleeps = make_client(Faults(failure_rate=0.5, seed=2))
+    for _ in range(6):
+        assert len(client.list_users()) == 2
+    assert sleeps and all(0 <= s <= 0.02 for s in sleeps)
+
+
+def test_retries_give_up_after_the_last_attempt(make_client: MakeClient) -> None:
+    client, _, sleeps = make_client(Faults(failure_rate=1.0), attempts=3)
+    with pytest.raises(ApiError, match="HTTP 503"):
+        client.list_users()
+    assert len(sleeps) == 2
+
+
+def test_lost_answer_on_write_is_retried_safely(make_client: MakeClient) -> None:
+    client, sim, sleeps = make_client(Faults(lost_rate=0.5, seed=3))
+    for i in range(4):
+        answer = client.upsert_users([{**NEW, "login": f"n{i}@x"}])
+        assert answer.kind == "ok"
+    logins = {u["login"] for u in client.list_users()}
+    assert {f"n{i}@x" for i in range(4)} <= logins
+    assert sleeps, "with this seed at least one answer was lost and retried"
+    puts = [e for e in sim.request_log if e["method"] == "PUT"]
+    assert len(puts) == 4 + len(sleeps)
+    assert len(logins) == len(USERS) + 4  # a retried upsert creates no twin
+
+
+def test_upsert_answers(make_client: MakeClient) -> None:
+    client, _, _ = make_client(Faults(max_batch=2))
+    assert client.upsert_users([NEW]).kind == "ok"
+    bad = {**NEW, "login": "bad@x", "city": "x" * 40}
+    answer = client.upsert_users([{**NEW, "name": "N2"}, bad])
+    assert answer.kind == "errors"
+    assert set(answer.errors) == {"bad@x"}
+    assert "city" in answer.errors["bad@x"]
+    too_many = client.upsert_users([NEW, NEW, NEW])
+    assert too_many.kind == "rejected" and too_many.message
+
+
+def test_async_answer_and_status(make_client: MakeClient) -> None:
+    client, _, _ = make_client(Faults(async_mode=True))
+    answer = client.upsert_users([NEW])
+    assert answer.kind == "async" and answer.request_id
+    phases = [client.request_status(answer.request_id)["status"] for _ in range(3)]
+    assert phases[-1] == "done"
+    assert "n@x" in {u["login"] for u in client.list_users()}
+
+
+# -- a server that answers garbage, over a real socket ---------------------------------
+
+
+@contextmanager
+def garbage_server(status: int, body: bytes, delay: float = 0.0) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _client(url: str, timeout: float = 5.0) -> DealHubClient:
+    return connect(
+        url,
+        TokenSource(TOKEN, "DEALHUB_TOKEN"),
+        writable=False,
+        timeout=timeout,
+        retry=RetryPolicy(attempts=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "fragment"),
+    [
+        (200, b"<html>maintenance</html>", ResponseError, "not JSON (HTTP 200, text/html)"),
+        (200, b'{"users": []}', ResponseError, "an object, not the list of users"),
+        (200, b'[{"name": "no login"}]', ResponseError, "entry #0"),
+        (401, b"", AuthError, "HTTP 401"),
+        (404, b"not here", ApiError, "HTTP 404: not here"),
+    ],
+)
+def test_garbage_answers_are_one_clear_error(
+    status: int, body: bytes, error: type[Exception], fragment: str
+) -> None:
+    with garbage_server(status, body) as url, _client(url) as client, pytest.raises(error) as info:
+        client.list_users()
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_timeout_is_one_clear_error() -> None:
+    with (
+        garbage_server(200, b"[]", delay=1.0) as url,
+        _client(url, timeout=0.2) as client,
+        pytest.raises(TransportError, match="did not answer GET /api/v1/users in time"),
+    ):
+        client.list_users()
+
+
+# -- targets and tokens --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.dealhub.io",
+        "https://service-eu1.dealhub.io/",
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+        "http://[::1]:9",
+    ],
+)
+def test_accepted_urls(url: str) -> None:
+    assert check_url(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("http://api.dealhub.io", "clear text"),
+        ("http://10.0.0.5:8080", "clear text"),
+        ("ftp://api.dealhub.io", "not an http(s) URL"),
+        ("api.dealhub.io", "not an http(s) URL"),
+    ],
+)
+def test_refused_urls(url: str, fragment: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(fragment)):
+        check_url(url)
+
+
+def test_token_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(f"  {TOKEN}\n")
+    source = read_token(token_file=str(token_file), env_var="DEALHUB_TOKEN")
+    assert source is not None and source.token == TOKEN
+    assert TOKEN not in source.origin
+    monkeypatch.setenv("MY_TOKEN", TOKEN)
+    env_source = read_token(token_file=None, env_var="MY_TOKEN")
+    assert env_source == TokenSource(TOKEN, "MY_TOKEN")
+    monkeypatch.delenv("MY_TOKEN")
+    with pytest.raises(UsageError, match="set MY_TOKEN"):
+        read_token(token_file=None, env_var="MY_TOKEN")
+    token_file.write_text("\n")
+    with pytest.raises(UsageError, match="is empty"):
+        read_token(token_file=str(token_file), env_var="DEALHUB_TOKEN")
+
+
+def test_client_repr_hides_the_token() -> None:
+    client = connect("https://api.dealhub.io", TokenSource(TOKEN, "X"), writable=False)
+    assert TOKEN not in repr(client)
+    client.close()
+
+
+def test_sim_target_is_read_only_unless_writable(tmp_path: Path) -> None:
+    state = tmp_path / "t.json"
+    state.write_text(
+        '[{"login": "a@x", "id": "1", "email": "a@x.com", "name": "A", "is_active": true}]'
+    )
+    before = state.read_bytes()
+    with connect(f"sim:{state}", None, writable=False) as client:
+        assert client.upsert_users([NEW]).kind == "ok"
+    assert state.read_bytes() == before
+    with connect(f"sim:{state}", None, writable=True) as client:
+        client.upsert_users([NEW])
+    assert b"n@x" in state.read_bytes()
+
+
+def test_missing_sim_state_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot load the simulator state"):
+        connect(f"sim:{tmp_path / 'missing.json'}", None, writable=False)
