@@ -323,12 +323,16 @@ class Applier:
 
 
 def _mismatch(change: Change, current: dict[str, Any] | None) -> str | None:
-    """Why the tenant's user does not match what was sent, or None when it does."""
+    """Why the tenant's user is not what the plan intended, or None when it is.
+
+    Checked against the plan's field values, not the payload: a server that
+    stores something else than it was sent is caught too.
+    """
     if current is None:
         return "the user is not in the tenant"
-    for name, value in change.send.items():
-        if name in WRITE_ONLY_FIELDS or name == "login":
+    for name, fc in change.fields.items():
+        if name in WRITE_ONLY_FIELDS:
             continue
-        if normalise(name, value) != normalise(name, current.get(name)):
-            return f"{name} is {current.get(name)!r}, wanted {value!r}"
+        if normalise(name, fc.after) != normalise(name, current.get(name)):
+            return f"{name} is {current.get(name)!r}, wanted {fc.after!r}"
     return None
