@@ -21,6 +21,10 @@ from reconciler.settings import DEFAULT_TOKEN_ENV
 IDENTITY_FIELDS = ("login", "email", "name", "is_active")
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
 def normalise(name: str, value: Any) -> Any:
     """A field's value as the API would hold it: "" and None are both None."""
     if value is None or value == "":
@@ -52,18 +56,21 @@ def _payload(
     """The object apply sends: identity fields, the write-only id, the changes."""
     send: dict[str, Any] = {"login": login}
     if current is None:
-        # A create carries every managed field that has a value.
+        # A create carries every managed field that has a value: there is nothing
+        # to clear yet.
         for name, value in wanted.items():
-            if value is not None:
+            if not _empty(value):
                 send[name] = value
         return send
     for name in IDENTITY_FIELDS[1:]:
         value = current.get(name)
-        if value is not None:
+        if not _empty(value):
             send[name] = value
     for name in WRITE_ONLY_FIELDS:
-        if wanted.get(name) is not None:
-            send[name] = wanted[name]
+        if name in wanted:
+            # Never compared (the API does not return it): sent with every write,
+            # and `null` in the file clears it.
+            send[name] = "" if _empty(wanted[name]) else wanted[name]
     for name in changed:
         value = wanted[name]
         send[name] = "" if value is None else value
@@ -79,6 +86,30 @@ def _action(current: dict[str, Any] | None, wanted_active: bool, changed: bool) 
     if was_active and not wanted_active:
         return "deactivate"
     return "update" if changed else None
+
+
+def _tenant_view(user: dict[str, Any]) -> dict[str, Any]:
+    """A tenant user as compared: a user the API shows without is_active is active."""
+    if user.get("is_active") is not None:
+        return user
+    return {**user, "is_active": True}
+
+
+def check_protected(desired: DesiredState) -> None:
+    """A protected login set `is_active: false` is an error: it is never deactivated."""
+    problems = [
+        Problem(
+            user.file,
+            user.key_lines.get("is_active", user.line),
+            f"{user.login} is protected (settings.protect) and cannot be set is_active: false",
+            "is_active",
+        )
+        for user in desired.users.values()
+        if user.fields.get("is_active") is False
+        and desired.settings.is_protected(user.login, desired.login_suffix)
+    ]
+    if problems:
+        raise InputError(problems)
 
 
 def check_managers(desired: DesiredState, tenant_logins: set[str]) -> None:
@@ -109,11 +140,20 @@ def compute_plan(
     """Compare the desired state with the tenant's users and return the plan.
 
     Pure: reads its arguments, touches nothing. Raises InputError for a manager
-    that names no user in the files or the tenant.
+    that names no user in the files or the tenant, and for a protected login
+    that the files set inactive.
     """
     settings = desired.settings
     suffix = desired.login_suffix
-    by_login = {user["login"]: user for user in tenant if isinstance(user.get("login"), str)}
+    by_login = {
+        user["login"]: _tenant_view(user) for user in tenant if isinstance(user.get("login"), str)
+    }
+    # `before` is the user exactly as the tenant returned it (apply --plan compares
+    # it with a fresh read), copied so that later changes to `tenant` do not leak in.
+    raw_by_login = {
+        user["login"]: dict(user) for user in tenant if isinstance(user.get("login"), str)
+    }
+    check_protected(desired)
     check_managers(desired, set(by_login))
 
     changes: list[Change] = []
@@ -126,9 +166,9 @@ def compute_plan(
             field_changes = {
                 name: FieldChange(None, value)
                 for name, value in wanted.items()
-                if name not in WRITE_ONLY_FIELDS and value is not None
+                if name not in WRITE_ONLY_FIELDS and not _empty(value)
             }
-        action = _action(current, wanted["is_active"] is not False, bool(field_changes))
+        action = _action(current, wanted.get("is_active") is not False, bool(field_changes))
         if action is None:
             unchanged += 1
             continue
@@ -137,7 +177,7 @@ def compute_plan(
                 action=action,
                 login=login,
                 fields=field_changes,
-                before=current,
+                before=raw_by_login.get(login),
                 send=_payload(login, wanted, current, field_changes),
             )
         )
@@ -154,8 +194,8 @@ def compute_plan(
                 Change(
                     action="deactivate",
                     login=login,
-                    fields={"is_active": FieldChange(current.get("is_active", True), False)},
-                    before=current,
+                    fields={"is_active": FieldChange(current["is_active"], False)},
+                    before=raw_by_login[login],
                     send=_payload(login, {"is_active": False}, current, ["is_active"]),
                 )
             )
@@ -237,7 +277,7 @@ def _users_after(
         manager = user.fields.get(
             "user_manager_login", tenant.get(login, {}).get("user_manager_login")
         )
-        yield login, manager, user.fields["is_active"] is not False
+        yield login, manager, user.fields.get("is_active") is not False
     for login, current in tenant.items():
         if login not in desired:
             yield login, current.get("user_manager_login"), current.get("is_active") is not False

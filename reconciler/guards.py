@@ -18,12 +18,16 @@ def evaluate(plan: Plan, threshold: Threshold, *, allow_mass_deactivation: bool)
     active = plan.active_users
     if threshold.exceeded_by(deactivations, active):
         allowed = threshold.allowed(active)
-        basis = f"{threshold} of {active} active users" if threshold.percent else f"{threshold}"
+        basis = (
+            f"{threshold} of {active} active users: at most {allowed}"
+            if threshold.percent
+            else f"at most {allowed}"
+        )
         trips.append(
             GuardTrip(
                 "max_deactivations",
-                f"{deactivations} deactivations exceed max_deactivations ({basis}: at most "
-                f"{allowed}) by {deactivations - allowed}",
+                f"{deactivations} deactivations exceed max_deactivations ({basis}) "
+                f"by {deactivations - allowed}",
             )
         )
     if active > 0 and deactivations >= active:

@@ -7,10 +7,12 @@ renderers show it, and `apply` sends exactly its `send` payloads.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
+from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.settings import DEFAULT_TOKEN_ENV
 
 FORMAT_VERSION = 1
@@ -141,61 +143,128 @@ def _require(cond: bool, what: str) -> None:
         raise UsageError(f"the saved plan is not a reconciler plan: {what}")
 
 
-def from_json_data(data: Any) -> Plan:
-    """Read a saved plan back; refuses anything that is not one (UsageError)."""
-    _require(isinstance(data, dict), "not a JSON object")
-    _require(
-        data.get("format_version") == FORMAT_VERSION,
-        f"format_version {data.get('format_version')!r} (this reconciler reads {FORMAT_VERSION})",
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_json_str_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+_TOKEN_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _read_send(login: str, send: Any) -> dict[str, Any]:
+    _require(isinstance(send, dict) and send.get("login") == login, f"{login}: bad send")
+    for name, value in send.items():
+        _require(name in USER_FIELDS, f"{login}: send has unknown field {name!r}")
+        wanted = bool if name in BOOLEAN_FIELDS else str
+        _require(isinstance(value, wanted), f"{login}: send.{name} is not a {wanted.__name__}")
+    return dict(send)
+
+
+def _read_change(raw: Any, seen: set[str]) -> Change:
+    _require(isinstance(raw, dict), "a change is not an object")
+    action = raw.get("action")
+    _require(isinstance(action, str) and action in ACTIONS, f"unknown action {action!r}")
+    login = raw.get("login")
+    _require(isinstance(login, str) and login != "", "a change without a login")
+    assert isinstance(login, str)
+    _require(login not in seen, f"{login}: planned twice")
+    seen.add(login)
+    send = _read_send(login, raw.get("send"))
+    before = raw.get("before")
+    _require(before is None or _is_json_str_dict(before), f"{login}: bad before")
+    if action == "create":
+        _require(before is None, f"{login}: a create with a before")
+    else:
+        _require(before is not None, f"{login}: no before")
+    fields = raw.get("fields", {})
+    _require(_is_json_str_dict(fields), f"{login}: bad fields")
+    for name, fc in fields.items():
+        _require(
+            isinstance(fc, dict) and set(fc) <= {"before", "after"},
+            f"{login}: bad fields.{name}",
+        )
+    return Change(
+        action=action,
+        login=login,
+        fields={k: FieldChange(v.get("before"), v.get("after")) for k, v in fields.items()},
+        before=before,
+        send=send,
     )
-    _require(isinstance(data.get("target"), str), "no target")
-    changes = []
+
+
+def from_json_data(data: Any) -> Plan:
+    """Read a saved plan back; refuses anything that is not one (UsageError).
+
+    Strict on purpose: apply sends each change's `send`, and a guard that could
+    not be read must not silently make the plan safe.
+    """
+    _require(isinstance(data, dict), "not a JSON object")
+    version = data.get("format_version")
+    _require(
+        _is_int(version) and version == FORMAT_VERSION,
+        f"format_version {version!r} (this reconciler reads {FORMAT_VERSION})",
+    )
+    _require(isinstance(data.get("target"), str) and data["target"] != "", "no target")
     raw_changes = data.get("changes")
     _require(isinstance(raw_changes, list), "no changes list")
-    for raw in raw_changes:
-        _require(isinstance(raw, dict), "a change is not an object")
-        action = raw.get("action")
-        _require(action in ACTIONS, f"unknown action {action!r}")
-        login = raw.get("login")
-        send = raw.get("send")
-        _require(isinstance(login, str) and login != "", "a change without a login")
-        _require(isinstance(send, dict) and send.get("login") == login, f"{login}: bad send")
-        before = raw.get("before")
-        _require(before is None or isinstance(before, dict), f"{login}: bad before")
-        _require(action == "create" or before is not None, f"{login}: no before")
-        fields = raw.get("fields") or {}
-        _require(isinstance(fields, dict), f"{login}: bad fields")
-        changes.append(
-            Change(
-                action=action,
-                login=login,
-                fields={
-                    k: FieldChange(v.get("before"), v.get("after"))
-                    for k, v in fields.items()
-                    if isinstance(v, dict)
-                },
-                before=before,
-                send=send,
-            )
+    seen: set[str] = set()
+    changes = [_read_change(raw, seen) for raw in raw_changes]
+
+    raw_guards = data.get("guards", [])
+    _require(isinstance(raw_guards, list), "bad guards")
+    guards = []
+    for g in raw_guards:
+        _require(
+            isinstance(g, dict)
+            and isinstance(g.get("guard"), str)
+            and isinstance(g.get("message"), str)
+            and isinstance(g.get("overridden", False), bool),
+            "bad guard",
         )
-    guards = [
-        GuardTrip(g["guard"], g["message"], bool(g.get("overridden")))
-        for g in data.get("guards") or []
-        if isinstance(g, dict) and "guard" in g and "message" in g
-    ]
-    summary = data.get("summary") or {}
-    return Plan(
+        guards.append(GuardTrip(g["guard"], g["message"], g.get("overridden", False)))
+
+    raw_warnings = data.get("warnings", [])
+    _require(isinstance(raw_warnings, list), "bad warnings")
+    warnings = []
+    for w in raw_warnings:
+        _require(
+            isinstance(w, dict)
+            and isinstance(w.get("login"), str)
+            and isinstance(w.get("message"), str),
+            "bad warning",
+        )
+        warnings.append(PlanWarning(w["login"], w["message"]))
+
+    summary = data.get("summary", {})
+    _require(isinstance(summary, dict), "bad summary")
+    unchanged = summary.get("unchanged", 0)
+    _require(_is_int(unchanged) and unchanged >= 0, "bad summary.unchanged")
+    environment = data.get("environment")
+    _require(environment is None or isinstance(environment, str), "bad environment")
+    token_env = data.get("token_env", DEFAULT_TOKEN_ENV)
+    _require(
+        isinstance(token_env, str) and _TOKEN_ENV.fullmatch(token_env) is not None,
+        "bad token_env",
+    )
+    counts = {}
+    for key in ("active_users", "desired_users"):
+        counts[key] = data.get(key, 0)
+        _require(_is_int(counts[key]) and counts[key] >= 0, f"bad {key}")
+
+    plan = Plan(
         target=data["target"],
         changes=changes,
-        unchanged=int(summary.get("unchanged", 0)),
-        warnings=[
-            PlanWarning(w.get("login", ""), w.get("message", ""))
-            for w in data.get("warnings") or []
-            if isinstance(w, dict)
-        ],
-        environment=data.get("environment"),
-        token_env=str(data.get("token_env") or DEFAULT_TOKEN_ENV),
-        active_users=int(data.get("active_users", 0)),
-        desired_users=int(data.get("desired_users", 0)),
+        unchanged=unchanged,
+        warnings=warnings,
+        environment=environment,
+        token_env=token_env,
+        active_users=counts["active_users"],
+        desired_users=counts["desired_users"],
         guards=guards,
     )
+    if "safe" in data:
+        _require(data["safe"] is plan.safe, "safe does not agree with its guards")
+    return plan

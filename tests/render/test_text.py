@@ -1,0 +1,176 @@
+"""The text renderer: what a person reads in a terminal or a CI log."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+import pytest
+
+from reconciler import guards
+from reconciler.desired import load_desired
+from reconciler.diff import compute_plan
+from reconciler.plan import Change, FieldChange, Plan, PlanWarning, summary_line
+from reconciler.render import render_plan
+from reconciler.render.text import LEGEND, TextRenderer, use_color
+from reconciler.settings import Threshold
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "tests" / "golden"
+TARGET = "https://api.dealhub.io"
+
+
+def example_plan() -> Plan:
+    desired = load_desired([str(REPO / "examples" / "users.yaml")])
+    tenant = json.loads((REPO / "examples" / "tenant.json").read_text(encoding="utf-8"))
+    plan = compute_plan(desired, tenant, target=TARGET)
+    return guards.evaluate(plan, desired.settings.max_deactivations, allow_mass_deactivation=False)
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites the file instead."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+        return
+    assert path.exists(), f"{path} is missing: run the tests with UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from the golden file"
+
+
+def test_golden() -> None:
+    check_golden("plan.txt", TextRenderer(color=False).render(example_plan()))
+
+
+def test_render_plan_defaults_to_plain_text() -> None:
+    plan = example_plan()
+    assert render_plan(plan, "text") == TextRenderer().render(plan)
+    assert "\x1b[" not in render_plan(plan, "text")
+
+
+def test_legend_and_final_line() -> None:
+    plan = example_plan()
+    lines = TextRenderer().render(plan).splitlines()
+    assert LEGEND in lines
+    assert lines[-1] == summary_line(plan.summary())
+    assert lines[-1] == "Plan: 1 to create, 2 to update, 1 to reactivate, 2 to deactivate."
+    assert sum(line.startswith("Plan:") for line in lines) == 1
+
+
+def test_one_block_per_changed_user() -> None:
+    plan = example_plan()
+    text = TextRenderer().render(plan)
+    for change in plan.changes:
+        assert f" {change.action:<10} {change.login}\n" in text
+    assert '      position: "Sales" -> "CCS"' in text
+    assert '      fax: "09-4545456" -> (empty)' in text
+
+
+def test_no_ansi_without_color_and_ansi_with_it() -> None:
+    plan = example_plan()
+    plain = TextRenderer(color=False).render(plan)
+    coloured = TextRenderer(color=True).render(plan)
+    assert "\x1b" not in plain
+    assert "\x1b[" in coloured
+    assert click.unstyle(coloured) == plain
+    assert render_plan(plan, "text", color=True) == coloured
+
+
+def test_no_changes() -> None:
+    plan = Plan(target=TARGET, changes=[], unchanged=4)
+    text = TextRenderer().render(plan)
+    assert "No changes. The tenant matches the desired state." in text
+    assert (
+        text.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to reactivate, 0 to deactivate."
+    )
+
+
+def test_warnings_and_guards_are_shown() -> None:
+    plan = example_plan()
+    plan.warnings.append(
+        PlanWarning("x@acme", "x@acme stays active but their manager y is deactivated")
+    )
+    guards.evaluate(plan, Threshold(1, percent=False), allow_mass_deactivation=False)
+    text = TextRenderer().render(plan)
+    assert "  ! x@acme stays active but their manager y is deactivated" in text
+    assert "Safety guard tripped: 2 deactivations exceed max_deactivations" in text
+    assert "rerun with --allow-mass-deactivation" in text
+    assert "overridden" not in text
+    guards.evaluate(plan, Threshold(1, percent=False), allow_mass_deactivation=True)
+    text = TextRenderer().render(plan)
+    assert "Safety guard overridden (--allow-mass-deactivation): 2 deactivations" in text
+    assert "Safety guard tripped" not in text
+
+
+def test_environment_in_the_header() -> None:
+    plan = Plan(target=TARGET, changes=[], unchanged=0, environment="sandbox")
+    assert (
+        TextRenderer().render(plan).splitlines()[0]
+        == f"DealHub plan for {TARGET} (environment: sandbox)"
+    )
+
+
+def test_control_characters_in_user_text_are_inert() -> None:
+    login = (
+        "evil@acme\x1b[2J\nPlan: 0 to create, 0 to update, 0 to reactivate, 0 to deactivate.\u202e"
+    )
+    change = Change(
+        action="create",
+        login=login,
+        fields={"name": FieldChange(None, "Eve\x1b]0;pwned\x07\r\nx")},
+        before=None,
+        send={"login": login},
+    )
+    plan = Plan(
+        target=TARGET,
+        changes=[change],
+        unchanged=0,
+        warnings=[PlanWarning(login, f"logins differ only in letter case: {login}")],
+    )
+    text = TextRenderer(color=False).render(plan)
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text and "\u202e" not in text
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("Plan:")] == [lines[-1]]
+    assert lines[-1] == "Plan: 1 to create, 0 to update, 0 to reactivate, 0 to deactivate."
+    assert "\\u001b[2J" in text  # shown, not acted on
+
+
+class FakeStream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_use_color_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_color(FakeStream(True)) is True  # type: ignore[arg-type]
+    assert use_color(FakeStream(False)) is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["1", "true", "0"])
+def test_no_color_wins(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NO_COLOR", value)
+    assert use_color(FakeStream(True)) is False  # type: ignore[arg-type]
+
+
+def test_an_empty_no_color_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # no-color.org: "when present and not an empty string".
+    monkeypatch.setenv("NO_COLOR", "")
+    assert use_color(FakeStream(True)) is True  # type: ignore[arg-type]
+
+
+def test_use_color_defaults_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr("sys.stdout", FakeStream(True))
+    assert use_color() is True
+    monkeypatch.setattr("sys.stdout", FakeStream(False))
+    assert use_color() is False
+
+
+def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_color(object()) is False  # type: ignore[arg-type]
