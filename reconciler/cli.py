@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -24,7 +26,7 @@ from reconciler.apply import (
     ApplyReport,
     check_not_stale,
 )
-from reconciler.client import DealHubClient, TokenSource, connect, read_token
+from reconciler.client import DealHubClient, TokenSource, check_url, connect, read_token
 from reconciler.desired import DesiredState, load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import (
@@ -286,15 +288,11 @@ def apply(
         saved = load_saved_plan(plan_file)
         if env_name is not None:
             raise UsageError("--env is recorded in the saved plan; do not pass it with --plan")
-        url = api_url or saved.target
+        url = saved_plan_target(saved, api_url)
         env = None
         if saved.environment:
-            env = Environment(saved.environment, url, token_env=saved.token_env)
+            env = Environment(saved.environment, url, token_env=saved_token_env(saved))
         with open_client(env, url, token_file, writable=True) as client:
-            if client.target != saved.target:
-                raise StalePlanError(
-                    f"the saved plan targets {saved.target}, not {client.target}; refusing"
-                )
             if not saved.safe and not allow_mass_deactivation:
                 guards.raise_if_unsafe(saved)
             check_not_stale(saved, client.list_users())
@@ -367,6 +365,40 @@ def export(
     else:
         click.echo(text, nl=False)
     return EXIT_OK
+
+
+def saved_plan_target(saved: Plan, api_url: str | None) -> str:
+    """The target to apply a saved plan to; the token goes only where the user says.
+
+    A plan file is an artifact that passed through CI storage: without an
+    explicit --api-url (or DEALHUB_API_URL) its own target is trusted only if it
+    is a DealHub host or the local simulator.
+    """
+    if api_url:
+        named = api_url if api_url.startswith("sim:") else check_url(api_url)
+        if named != saved.target:
+            raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")
+        return named
+    host = urlsplit(saved.target).hostname or ""
+    official = saved.target.startswith("https://") and (
+        host == "dealhub.io" or host.endswith(".dealhub.io")
+    )
+    if not (official or saved.target.startswith("sim:")):
+        raise UsageError(
+            f"the saved plan targets {saved.target}: confirm it with --api-url (or "
+            "DEALHUB_API_URL); the token is only sent to a target you name"
+        )
+    return saved.target
+
+
+def saved_token_env(saved: Plan) -> str:
+    """The token variable a saved plan names; only DEALHUB_* variables are read."""
+    if not re.fullmatch(r"DEALHUB_[A-Z0-9_]*", saved.token_env):
+        raise UsageError(
+            f"the saved plan names the token variable {saved.token_env!r}; only DEALHUB_* "
+            "variables are read for a saved plan (pass --token-file instead)"
+        )
+    return saved.token_env
 
 
 def load_saved_plan(path: str) -> Plan:

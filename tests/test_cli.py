@@ -355,3 +355,18 @@ def test_export_round_trip(run, tenant: Path, tmp_path: Path) -> None:
     assert run("validate", str(out)).code == 0
     result = run("plan", str(out), "--api-url", f"sim:{tenant}", "--detailed-exitcode")
     assert result.code == 0, result.out
+
+
+def test_saved_plan_target_must_be_named_unless_dealhub(run, tenant: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--out", str(saved)).code == 0
+    data = json.loads(saved.read_text())
+    data["target"] = "https://attacker.example"
+    saved.write_text(json.dumps(data))
+    result = run("apply", "--plan", str(saved))
+    assert result.code == 1 and "confirm it with --api-url" in result.err
+    data["target"] = f"sim:{tenant}"
+    data["environment"], data["token_env"] = "production", "AWS_SECRET_ACCESS_KEY"
+    saved.write_text(json.dumps(data))
+    result = run("apply", "--plan", str(saved))
+    assert result.code == 1 and "only DEALHUB_* variables" in result.err
