@@ -20,6 +20,7 @@ from reconciler.schema import (
     document_validator,
     load_schema,
     suggest,
+    type_name,
     user_checker,
 )
 from reconciler.settings import Environment, Settings
@@ -64,12 +65,16 @@ def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(
-                os.path.join(root, name)
-                for root, dirs, names in os.walk(path)
-                for name in names
-                if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
-            )
+            found: list[str] = []
+            for root, dirs, names in os.walk(path):
+                # Hidden directories (.git, .github/workflows/*.yml) hold no users.
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(
+                    os.path.join(root, name)
+                    for name in names
+                    if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
+                )
+            found.sort()
             if not found:
                 problems.append(Problem(path, 0, "no *.yaml or *.yml files in this directory"))
             files.extend(found)
@@ -92,6 +97,11 @@ class _Entry:
     raw: Mapping
     file: str
     defaults: Mapping | None
+    valid: bool = True
+
+    @property
+    def login_line(self) -> int:
+        return self.raw.key_lines.get("login", self.raw.line)
 
 
 _TOP_KEYS = ["version", "settings", "defaults", "users"]
@@ -143,11 +153,31 @@ def _schema_problems(file: str, doc: Mapping) -> list[Problem]:
                     )
             continue
         where = _dotted(path) or "document"
-        problems.append(Problem(file, _line_at(doc, path), f"{where}: {_schema_message(error)}"))
+        problems.append(Problem(file, _line_at(doc, path), _schema_message(where, error)))
     return problems
 
 
-def _schema_message(error: jsonschema.ValidationError) -> str:
+_SCHEMA_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _schema_message(where: str, error: jsonschema.ValidationError) -> str:
+    if error.validator == "type":
+        expected = error.validator_value
+        types = expected if isinstance(expected, list) else [expected]
+        shown = " or ".join(_SCHEMA_TYPES.get(str(t), str(t)) for t in types)
+        return f"{where} must be {shown}, not {type_name(error.instance)}"
+    return f"{where}: {_schema_detail(error)}"
+
+
+def _schema_detail(error: jsonschema.ValidationError) -> str:
     if error.validator == "const" and list(error.absolute_path) == ["version"]:
         return f"unsupported version {error.instance!r}; this reconciler reads version 1"
     if error.validator == "oneOf" and list(error.absolute_path)[-1:] == ["max_deactivations"]:
@@ -174,15 +204,21 @@ def _check_entry(
             message = f"{error.field} cannot be set in defaults (it is per user)"
         elif not is_defaults and error.field is None and "login" in entry:
             message = f"user {entry['login']!r}: {message}"
-        problems.append(
-            Problem(file, entry.key_lines.get(error.field, entry.line), message, error.field)
-        )
+        problems.append(Problem(file, _key_line(entry, error.field), message, error.field))
     return ok
 
 
-def _read_file(
-    file: str, problems: list[Problem]
-) -> tuple[list[_Entry], tuple[Mapping, str] | None]:
+def _key_line(entry: Mapping, name: str | None) -> int:
+    """The line of a key that the checker names as str(key) (`1:` is the key 1)."""
+    if name is None:
+        return entry.line
+    line = entry.key_lines.get(name)
+    if line is None:
+        line = next((v for k, v in entry.key_lines.items() if str(k) == name), entry.line)
+    return line
+
+
+def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Settings | None]:
     try:
         doc = read_yaml(file)
     except YamlError as exc:
@@ -201,24 +237,36 @@ def _read_file(
     problems.extend(_schema_problems(file, doc))
 
     defaults = doc.get("defaults")
-    if defaults is not None and not _check_entry(
-        file, defaults, doc.key_lines.get("defaults", 1), problems, is_defaults=True
+    if "defaults" in doc and not _check_entry(
+        file, defaults, doc.key_lines["defaults"], problems, is_defaults=True
     ):
         defaults = None
 
     entries = []
-    users = doc.get("users")
-    if users is None:
-        users = YamlSequence(1)
+    users = doc.get("users", YamlSequence(1))
     if not isinstance(users, YamlSequence):
-        problems.append(Problem(file, doc.key_lines.get("users", 1), "users must be a list"))
+        hint = " (write users: [] for none)" if users is None else ""
+        problems.append(Problem(file, doc.key_lines["users"], f"users must be a list{hint}"))
         users = YamlSequence(1)
     for raw, line in zip(users, users.item_lines, strict=True):
-        if _check_entry(file, raw, line, problems, is_defaults=False):
-            entries.append(_Entry(raw, file, defaults))
+        valid = _check_entry(file, raw, line, problems, is_defaults=False)
+        if isinstance(raw, Mapping):
+            # Kept even when invalid, so that a login listed twice is still reported.
+            entries.append(_Entry(raw, file, defaults, valid))
     settings = doc.get("settings")
-    found = (settings, file) if isinstance(settings, Mapping) else None
+    found = None
+    if isinstance(settings, Mapping):
+        valid = document_validator().is_valid({"version": 1, "settings": settings})
+        found = _Settings(settings, file, doc.key_lines["settings"], valid)
     return entries, found
+
+
+@dataclass
+class _Settings:
+    raw: Mapping
+    file: str
+    line: int
+    valid: bool
 
 
 def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUser:
@@ -235,18 +283,21 @@ def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUs
         login += suffix
         if fields.get("user_manager_login"):
             fields["user_manager_login"] += suffix
-        limit = STRING_FIELDS["login"]
-        assert limit is not None
-        if len(login) > limit:
-            problems.append(
-                Problem(
-                    entry.file,
-                    key_lines["login"],
-                    f"login {login!r} is {len(login)} characters with the suffix "
-                    f"{suffix!r}; the limit is {limit}",
-                    "login",
+        for name, value in (
+            ("login", login),
+            ("user_manager_login", fields.get("user_manager_login")),
+        ):
+            limit = STRING_FIELDS[name]
+            if isinstance(value, str) and limit is not None and len(value) > limit:
+                problems.append(
+                    Problem(
+                        entry.file,
+                        key_lines[name],
+                        f"{name} {value!r} is {len(value)} characters with the suffix "
+                        f"{suffix!r}; the limit is {limit}",
+                        name,
+                    )
                 )
-            )
     return DesiredUser(login, fields, entry.file, raw.line, key_lines)
 
 
@@ -319,7 +370,7 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
     """
     files, problems = find_files(paths)
     entries: list[_Entry] = []
-    settings_found: list[tuple[Mapping, str]] = []
+    settings_found: list[_Settings] = []
     for file in files:
         file_entries, found = _read_file(file, problems)
         entries.extend(file_entries)
@@ -327,18 +378,19 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
             settings_found.append(found)
 
     settings = Settings()
-    if len(settings_found) > 1:
-        (first_raw, first), (raw, second) = settings_found[0], settings_found[1]
+    first = settings_found[0] if settings_found else None
+    for other in settings_found[1:]:
+        assert first is not None
         problems.append(
             Problem(
-                second,
-                raw.line,
-                f"settings appear in more than one file (also in {first}:{first_raw.line}); "
+                other.file,
+                other.line,
+                f"settings appear in more than one file (also in {first.file}:{first.line}); "
                 "keep them in one",
             )
         )
-    elif settings_found and not any(p.file == settings_found[0][1] for p in problems):
-        settings = Settings.from_mapping(settings_found[0][0])
+    if first is not None and first.valid and len(settings_found) == 1:
+        settings = Settings.from_mapping(first.raw)
 
     env: Environment | None = None
     if environment is not None:
@@ -351,20 +403,26 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
     suffix = env.login_suffix if env else ""
 
     users: dict[str, DesiredUser] = {}
+    listed: dict[str, _Entry] = {}
     for entry in entries:
-        user = _make_user(entry, suffix, problems)
-        other = users.get(user.login)
-        if other is not None:
+        raw_login = entry.raw.get("login")
+        if not isinstance(raw_login, str):
+            continue  # already reported
+        earlier = listed.setdefault(raw_login, entry)
+        if earlier is not entry:
             problems.append(
                 Problem(
-                    user.file,
-                    user.line,
-                    f"login {user.login!r} is listed twice: here and at {other.where()}",
+                    entry.file,
+                    entry.login_line,
+                    f"login {raw_login!r} is listed twice: here and at "
+                    f"{earlier.file}:{earlier.login_line}",
                     "login",
                 )
             )
             continue
-        users[user.login] = user
+        if entry.valid:
+            user = _make_user(entry, suffix, problems)
+            users[user.login] = user
 
     state = DesiredState(users, settings, files, env)
     semantic_problems, warnings = check_semantics(state)

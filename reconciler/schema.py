@@ -21,12 +21,13 @@ from typing import Any
 
 import jsonschema
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def is_email(value: object) -> bool:
     """The email check used by both jsonschema and the compiled checker."""
-    return not isinstance(value, str) or _EMAIL.match(value) is not None
+    # fullmatch: `$` would also match before a trailing newline ("a@b.c\n").
+    return not isinstance(value, str) or _EMAIL.fullmatch(value) is not None
 
 
 def _schema_text() -> str:
@@ -70,7 +71,8 @@ def suggest(name: str, candidates: list[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """How a message names the type of a value read from YAML ("a string", "null")."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -104,6 +106,13 @@ def _type_hint(value: Any, expected: list[str]) -> str:
     return ""
 
 
+#: The keywords a property of a user or of the defaults may use: the compiled
+#: checker understands these and refuses a schema that uses any other.
+_COMPILED_KEYWORDS = frozenset(
+    {"type", "maxLength", "minLength", "pattern", "not", "format", "description", "default"}
+)
+
+
 class EntryChecker:
     """A fast checker for one object definition of the schema (a user, the defaults)."""
 
@@ -117,24 +126,32 @@ class EntryChecker:
 
     @staticmethod
     def _compile(name: str, spec: dict[str, Any]) -> Callable[[Any], str | None]:
+        unknown = set(spec) - _COMPILED_KEYWORDS
+        if unknown or set(spec.get("not", {})) - {"pattern"}:
+            raise ValueError(f"the compiled checker cannot check {name}: {spec}")
         types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
         tests = [_JSON_TYPES[t] for t in types]
         max_length = spec.get("maxLength")
         min_length = spec.get("minLength")
         pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
+        forbidden = re.compile(spec["not"]["pattern"]) if "not" in spec else None
         email = spec.get("format") == "email"
         shown = " or ".join("null" if t == "null" else f"a {t}" for t in types)
 
         def check(value: Any) -> str | None:
             if not any(test(value) for test in tests):
-                return f"{name} must be {shown}, not {_type_name(value)}" + _type_hint(value, types)
+                return f"{name} must be {shown}, not {type_name(value)}" + _type_hint(value, types)
             if isinstance(value, str):
                 if max_length is not None and len(value) > max_length:
                     return f"{name} is {len(value)} characters; the limit is {max_length}"
                 if min_length is not None and len(value) < min_length:
                     return f"{name} must not be empty"
                 if pattern is not None and not pattern.search(value):
-                    return f"{name} {value!r} must not contain spaces"
+                    return f"{name} {value!r} does not match {pattern.pattern}"
+                if forbidden is not None and forbidden.search(value):
+                    if forbidden.pattern == r"\s":
+                        return f"{name} {value!r} must not contain spaces"
+                    return f"{name} {value!r} must not match {forbidden.pattern}"
                 if email and not is_email(value):
                     return f"{name} {value!r} is not an email address"
             return None

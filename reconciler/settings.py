@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from fractions import Fraction
 from typing import Any, Literal
 
 DEFAULT_TOKEN_ENV = "DEALHUB_TOKEN"
@@ -19,19 +20,27 @@ class Threshold:
     @classmethod
     def parse(cls, raw: int | str) -> Threshold:
         if isinstance(raw, str):
-            return cls(float(raw.rstrip("%")), percent=True)
+            return cls(float(raw.strip().rstrip("%")), percent=True)
         return cls(float(raw), percent=False)
 
+    @property
+    def exact(self) -> Fraction:
+        """The value as written: `33.3` is 333/10, not the float nearest to it."""
+        # repr() of a float is the shortest decimal that reads back as it, which is
+        # the decimal the file wrote (`25%`, `33.3%`).
+        return Fraction(repr(self.value))
+
     def exceeded_by(self, deactivations: int, active: int) -> bool:
-        # Compare exactly (no rounding): 25% of 8 active users allows 2, not 3.
+        # Compare exactly (no rounding): 25% of 8 active users allows 2, not 3,
+        # and 33.3% of 3000 allows 999 (float arithmetic says 998).
         if self.percent:
-            return deactivations * 100 > self.value * active
+            return deactivations * 100 > self.exact * active
         return deactivations > self.value
 
     def allowed(self, active: int) -> int:
         """The largest number of deactivations this threshold allows."""
         if self.percent:
-            return int(self.value * active // 100)
+            return int(self.exact * active // 100)
         return int(self.value)
 
     def __str__(self) -> str:

@@ -117,11 +117,23 @@ def _scalar(event: Any, file: str) -> Any:
         return None
     if tag == _MERGE:
         return MERGE_KEY
-    if tag == _BOOL:
-        return _constructor.bool_values[event.value.lower()]
-    if tag in _CONSTRUCTED_SCALARS:
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
-        return _constructor.yaml_constructors[tag](_constructor, node)
+    if tag == _BOOL or tag in _CONSTRUCTED_SCALARS:
+        # Reached with an explicit tag only (`!!int abc`): implicit ones resolve
+        # from values these constructors accept.
+        try:
+            if tag == _BOOL:
+                return _constructor.bool_values[event.value.lower()]
+            node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+            return _constructor.yaml_constructors[tag](_constructor, node)
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+            short = tag.rsplit(":", 1)[-1]
+            raise YamlError(
+                Problem(
+                    file,
+                    event.start_mark.line + 1,
+                    f"{event.value!r} cannot be read as !!{short}",
+                )
+            ) from None
     raise YamlError(Problem(file, event.start_mark.line + 1, f"unsupported YAML tag {tag!r}"))
 
 
@@ -164,6 +176,11 @@ def _build(file: str, text: str) -> Any:
     loader = _Loader(text)
     try:
         return _build_events(loader, file)
+    except yaml.reader.ReaderError as exc:
+        # libyaml counts the position in bytes of the UTF-8 text.
+        line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
+        message = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise YamlError(Problem(file, line, f"malformed YAML: {message}")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -199,10 +216,20 @@ def _build_events(loader: Any, file: str) -> Any:
 
     def attach(value: Any, line: int, size: int) -> None:
         nonlocal root
-        if not stack:
+        frame = stack[-1] if stack else None
+        if value is MERGE_KEY and (
+            frame is None or isinstance(frame.container, Sequence) or frame.key is not _NO_KEY
+        ):
+            raise YamlError(
+                Problem(
+                    file,
+                    line,
+                    "a merge key (<<) can only be a mapping key; quote '<<' for the text",
+                )
+            )
+        if frame is None:
             root = value
             return
-        frame = stack[-1]
         frame.size += size
         container = frame.container
         if isinstance(container, Sequence):

@@ -1,0 +1,125 @@
+"""Settings: max_deactivations thresholds, protect globs, environments."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.settings import DEFAULT_TOKEN_ENV, Environment, Settings, Threshold
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "percent", "shown"),
+    [
+        ("25%", 25.0, True, "25%"),
+        ("33.3%", 33.3, True, "33.3%"),
+        ("100%", 100.0, True, "100%"),
+        ("0%", 0.0, True, "0%"),
+        (0, 0.0, False, "0"),
+        (12, 12.0, False, "12"),
+    ],
+)
+def test_parse(raw: int | str, value: float, percent: bool, shown: str) -> None:
+    threshold = Threshold.parse(raw)
+    assert threshold == Threshold(value, percent=percent)
+    assert str(threshold) == shown
+
+
+@pytest.mark.parametrize(
+    ("raw", "active", "allowed"),
+    [
+        ("25%", 8, 2),  # 2 is exactly 25%: allowed; 3 is past it
+        ("25%", 4, 1),
+        ("25%", 3, 0),
+        ("25%", 0, 0),
+        ("10%", 100, 10),
+        ("33.3%", 3000, 999),  # float arithmetic would say 998
+        ("33.3%", 100_000, 33_300),
+        ("100%", 5, 5),
+        ("0%", 50, 0),
+        (3, 100, 3),
+        (3, 1, 3),
+        (0, 10, 0),
+    ],
+)
+def test_exceeded_at_and_just_past_the_limit(raw: int | str, active: int, allowed: int) -> None:
+    threshold = Threshold.parse(raw)
+    assert threshold.allowed(active) == allowed
+    assert not threshold.exceeded_by(allowed, active)
+    assert threshold.exceeded_by(allowed + 1, active)
+    assert not threshold.exceeded_by(0, active)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    whole=st.integers(0, 100),
+    decimals=st.sampled_from(["", ".5", ".25", ".3", ".33", ".7", ".125", ".9", ".01"]),
+    multiple=st.integers(0, 10**5),
+    offset=st.integers(-1, 1),
+)
+def test_percent_threshold_is_exact(whole: int, decimals: str, multiple: int, offset: int) -> None:
+    written = f"{whole}{decimals}"
+    share = Fraction(written) / 100
+    if share > 1:
+        return
+    # tenant sizes where the percentage is a whole number of users (the boundary), or next to it
+    active = max(multiple * share.denominator + offset, 0)
+    threshold = Threshold.parse(written + "%")
+    limit = int(share * active)  # the largest whole number of deactivations <= the percentage
+    assert threshold.allowed(active) == limit
+    assert not threshold.exceeded_by(limit, active)
+    assert threshold.exceeded_by(limit + 1, active)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "login", "suffix", "protected"),
+    [
+        (("admin@acme*",), "admin@acme", "", True),
+        (("admin@acme*",), "admin@acme.io", "", True),
+        (("admin@acme*",), "ADMIN@Acme", "", True),  # letter case ignored
+        (("admin@acme*",), "root@acme", "", False),
+        (("admin@acme",), "admin@acme_sb", "_sb", True),  # suffix optional
+        (("admin@acme",), "admin@acme_sb", "", False),
+        (("admin@acme",), "admin@acme_sb", "_pr", False),
+        (("ops?@acme", "x*"), "ops1@acme", "", True),
+        (("ops?@acme",), "ops12@acme", "", False),
+        ((), "admin@acme", "", False),
+    ],
+)
+def test_protect_globs(patterns: tuple[str, ...], login: str, suffix: str, protected: bool) -> None:
+    assert Settings(protect=patterns).is_protected(login, suffix) is protected
+
+
+def test_from_mapping() -> None:
+    settings = Settings.from_mapping(
+        {
+            "unlisted": "ignore",
+            "protect": ["a*"],
+            "max_deactivations": "5%",
+            "environments": {
+                "sandbox": {"api_url": "https://sb", "token_env": "SB", "login_suffix": "_sb"},
+                "prod": {"api_url": "https://prod"},
+            },
+        }
+    )
+    assert settings == Settings(
+        unlisted="ignore",
+        protect=("a*",),
+        max_deactivations=Threshold(5, percent=True),
+        environments={
+            "sandbox": Environment("sandbox", "https://sb", "SB", "_sb"),
+            "prod": Environment("prod", "https://prod", DEFAULT_TOKEN_ENV, ""),
+        },
+    )
+
+
+@pytest.mark.parametrize("raw", [None, {}])
+def test_from_mapping_defaults(raw: dict[str, object] | None) -> None:
+    settings = Settings.from_mapping(raw)
+    assert settings.unlisted == "deactivate"
+    assert settings.protect == ()
+    assert settings.max_deactivations == Threshold(25, percent=True)
+    assert settings.environments == {}
