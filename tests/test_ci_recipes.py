@@ -1,0 +1,632 @@
+"""The CI recipes (examples/ci) and the pre-commit hooks stay in step with the CLI.
+
+Every `reconciler ...` command a recipe runs must name a real subcommand and real
+options (checked against `reconciler SUB --help`), the token must never reach a
+command line, the plan comment must be one comment updated in place, and the
+apply fallback must key on the message the CLI really prints.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CI_DIR = REPO / "examples" / "ci"
+GITHUB = CI_DIR / "github" / "reconciler.yml"
+GITLAB = CI_DIR / "gitlab" / ".gitlab-ci.yml"
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+README = REPO / "README.md"
+MARKER = "<!-- reconciler-plan -->"
+SHELL_KEYS = {"run", "script", "before_script", "after_script"}
+
+
+def recipe_files() -> list[Path]:
+    return sorted(p for p in CI_DIR.rglob("*") if p.suffix in (".yml", ".yaml"))
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def triggers(workflow: dict[Any, Any]) -> Any:
+    # YAML 1.1 reads the bare key `on` as the boolean True.
+    return workflow.get("on", workflow.get(True))
+
+
+# -- finding the commands -----------------------------------------------------------
+
+
+def shell_blocks(node: Any, parent: Any = None) -> Iterator[str]:
+    """Every `run:` / `script:` shell text of a workflow, skipping `with: {script: JS}`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in SHELL_KEYS and parent != "with":
+                yield from _strings(value)
+            else:
+                yield from shell_blocks(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from shell_blocks(item, parent)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
+# `reconciler` in command position: line start, after ; & | ( ! $( or a keyword.
+_CALL = re.compile(
+    r"(?:^|[;&|(!]|\$\(|\b(?:then|do|else|exec|time)\s)\s*"
+    r"(?:python3?\s+-m\s+)?reconciler(?=\s|$)"
+)
+
+
+def reconciler_calls(script: str) -> list[list[str]]:
+    """The words after `reconciler` of each command in a shell script."""
+    calls = []
+    heredoc_end: str | None = None
+    for line in script.replace("\\\n", " ").splitlines():
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        if match := _HEREDOC.search(line):
+            heredoc_end = match.group(2)  # its body starts on the next line
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _CALL.finditer(line):
+            calls.append(_words(line[match.end() :]))
+    return calls
+
+
+def _words(tail: str) -> list[str]:
+    lexer = shlex.shlex(tail, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    words = []
+    for token in lexer:
+        if token and all(c in "();<>|&" for c in token):
+            break  # the end of this command
+        words.append(token)
+    return words
+
+
+# -- what the CLI really accepts ---------------------------------------------------
+
+
+@functools.cache
+def help_text(sub: str | None) -> str | None:
+    args = [sys.executable, "-m", "reconciler", *([sub] if sub else []), "--help"]
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    return done.stdout if done.returncode == 0 else None
+
+
+def subcommands() -> set[str]:
+    text = help_text(None) or ""
+    section = text.split("Commands:", 1)[1] if "Commands:" in text else ""
+    return {line.split()[0] for line in section.splitlines() if line.startswith("  ")}
+
+
+def options_of(sub: str | None) -> set[str]:
+    """The options declared in the Options section (not those named in descriptions)."""
+    text = help_text(sub) or ""
+    section = text.split("Options:", 1)[1] if "Options:" in text else ""
+    flags: set[str] = set()
+    for line in section.splitlines():
+        declared = re.match(r"^\s{2}(-.*?)(?:\s{2,}|$)", line)
+        if declared:
+            flags.update(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", declared.group(1)))
+    return flags
+
+
+def check_call(words: list[str]) -> list[str]:
+    """What is wrong with `reconciler WORDS...` (empty when the CLI accepts its shape)."""
+    if not words:
+        return ["`reconciler` without a subcommand"]
+    sub: str | None = words[0]
+    rest = words[1:]
+    if words[0].startswith("-"):
+        sub, rest = None, words
+    elif sub not in subcommands():
+        return [f"unknown subcommand {sub!r} (have {sorted(subcommands())})"]
+    known = options_of(sub)
+    problems = []
+    for word in rest:
+        if word == "--":
+            break
+        if word.startswith("-") and len(word) > 1:
+            flag = word.split("=", 1)[0]
+            if flag not in known:
+                problems.append(f"reconciler {sub or ''}: unknown option {flag}")
+    return problems
+
+
+def token_leaks(script: str) -> list[str]:
+    """Ways a shell script could put a token on a command line or in a log."""
+    problems = []
+    for pattern, why in [
+        (r"--token(?!-file)\b", "a --token option"),
+        (r"secrets\.", "a secret expanded into the script (use env:)"),
+        (r"\$\{?[A-Z_]*TOKEN\b", "a token variable expanded by the shell"),
+        (r"\b[A-Z_]*TOKEN=", "a token assigned in the script"),
+    ]:
+        if re.search(pattern, script):
+            problems.append(why)
+    return problems
+
+
+def hook_calls() -> list[list[str]]:
+    calls = []
+    for hook in load(HOOKS):
+        entry = shlex.split(hook["entry"])
+        assert entry[0] == "reconciler", hook
+        calls.append(entry[1:] + list(hook.get("args", [])))
+    return calls
+
+
+def adopting_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    assert "\n## Adopting reconciler\n" in text
+    section = text.split("\n## Adopting reconciler\n", 1)[1]
+    return section.split("\n## ", 1)[0]
+
+
+def fenced(text: str, lang: str) -> list[str]:
+    blocks = re.findall(rf"^( *)```{lang}\n(.*?)^\1```", text, flags=re.M | re.S)
+    return [textwrap.dedent(body) for _, body in blocks]
+
+
+def all_calls() -> list[tuple[str, list[str]]]:
+    found = []
+    for path in recipe_files():
+        for script in shell_blocks(load(path)):
+            found += [(path.name, words) for words in reconciler_calls(script)]
+    found += [(HOOKS.name, words) for words in hook_calls()]
+    for block in fenced(adopting_section(), "sh"):
+        found += [("README.md", words) for words in reconciler_calls(block)]
+    return found
+
+
+# -- the tests -----------------------------------------------------------------------
+
+
+def test_the_recipes_are_there() -> None:
+    assert GITHUB in recipe_files()
+    assert GITLAB in recipe_files()
+    assert HOOKS.is_file()
+
+
+@pytest.mark.parametrize(
+    "path", [*recipe_files(), HOOKS], ids=lambda p: str(Path(p).relative_to(REPO))
+)
+def test_parses_as_yaml(path: Path) -> None:
+    doc = load(path)
+    assert isinstance(doc, dict | list) and doc
+
+
+def test_github_triggers() -> None:
+    on = triggers(load(GITHUB))
+    assert {"pull_request", "push", "schedule"} <= set(on)
+    assert on["push"]["branches"] == ["main"]
+    assert any("users/" in p for p in on["pull_request"]["paths"])
+
+
+def test_every_reconciler_command_is_real() -> None:
+    calls = all_calls()
+    used = {words[0] for _, words in calls if words}
+    assert {"validate", "plan", "apply", "export"} <= used, used
+    problems = [
+        f"{where}: reconciler {' '.join(w)}: {p}" for where, w in calls for p in check_call(w)
+    ]
+    assert problems == []
+
+
+def test_the_checker_catches_mistakes() -> None:
+    sample = textwrap.dedent(
+        """\
+        pip install "reconciler @ git+https://github.com/OWNER/reconciler@vX.Y.Z"
+        echo "reconciler plan --not-a-command"
+        # reconciler plan --commented-out
+        set +e; reconciler plan users/ --made-up-flag > plan.md
+        out=$(reconciler plan users/ \\
+              --fromat json)
+        if ! reconciler plann users/; then exit 1; fi
+        reconciler apply --plan=plan.json --auto-approve 2> err.txt
+        python3 - <<'EOF'
+        reconciler plan --inside-a-heredoc
+        EOF
+        reconciler validate users/
+        """
+    )
+    calls = reconciler_calls(sample)
+    assert calls == [
+        ["plan", "users/", "--made-up-flag"],
+        ["plan", "users/", "--fromat", "json"],
+        ["plann", "users/"],
+        ["apply", "--plan=plan.json", "--auto-approve", "2"],
+        ["validate", "users/"],
+    ]
+    assert check_call(calls[0]) == ["reconciler plan: unknown option --made-up-flag"]
+    assert check_call(calls[1]) == ["reconciler plan: unknown option --fromat"]
+    assert check_call(calls[2])[0].startswith("unknown subcommand 'plann'")
+    assert check_call(calls[3]) == []
+    assert check_call(calls[4]) == []
+    # an option named only in another option's description is not an option
+    assert "--out" not in options_of("apply")
+    assert check_call(["apply", "--out", "x"]) == ["reconciler apply: unknown option --out"]
+    assert check_call(["plan", "users/", "--token", "abc"]) != []
+
+
+def test_no_token_on_a_command_line() -> None:
+    for path in recipe_files():
+        for script in shell_blocks(load(path)):
+            assert token_leaks(script) == [], (path.name, script)
+    # the checker itself sees each kind of leak
+    assert token_leaks("reconciler plan users/ --token abc") == ["a --token option"]
+    assert token_leaks("reconciler plan users/ --token-file t") == []
+    assert token_leaks("echo ${{ secrets.DEALHUB_TOKEN }}") == [
+        "a secret expanded into the script (use env:)"
+    ]
+    assert token_leaks('curl -H "PRIVATE-TOKEN: $DEALHUB_TOKEN" x') == [
+        "a token variable expanded by the shell"
+    ]
+    assert token_leaks("DEALHUB_TOKEN=abc reconciler plan users/") == [
+        "a token assigned in the script"
+    ]
+
+
+def _env_mappings(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "env" and isinstance(value, dict):
+                yield where, value
+            else:
+                yield from _env_mappings(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _env_mappings(item, f"{where}/{i}")
+
+
+def test_github_token_only_from_secrets_and_only_where_needed() -> None:
+    workflow = load(GITHUB)
+    for where, env in _env_mappings(workflow):
+        for name, value in env.items():
+            if "TOKEN" in name.upper() and "DEALHUB" in name.upper():
+                assert value == f"${{{{ secrets.{name} }}}}", (where, name, value)
+    assert "DEALHUB_TOKEN" not in workflow.get("env", {}), "not at workflow level"
+    jobs = workflow["jobs"]
+    assert "DEALHUB_TOKEN" not in jobs["validate"].get("env", {}), "validate is offline"
+    for job in ("plan", "apply", "drift"):
+        assert jobs[job]["env"]["DEALHUB_TOKEN"] == "${{ secrets.DEALHUB_TOKEN }}"
+
+
+def test_gitlab_token_never_in_the_file() -> None:
+    text = GITLAB.read_text(encoding="utf-8")
+    pipeline = load(GITLAB)
+
+    def variables(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "variables" and isinstance(value, dict):
+                    yield from value
+                else:
+                    yield from variables(value)
+
+    assert not [v for v in variables(pipeline) if "TOKEN" in v.upper()]
+    assert "masked" in text.lower() and "protected" in text.lower()
+
+
+def test_github_permissions_and_concurrency() -> None:
+    workflow = load(GITHUB)
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    writes = {
+        (name, scope)
+        for name, job in jobs.items()
+        for scope, level in (job.get("permissions") or {}).items()
+        if level == "write"
+    }
+    assert writes == {("plan", "pull-requests"), ("drift", "issues")}
+    assert all(job.get("permissions") != "write-all" for job in jobs.values())
+    apply = jobs["apply"]
+    assert apply["environment"] == "production"
+    assert apply["concurrency"]["cancel-in-progress"] is False
+    assert jobs["drift"]["concurrency"]["group"] == apply["concurrency"]["group"]
+
+
+def test_the_recipes_install_the_pinned_placeholder() -> None:
+    for path in (GITHUB, GITLAB):
+        doc = load(path)
+        spec = (doc.get("env") or doc.get("variables"))["RECONCILER_PIP_SPEC"]
+        assert spec == "reconciler @ git+https://github.com/OWNER/reconciler@vX.Y.Z"
+        for script in shell_blocks(doc):
+            for line in script.splitlines():
+                if "pip install" in line:
+                    assert '"$RECONCILER_PIP_SPEC"' in line, (path.name, line)
+
+
+def _steps(job: str) -> dict[str, dict[str, Any]]:
+    steps = load(GITHUB)["jobs"][job]["steps"]
+    return {s.get("name") or s.get("id") or s.get("uses") or s["run"]: s for s in steps}
+
+
+def test_pr_plan_saves_markdown_and_plan_and_keeps_the_exit_code() -> None:
+    run = _steps("plan")["reconciler plan"]["run"]
+    assert "set +e" in run and "code=$?" in run and 'exitcode=$code" >> "$GITHUB_OUTPUT' in run
+    (words,) = reconciler_calls(run)
+    assert {"--format", "markdown", "--out", "--detailed-exitcode"} <= set(words)
+    fail = _steps("plan")["Fail on an error or a safety guard"]["run"]
+    assert "0|2)" in fail
+
+
+def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
+    step = _steps("plan")["Post the plan on the pull request"]
+    assert step["uses"].startswith("actions/github-script@")
+    script = step["with"]["script"]
+    for needed in (MARKER, "listComments", "updateComment", "createComment"):
+        assert needed in script
+
+
+NODE_HARNESS = r"""
+const fs = require('fs');
+const [scriptPath, statePath] = process.argv.slice(2);
+const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const github = {
+  paginate: async (fn, params) => (await fn(params)).data,
+  rest: { issues: {
+    listComments: async () => ({ data: state.comments }),
+    createComment: async (p) => {
+      state.comments.push({ id: 100 + state.comments.length, body: p.body, user: { type: 'Bot' } });
+      state.calls.push('create');
+    },
+    updateComment: async (p) => {
+      state.comments.find((c) => c.id === p.comment_id).body = p.body;
+      state.calls.push('update');
+    },
+  } },
+};
+const context = {
+  serverUrl: 'https://github.com', repo: { owner: 'o', repo: 'r' }, runId: 1,
+  issue: { number: 7 }, payload: { pull_request: { head: { sha: 'abcdef1234567' } } },
+};
+const core = { info() {}, setOutput() {} };
+new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
+  require, github, context, core,
+).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
+       (e) => { console.error(e); process.exit(1); });
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_pr_comment_script_updates_one_comment(tmp_path: Path) -> None:
+    script = _steps("plan")["Post the plan on the pull request"]["with"]["script"]
+    (tmp_path / "script.js").write_text(script, encoding="utf-8")
+    (tmp_path / "harness.js").write_text(NODE_HARNESS, encoding="utf-8")
+    state = tmp_path / "state.json"
+    quoting = {"id": 1, "body": f"{MARKER} quoted by a person", "user": {"type": "User"}}
+    state.write_text(json.dumps({"comments": [quoting], "calls": []}), encoding="utf-8")
+    for plan, code in (("first plan", "2"), ("second plan", "0")):
+        (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
+        subprocess.run(
+            ["node", "harness.js", "script.js", str(state)],
+            cwd=tmp_path,
+            env={**os.environ, "PLAN_EXITCODE": code},
+            check=True,
+            timeout=30,
+        )
+    result = json.loads(state.read_text(encoding="utf-8"))
+    assert result["calls"] == ["create", "update"]
+    bot = [c for c in result["comments"] if c["user"]["type"] == "Bot"]
+    assert len(bot) == 1 and bot[0]["body"].startswith(MARKER)
+    assert "second plan" in bot[0]["body"] and "first plan" not in bot[0]["body"]
+    assert result["comments"][0] == quoting
+
+
+def _gitlab_note_script() -> str:
+    script = "\n".join(_strings(load(GITLAB)["plan"]["script"]))
+    assert MARKER in script
+    return script.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
+
+
+def test_gitlab_note_script_updates_one_note(tmp_path: Path) -> None:
+    notes: list[dict[str, Any]] = [{"id": 1, "body": "LGTM", "system": False}]
+    calls: list[str] = []
+
+    class Notes(http.server.BaseHTTPRequestHandler):
+        def _reply(self, data: Any) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> Any:
+            assert self.headers["PRIVATE-TOKEN"] == "notes-token"
+            return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def do_GET(self) -> None:
+            page = int(re.search(r"[?&]page=(\d+)", self.path).group(1))  # type: ignore[union-attr]
+            self._reply(notes[(page - 1) * 100 : page * 100])
+
+        def do_POST(self) -> None:
+            notes.append({"id": len(notes) + 1, "body": self._body()["body"], "system": False})
+            calls.append("POST")
+            self._reply(notes[-1])
+
+        def do_PUT(self) -> None:
+            note_id = int(self.path.rsplit("/", 1)[1])
+            note = next(n for n in notes if n["id"] == note_id)
+            note["body"] = self._body()["body"]
+            calls.append("PUT")
+            self._reply(note)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Notes)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            **os.environ,
+            "RECONCILER_NOTES_TOKEN": "notes-token",
+            "CI_API_V4_URL": f"http://127.0.0.1:{server.server_port}/api/v4",
+            "CI_PROJECT_ID": "5",
+            "CI_MERGE_REQUEST_IID": "9",
+            "CI_JOB_URL": "https://gitlab.com/o/r/-/jobs/1",
+            "CI_COMMIT_SHORT_SHA": "abc1234",
+        }
+        (tmp_path / "note.py").write_text(_gitlab_note_script(), encoding="utf-8")
+        for plan, code in (("first plan", "2"), ("second plan", "0")):
+            (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
+            subprocess.run(
+                [sys.executable, "note.py", code], cwd=tmp_path, env=env, check=True, timeout=30
+            )
+    finally:
+        server.shutdown()
+    assert calls == ["POST", "PUT"]
+    assert len(notes) == 2 and notes[0]["body"] == "LGTM"
+    assert notes[1]["body"].startswith(MARKER) and "second plan" in notes[1]["body"]
+
+
+def test_precommit_hooks() -> None:
+    hooks = {h["id"]: h for h in load(HOOKS)}
+    assert set(hooks) == {"reconciler-validate", "reconciler-validate-files"}
+    for hook in hooks.values():
+        assert hook["entry"] == "reconciler validate"
+        assert hook["language"] == "python"
+        files = re.compile(hook["files"])
+        assert files.search("users/team.yaml") and files.search("users/eu/sales.yml")
+        assert not files.search(".github/workflows/reconciler.yml")
+    whole = hooks["reconciler-validate"]
+    assert whole["pass_filenames"] is False and whole["args"] == ["users/"]
+    assert hooks["reconciler-validate-files"]["pass_filenames"] is True
+
+
+def test_directory_hook_sees_a_duplicate_across_files(tmp_path: Path) -> None:
+    user = "version: 1\nusers:\n  - {login: a@x, email: a@x.com, name: A}\n"
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "one.yaml").write_text(user, encoding="utf-8")
+    (tmp_path / "users" / "two.yaml").write_text(user, encoding="utf-8")
+    (words,) = [w for w in hook_calls() if "users/" in w]
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *words],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "one.yaml" in done.stderr and "two.yaml" in done.stderr
+
+
+def test_readme_snippets() -> None:
+    section = adopting_section()
+    for block in fenced(section, "yaml"):
+        assert yaml.safe_load(block)
+    (config,) = [yaml.safe_load(b) for b in fenced(section, "yaml") if "repos" in b]
+    hook_ids = {h["id"] for h in load(HOOKS)}
+    for repo in config["repos"]:
+        assert repo["repo"] == "https://github.com/OWNER/reconciler"
+        assert {h["id"] for h in repo["hooks"]} <= hook_ids
+
+
+# -- the apply recipe, run for real against the simulator -------------------------
+
+
+TENANT = [
+    {"login": "a@x", "email": "a@x.com", "name": "Alice", "is_active": True},
+    {"login": "c@x", "email": "c@x.com", "name": "Carol", "is_active": True},
+]
+USERS = """\
+version: 1
+settings: {unlisted: ignore}
+users:
+  - {login: a@x, email: a@x.com, name: Alice Changed}
+  - {login: b@x, email: b@x.com, name: Bob}
+"""
+
+
+@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("git")), reason="needs bash, git")
+def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "reconciler"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    work = tmp_path / "repo"
+    (work / "users").mkdir(parents=True)
+    (work / "users" / "team.yaml").write_text(USERS, encoding="utf-8")
+    (work / "tenant.json").write_text(json.dumps(TENANT), encoding="utf-8")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "users"], ["commit", "-qm", "users"]):
+        subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "USERS_DIR": "users",
+        "DEALHUB_API_URL": "sim:tenant.json",
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "GITHUB_SHA": "0" * 40,
+        "NO_COLOR": "1",
+    }
+
+    def run(job: str, step: str) -> subprocess.CompletedProcess[str]:
+        script = _steps(job)[step]["run"]
+        return subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    planned = run("plan", "reconciler plan")
+    assert planned.returncode == 0, planned.stderr
+    assert "exitcode=2" in (tmp_path / "output.txt").read_text(encoding="utf-8")
+    assert "to create" in (work / "plan.md").read_text(encoding="utf-8")
+    saved = work / "saved-plan"
+    saved.mkdir()
+    for name in ("plan.json", "users-tree.txt"):
+        shutil.copy(work / name, saved / name)
+
+    first = run("apply", "reconciler apply")
+    assert first.returncode == 0, first.stderr
+    assert "fresh plan" not in first.stdout  # the reviewed plan was applied
+    assert "Apply complete: 1 created, 1 updated" in first.stdout
+
+    # The same plan again: the CLI refuses it as stale; the recipe re-plans.
+    script = _steps("apply")["reconciler apply"]["run"]
+    grep = re.search(r'grep -q "\^?([^"]+)"', script).group(1)  # type: ignore[union-attr]
+    second = run("apply", "reconciler apply")
+    assert second.returncode == 0, second.stderr
+    assert grep in second.stderr
+    assert "fresh plan: the tenant changed since the reviewed plan" in second.stdout
+    assert "No changes" in second.stdout
+
+    (saved / "users-tree.txt").write_text("0" * 40 + "\n", encoding="utf-8")
+    other_files = run("apply", "reconciler apply")
+    assert other_files.returncode == 0
+    assert "fresh plan: the saved plan was made from other files" in other_files.stdout
