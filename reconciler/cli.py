@@ -45,7 +45,9 @@ from reconciler.plan import Plan, from_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
 from reconciler.render.text import use_color
+from reconciler.schema import load_schema
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
+from reconciler.sim.cli import sim as sim_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -399,6 +401,24 @@ def saved_token_env(saved: Plan) -> str:
             "variables are read for a saved plan (pass --token-file instead)"
         )
     return saved.token_env
+
+
+@cli.command()
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
+)
+@debug_option
+def schema(output: str | None, debug: bool) -> int:
+    """Print the JSON Schema of the desired-state file (for editors' $schema)."""
+    text = json.dumps(load_schema(), indent=2) + "\n"
+    if output:
+        write_atomically(output, text)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_OK
+
+
+cli.add_command(sim_commands)
 
 
 def load_saved_plan(path: str) -> Plan:

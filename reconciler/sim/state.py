@@ -1,0 +1,223 @@
+"""The simulated tenant: its users in memory, optionally saved to a JSON file.
+
+The file is a JSON array of user objects (the fields of `fields.USER_FIELDS`
+plus the vendor's `id`). Saving replaces the file atomically, so a process
+killed mid-write leaves either the old or the new tenant, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
+
+User = dict[str, Any]
+
+_KNOWN_KEYS = frozenset(USER_FIELDS) | {"id"}
+#: Ids of created users start here when the tenant has none (shaped like the vendor's).
+_FIRST_ID = 786865656900
+
+
+class StateError(ValueError):
+    """The tenant file is missing, unreadable or not a valid array of users."""
+
+
+class TenantStore:
+    """The users of one simulated tenant, keyed by login, safe to share across threads.
+
+    Users are plain dicts; the store hands out copies and takes whole users, so a
+    caller never changes a stored user in place. With `path` set every write is
+    saved to that file before it becomes visible.
+    """
+
+    def __init__(self, users: Iterable[Mapping[str, Any]] = (), *, path: Path | None = None):
+        self.path = path
+        #: Reentrant so the simulator can validate and write under one hold of the lock.
+        self.lock = threading.RLock()
+        self._users: dict[str, User] = {}
+        self._by_id: dict[str, str] = {}
+        self._next_id = _FIRST_ID
+        # Each user's line of the saved file, built on the first save and then
+        # kept up to date, so a write re-encodes only the users it changed.
+        self._lines: dict[str, str] | None = None
+        for index, raw in enumerate(users):
+            user = _checked_user(raw, f"user {index}")
+            if user["login"] in self._users:
+                raise StateError(f"user {index}: login {user['login']!r} appears twice")
+            self._users[user["login"]] = user
+        for user in self._users.values():
+            if "id" in user:
+                if user["id"] in self._by_id:
+                    raise StateError(f"user {user['login']!r}: id {user['id']!r} appears twice")
+                self._by_id[user["id"]] = user["login"]
+                if user["id"].isdigit():
+                    self._next_id = max(self._next_id, int(user["id"]) + 1)
+        for user in self._users.values():
+            if "id" not in user:
+                self._assign_id(user)
+
+    @classmethod
+    def load(cls, path: Path, *, persist: bool) -> TenantStore:
+        """Read a tenant file; with `persist` every later write is saved back to it."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StateError(f"tenant file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateError(f"cannot read tenant file {path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StateError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, list):
+            raise StateError(f"{path}: expected a JSON array of users")
+        try:
+            return cls(data, path=path if persist else None)
+        except StateError as exc:
+            raise StateError(f"{path}: {exc}") from None
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def users(self) -> list[User]:
+        """Copies of every user, in the tenant's order."""
+        with self.lock:
+            return [dict(u) for u in self._users.values()]
+
+    def view(self) -> list[User]:
+        """The stored users themselves, in order: no copies, so never change them."""
+        with self.lock:
+            return list(self._users.values())
+
+    def get(self, login: str) -> User | None:
+        with self.lock:
+            user = self._users.get(login)
+            return dict(user) if user is not None else None
+
+    def get_by_id(self, user_id: str) -> User | None:
+        with self.lock:
+            login = self._by_id.get(user_id)
+            return self.get(login) if login is not None else None
+
+    def __contains__(self, login: object) -> bool:
+        return login in self._users
+
+    def put(self, users: Iterable[Mapping[str, Any]]) -> None:
+        """Store whole users (replacing those with the same login), then save once.
+
+        A new login gets a fresh numeric id; an existing user keeps its id. When
+        saving fails nothing changes in memory either.
+        """
+        with self.lock:
+            staged = dict(self._users)
+            new_ids: dict[str, str] = {}
+            changed: list[str] = []
+            next_id = self._next_id
+            for raw in users:
+                user = dict(raw)
+                old = staged.get(user["login"])
+                if old is not None:
+                    user["id"] = old["id"]
+                else:
+                    user["id"] = str(next_id)
+                    next_id += 1
+                    new_ids[user["id"]] = user["login"]
+                staged[user["login"]] = user
+                changed.append(user["login"])
+            if self.path is not None:
+                lines = dict(self._lines) if self._lines is not None else _lines(self._users)
+                lines.update(_lines({login: staged[login] for login in changed}))
+                write_text_atomic(self.path, _document(lines.values()))
+                self._lines = lines
+            self._users = staged
+            self._by_id.update(new_ids)
+            self._next_id = next_id
+
+    def _assign_id(self, user: User) -> None:
+        user["id"] = str(self._next_id)
+        self._next_id += 1
+        self._by_id[user["id"]] = user["login"]
+
+
+def _checked_user(raw: object, where: str) -> User:
+    if not isinstance(raw, Mapping):
+        raise StateError(f"{where}: expected an object")
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise StateError(f"{where}: unknown field(s): {', '.join(map(str, unknown))}")
+    login = raw.get("login")
+    if not isinstance(login, str) or not login:
+        raise StateError(f"{where}: 'login' must be a non-empty string")
+    user: User = {}
+    for key, value in raw.items():
+        if value is None or value == "":
+            continue  # the API has no difference between null, empty and absent
+        if key == "id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        wanted = bool if key in BOOLEAN_FIELDS else str
+        if not isinstance(value, wanted):
+            raise StateError(f"{where} ({login}): {key!r} must be a {wanted.__name__}")
+        user[key] = value
+    user.setdefault("is_active", True)
+    return user
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _lines(users: Mapping[str, User]) -> dict[str, str]:
+    return {login: _encode(user) for login, user in users.items()}
+
+
+def _document(lines: Iterable[str]) -> str:
+    # One user a line: the file stays readable and its diffs small.
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
+def write_json_atomic(path: Path, users: Iterable[User]) -> None:
+    """Replace `path` with a JSON array of `users`, one user a line, atomically."""
+    write_text_atomic(path, _document(map(_encode, users)))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text`: a crash leaves the old file or the new one, never half.
+
+    The text goes to a temporary file in the same directory, is fsynced, then
+    renamed over the target.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            # mkstemp makes the file private; keep the permissions the tenant file had.
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
