@@ -7,6 +7,7 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -475,6 +476,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `reconciler` console script."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # A short-lived process whose large data (files, tenant, plan) is acyclic and
+    # kept to the end: cyclic GC passes would only re-scan it (a third of a
+    # 100,000-user plan). Memory is freed when the process exits.
+    gc.disable()
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:

@@ -90,6 +90,8 @@ def type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+_EXACT_TYPES: dict[str, type] = {"string": str, "boolean": bool, "null": type(None)}
+
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
@@ -131,6 +133,8 @@ class EntryChecker:
             raise ValueError(f"the compiled checker cannot check {name}: {spec}")
         types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
         tests = [_JSON_TYPES[t] for t in types]
+        # Exact types of plain YAML values that pass, checked first (bool is not int here).
+        fast = {_EXACT_TYPES[t] for t in types if t in _EXACT_TYPES}
         max_length = spec.get("maxLength")
         min_length = spec.get("minLength")
         pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
@@ -139,7 +143,7 @@ class EntryChecker:
         shown = " or ".join("null" if t == "null" else f"a {t}" for t in types)
 
         def check(value: Any) -> str | None:
-            if not any(test(value) for test in tests):
+            if type(value) not in fast and not any(test(value) for test in tests):
                 return f"{name} must be {shown}, not {type_name(value)}" + _type_hint(value, types)
             if isinstance(value, str):
                 if max_length is not None and len(value) > max_length:

@@ -102,13 +102,24 @@ _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 
 
+#: Tags of plain scalars already resolved: keys and shared values repeat a lot.
+_plain_tags: dict[str, str] = {}
+
+
+def _plain_tag(value: str) -> str:
+    tag = _plain_tags.get(value)
+    if tag is None:
+        tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if len(value) <= 64 and len(_plain_tags) < 50_000:
+            _plain_tags[value] = tag
+    return tag
+
+
 def _scalar(event: Any, file: str) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
         if event.implicit[0]:
-            tag = _resolver.resolve(  # type: ignore[no-untyped-call]
-                yaml.ScalarNode, event.value, (True, False)
-            )
+            tag = _plain_tag(event.value)
         else:
             return event.value
     if tag == _STR:
@@ -272,36 +283,61 @@ def _build_events(loader: Any, file: str) -> Any:
         container[key] = value
         container.key_lines[key] = frame.key_line
 
-    while loader.check_event():
-        event = loader.get_event()
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.ScalarEvent):
+    # Local names: this loop runs once per YAML event (millions for a big tenant).
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    document_start = yaml.DocumentStartEvent
+    check_event, get_event = loader.check_event, loader.get_event
+    no_key = _NO_KEY
+
+    while check_event():
+        event = get_event()
+        kind = type(event)
+        if kind is scalar_event:
             written += 1
-            value = _scalar(event, file)
+            line = event.start_mark.line + 1
+            if event.implicit[0] or event.tag not in (None, "!"):
+                value = _scalar(event, file)
+            else:
+                value = event.value  # a quoted string: the common value
             if event.anchor:
                 anchors[event.anchor] = (value, 1)
-            attach(value, line, 1)
-        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            frame = stack[-1] if stack else None
+            if (
+                frame is not None
+                and frame.key is not no_key
+                and frame.key is not MERGE_KEY
+                and value is not MERGE_KEY
+                and type(frame.container) is Mapping
+                and frame.key not in frame.container
+            ):
+                # A value after its key, in a mapping: the common case, inlined.
+                frame.size += 1
+                frame.container[frame.key] = value
+                frame.container.key_lines[frame.key] = frame.key_line
+                frame.key = no_key
+            else:
+                attach(value, line, 1)
+            continue
+        line = event.start_mark.line + 1
+        if kind is mapping_start or kind is sequence_start:
             written += 1
             if len(stack) >= MAX_DEPTH:
                 raise YamlError(Problem(file, line, f"nested deeper than {MAX_DEPTH} levels"))
             if event.tag not in (None, "!", _MAP, _SEQ):
                 raise YamlError(Problem(file, line, f"unsupported YAML tag {event.tag!r}"))
-            container: Mapping | Sequence
-            if isinstance(event, yaml.MappingStartEvent):
-                container = Mapping(line)
-            else:
-                container = Sequence(line)
+            container = Mapping(line) if kind is mapping_start else Sequence(line)
             if event.anchor:
                 in_progress.add(event.anchor)
             stack.append(_Frame(container, event.anchor, line))
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        elif kind in collection_end:
             frame = stack.pop()
             if frame.anchor:
                 in_progress.discard(frame.anchor)
                 anchors[frame.anchor] = (frame.container, frame.size)
             attach(frame.container, frame.line, frame.size)
-        elif isinstance(event, yaml.AliasEvent):
+        elif kind is alias_event:
             if event.anchor in in_progress:
                 raise YamlError(Problem(file, line, f"alias *{event.anchor} refers to itself"))
             if event.anchor not in anchors:
@@ -318,7 +354,7 @@ def _build_events(loader: Any, file: str) -> Any:
                     )
                 )
             attach(value, line, size)
-        elif isinstance(event, yaml.DocumentStartEvent):
+        elif kind is document_start:
             documents += 1
             if documents > 1:
                 raise YamlError(Problem(file, line, "more than one YAML document in the file"))
