@@ -343,6 +343,12 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
     show_default=True,
     help="Path or URL of users.schema.json for the $schema comment.",
 )
+@click.option(
+    "--login-suffix",
+    default="",
+    metavar="SUFFIX",
+    help="Strip this suffix from logins and managers (exporting a sandbox such as _sb).",
+)
 @debug_option
 def export(
     env_name: str | None,
@@ -350,18 +356,20 @@ def export(
     token_file: str | None,
     output: str | None,
     schema_ref: str,
+    login_suffix: str,
     debug: bool,
 ) -> int:
     """Write the tenant's users as a desired-state file (to adopt reconciler)."""
-    env = None
     if env_name is not None:
         raise UsageError(
-            "export --env needs the settings of a desired-state file; pass --api-url and the "
-            "token variable instead (logins keep their suffix)"
+            "export has no desired-state file to read environments from: pass --api-url, "
+            "the token (DEALHUB_TOKEN or --token-file) and --login-suffix instead"
         )
-    with open_client(env, api_url, token_file, writable=False) as client:
+    with open_client(None, api_url, token_file, writable=False) as client:
         tenant = client.list_users()
-        text = export_yaml(tenant, source=client.target, schema_ref=schema_ref)
+        text = export_yaml(
+            tenant, login_suffix=login_suffix, source=client.target, schema_ref=schema_ref
+        )
     if output:
         write_atomically(output, text)
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
