@@ -370,3 +370,21 @@ def test_schema_reaches_a_non_editable_install(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == load_schema()["title"]
+
+    # And the installed tool validates the example from outside the checkout.
+    validate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "validate",
+            os.fspath(REPO / "examples" / "users.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.fspath(tmp_path / "site")},
+    )
+    assert validate.returncode == 0, validate.stderr
+    assert validate.stdout.strip() == "12 users in 1 file: OK"
