@@ -107,6 +107,25 @@ def target_options(func: F) -> F:
     )(func)
 
 
+def format_option(func: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="text for a terminal or log, markdown for a PR comment, json for machines.",
+    )(func)
+
+
+def allow_mass_deactivation_option(func: F) -> F:
+    return click.option(
+        "--allow-mass-deactivation",
+        is_flag=True,
+        help="Override the safety guards (max_deactivations, all users, empty file).",
+    )(func)
+
+
 def open_client(
     env: Environment | None,
     api_url: str | None,
@@ -177,14 +196,7 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
 @cli.command()
 @inputs_argument
 @target_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for a terminal, markdown for a PR comment, json for machines.",
-)
+@format_option
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for apply --plan."
 )
@@ -193,11 +205,7 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
     is_flag=True,
     help="Exit 2 when there are changes, 0 when there are none.",
 )
-@click.option(
-    "--allow-mass-deactivation",
-    is_flag=True,
-    help="Override the safety guards (max_deactivations, all users, empty file).",
-)
+@allow_mass_deactivation_option
 @debug_option
 def plan(
     inputs: tuple[str, ...],
@@ -254,19 +262,8 @@ def plan(
     show_default=True,
     help="Seconds to wait for an asynchronous request to finish.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Format of the plan shown and of the outcome report.",
-)
-@click.option(
-    "--allow-mass-deactivation",
-    is_flag=True,
-    help="Override the safety guards (max_deactivations, all users, empty file).",
-)
+@format_option
+@allow_mass_deactivation_option
 @debug_option
 def apply(
     inputs: tuple[str, ...],
