@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -370,3 +371,22 @@ def test_saved_plan_target_must_be_named_unless_dealhub(run, tenant: Path, tmp_p
     saved.write_text(json.dumps(data))
     result = run("apply", "--plan", str(saved))
     assert result.code == 1 and "only DEALHUB_* variables" in result.err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n\n", 1), ("y\n", 0)])
+def test_apply_asks_on_a_terminal(run, tenant: Path, monkeypatch, answer: str, code: int) -> None:
+    before = tenant.read_bytes()
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    result = run("apply", str(EXAMPLE), "--api-url", f"sim:{tenant}")
+    assert result.code == code, result.all
+    assert "Apply these 6 changes to sim:" in result.err
+    if code:
+        assert "nothing was written" in result.err
+        assert tenant.read_bytes() == before
+    else:
+        assert "0 failed." in result.out
