@@ -272,12 +272,12 @@ class _Settings:
 def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUser:
     raw = entry.raw
     fields: dict[str, Any] = {"is_active": True}
-    key_lines: dict[str, int] = {}
     if entry.defaults:
         fields.update(entry.defaults)
-        key_lines.update(entry.defaults.key_lines)
+        key_lines: dict[str, int] = {**entry.defaults.key_lines, **raw.key_lines}
+    else:
+        key_lines = raw.key_lines  # not copied: 100,000 users make it count
     fields.update(raw)
-    key_lines.update(raw.key_lines)
     login: str = fields.pop("login")
     if suffix:
         login += suffix
@@ -403,19 +403,19 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
     suffix = env.login_suffix if env else ""
 
     users: dict[str, DesiredUser] = {}
-    listed: dict[str, _Entry] = {}
+    listed: dict[str, str] = {}  # login -> FILE:LINE of its first entry
     for entry in entries:
         raw_login = entry.raw.get("login")
         if not isinstance(raw_login, str):
             continue  # already reported
-        earlier = listed.setdefault(raw_login, entry)
-        if earlier is not entry:
+        where = f"{entry.file}:{entry.login_line}"
+        earlier = listed.setdefault(raw_login, where)
+        if earlier != where:
             problems.append(
                 Problem(
                     entry.file,
                     entry.login_line,
-                    f"login {raw_login!r} is listed twice: here and at "
-                    f"{earlier.file}:{earlier.login_line}",
+                    f"login {raw_login!r} is listed twice: here and at {earlier}",
                     "login",
                 )
             )
