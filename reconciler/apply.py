@@ -174,6 +174,9 @@ class _State:
     status: dict[str, str] = field(default_factory=dict)  # done|failed|pending|skipped
     message: dict[str, str] = field(default_factory=dict)
 
+    def unsettled(self, logins: Iterable[str]) -> list[str]:
+        return [login for login in logins if login not in self.status]
+
     def mark(self, logins: Iterable[str], status: str, message: str = "") -> None:
         for login in logins:
             self.status[login] = status
@@ -222,12 +225,13 @@ class Applier:
             try:
                 self._write(ready, state)
             except AuthError as exc:
-                state.mark((c.login for c in ready), "skipped", str(exc))
+                # Halves of a split batch may already have an outcome: keep it.
+                state.mark(state.unsettled(c.login for c in ready), "skipped", str(exc))
                 aborted = "not attempted: the token was rejected during apply"
             except ReconcilerError as exc:
                 # This batch's fate is unknown (no answer after retries); the
                 # verification read decides, and other batches go on.
-                state.mark((c.login for c in ready), "pending", str(exc))
+                state.mark(state.unsettled(c.login for c in ready), "pending", str(exc))
             if self.progress:
                 self.progress(len(batch))
         outcomes = self._verify(plan, state, verify=aborted is None)

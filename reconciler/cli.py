@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 
@@ -27,7 +27,14 @@ from reconciler.apply import (
     ApplyReport,
     check_not_stale,
 )
-from reconciler.client import DealHubClient, TokenSource, check_url, connect, read_token
+from reconciler.client import (
+    DealHubClient,
+    TokenSource,
+    check_url,
+    connect,
+    is_trusted_target,
+    read_token,
+)
 from reconciler.desired import DesiredState, load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import (
@@ -45,7 +52,7 @@ from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
 from reconciler.plan import Plan, from_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
-from reconciler.render.text import use_color
+from reconciler.render.text import clean, use_color
 from reconciler.schema import load_schema
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 from reconciler.sim.cli import sim as sim_commands
@@ -133,18 +140,41 @@ def open_client(
     *,
     writable: bool,
 ) -> DealHubClient:
-    """Connect to the target chosen by --api-url, DEALHUB_API_URL or --env."""
-    url = api_url or (env.api_url if env else None)
-    if not url:
-        raise UsageError(
-            "no target: pass --api-url URL (or sim:TENANT.json), set DEALHUB_API_URL, "
-            "or choose --env NAME"
-        )
+    """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL, in that order."""
+    url = choose_target(env, api_url)
     token_env = env.token_env if env else DEFAULT_TOKEN_ENV
     token: TokenSource | None = read_token(
         token_file=token_file, env_var=token_env, required=not url.startswith("sim:")
     )
     return connect(url, token, writable=writable)
+
+
+def choose_target(env: Environment | None, api_url: str | None) -> str:
+    """--api-url wins; then the environment named with --env; then DEALHUB_API_URL.
+
+    An --env chosen on the command line must not be overridden by a
+    DEALHUB_API_URL left in the environment: the suffix and the token of one
+    tenant would be used against another.
+    """
+    ctx = click.get_current_context(silent=True)
+    ambient = (
+        ctx is not None
+        and ctx.get_parameter_source("api_url") == click.core.ParameterSource.ENVIRONMENT
+    )
+    if api_url and not (env is not None and ambient):
+        return api_url
+    if env is not None:
+        if not is_trusted_target(env.api_url):
+            raise UsageError(
+                f"settings.environments.{env.name}.api_url is {env.api_url}: a file may only "
+                "name a DealHub host (https://*.dealhub.io) or loopback; pass any other "
+                "target with --api-url"
+            )
+        return env.api_url
+    raise UsageError(
+        "no target: pass --api-url URL (or sim:TENANT.json), set DEALHUB_API_URL, "
+        "or choose --env NAME"
+    )
 
 
 def make_plan(state: DesiredState, client: DealHubClient, *, allow_mass_deactivation: bool) -> Plan:
@@ -305,6 +335,8 @@ def apply(
             click.echo(render_plan(planned, fmt, color=color), nl=False, err=fmt != "text")
             guards.raise_if_unsafe(planned)
             if not planned.has_changes:
+                empty = ApplyReport(planned.target, [], environment=planned.environment)
+                click.echo(render_report(empty, fmt, color=color), nl=False)
                 return EXIT_OK
             if not auto_approve:
                 confirm(planned)
@@ -387,11 +419,7 @@ def saved_plan_target(saved: Plan, api_url: str | None) -> str:
         if named != saved.target:
             raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")
         return named
-    host = urlsplit(saved.target).hostname or ""
-    official = saved.target.startswith("https://") and (
-        host == "dealhub.io" or host.endswith(".dealhub.io")
-    )
-    if not (official or saved.target.startswith("sim:")):
+    if not is_trusted_target(saved.target):
         raise UsageError(
             f"the saved plan targets {saved.target}: confirm it with --api-url (or "
             "DEALHUB_API_URL); the token is only sent to a target you name"
@@ -472,7 +500,8 @@ def _report(error: BaseException, debug: bool) -> int:
         count = len(error.problems)
         click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
     else:
-        click.echo(f"error: {error}", err=True)
+        # Messages may quote the server or the tenant: show control characters escaped.
+        click.echo(f"error: {clean(str(error))}", err=True)
         annotate("error", str(error))
     return exit_code_for(error)
 
@@ -485,6 +514,9 @@ def main(argv: list[str] | None = None) -> None:
     # kept to the end: cyclic GC passes would only re-scan it (a third of a
     # 100,000-user plan). Memory is freed when the process exits.
     gc.disable()
+    logging.basicConfig(stream=sys.stderr, format="%(message)s", level=logging.WARNING)
+    if debug:
+        logging.getLogger("reconciler").setLevel(logging.DEBUG)
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:

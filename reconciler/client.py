@@ -59,8 +59,8 @@ class RetryPolicy:
 class TokenSource:
     """Where the token came from, to name in an error: never the token itself."""
 
-    token: str
-    origin: str
+    token: str = field(repr=False)
+    origin: str = ""
 
 
 def read_token(
@@ -73,18 +73,30 @@ def read_token(
                 token = fh.read().strip()
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--token-file {token_file} is not a text file") from None
         if not token:
             raise UsageError(f"--token-file {token_file} is empty")
-        return TokenSource(token, f"--token-file {token_file}")
+        return _checked(TokenSource(token, f"--token-file {token_file}"))
     token = os.environ.get(env_var, "").strip()
     if token:
-        return TokenSource(token, env_var)
+        return _checked(TokenSource(token, env_var))
     if required:
         raise UsageError(
             f"no API token: set {env_var} (or pass --token-file PATH); "
             "the token is never accepted on the command line"
         )
     return None
+
+
+def _checked(source: TokenSource) -> TokenSource:
+    # An HTTP header carries printable ASCII only; say so without showing any of it.
+    if not all(33 <= ord(ch) < 127 for ch in source.token):
+        raise UsageError(
+            f"the token from {source.origin} has a character that cannot be sent in an "
+            "HTTP header (a space, a line break or a non-ASCII character): check it"
+        )
+    return source
 
 
 def check_url(url: str) -> str:
@@ -98,6 +110,22 @@ def check_url(url: str) -> str:
             "in clear text (use https://, or http:// only on loopback)"
         )
     return url.rstrip("/")
+
+
+def is_trusted_target(url: str) -> bool:
+    """A target a file may choose by itself: a DealHub host, loopback, or the simulator.
+
+    A desired-state file or a saved plan comes from a pull request or a CI
+    artifact; it must not be able to send the token to a host of its choosing.
+    Any other target has to be named on the command line (--api-url).
+    """
+    if url.startswith(SIM_PREFIX):
+        return True
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
+        return True
+    return parts.scheme in ("http", "https") and bool(host) and _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:
@@ -148,6 +176,8 @@ class DealHubClient:
         seed: int | None = None,
     ) -> None:
         self._http = http
+        auth = http.headers.get("Authorization", "")
+        self._secret = auth.split(" ", 1)[1].strip() if " " in auth else ""
         self.target = target
         self._token_origin = token_origin
         self._retry = retry or RetryPolicy()
@@ -177,7 +207,7 @@ class DealHubClient:
         data = self._json(response)
         if not isinstance(data, list):
             raise ResponseError(
-                f"{self.target} answered GET /api/v1/users with {_kind(data)}, "
+                f"{self.target} answered GET /api/v1/users with {self.redact(_kind(data))}, "
                 "not the list of users the API returns"
             )
         for i, user in enumerate(data):
@@ -192,7 +222,7 @@ class DealHubClient:
         """One `PUT /api/v2/users` of a batch; see UpsertAnswer for the outcomes."""
         response = self._send("PUT", "/api/v2/users", kind="write", json_body={"users": users})
         if response.status_code in (400, 413, 422):
-            return UpsertAnswer("rejected", message=_message(response))
+            return UpsertAnswer("rejected", message=self._message(response))
         if response.status_code != 200 and response.status_code // 100 != 2:
             raise self._unexpected(response)
         if not response.content.strip():
@@ -209,10 +239,12 @@ class DealHubClient:
                 found: dict[str, str] = {}
                 for item in errors:
                     if isinstance(item, dict) and isinstance(item.get("login"), str):
-                        found[item["login"]] = str(item.get("message") or "rejected")
+                        found[item["login"]] = self.redact(str(item.get("message") or "rejected"))
                 if found:
                     return UpsertAnswer("errors", errors=found)
-                return UpsertAnswer("unknown", message=f"unreadable errors: {errors!r}"[:300])
+                return UpsertAnswer(
+                    "unknown", message=self.redact(f"unreadable errors: {errors!r}"[:300])
+                )
             return UpsertAnswer("ok")
         return UpsertAnswer("unknown", message="the answer was not a JSON object")
 
@@ -226,9 +258,9 @@ class DealHubClient:
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             raise ResponseError(
                 f"{self.target} answered the status of request {request_id} with "
-                f"{_kind(data)}, not a status object"
+                f"{self.redact(_kind(data))}, not a status object"
             )
-        return data
+        return {k: self.redact(v) if isinstance(v, str) else v for k, v in data.items()}
 
     # -- plumbing -------------------------------------------------------------
 
@@ -277,7 +309,14 @@ class DealHubClient:
                 if attempt >= self._retry.attempts:
                     return response
                 delay = self._retry_delay(response, attempt)
-                log.debug("retrying after HTTP %s in %.2fs", response.status_code, delay)
+                level = logging.WARNING if delay >= 5 else logging.DEBUG
+                log.log(
+                    level,
+                    "%s answered HTTP %s; retrying in %.0f s",
+                    self.target,
+                    response.status_code,
+                    delay,
+                )
                 self._sleep(delay)
                 continue
             if attempt >= self._retry.attempts:
@@ -285,6 +324,15 @@ class DealHubClient:
             delay = self._retry.backoff(attempt, self._rng)
             log.debug("retrying after %s in %.2fs", error, delay)
             self._sleep(delay)
+
+    def redact(self, text: str) -> str:
+        """Server-supplied text with the token masked: a server may echo it back."""
+        if len(self._secret) >= 4 and self._secret in text:
+            return text.replace(self._secret, "[REDACTED]")
+        return text
+
+    def _message(self, response: httpx.Response) -> str:
+        return self.redact(_server_text(response))
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
         header = response.headers.get("Retry-After")
@@ -309,7 +357,7 @@ class DealHubClient:
         req = response.request
         return ApiError(
             f"{self.target} answered {req.method} {req.url.path} with HTTP "
-            f"{response.status_code}: {_message(response)}"
+            f"{response.status_code}: {self._message(response)}"
         )
 
 
@@ -326,7 +374,7 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
-def _message(response: httpx.Response) -> str:
+def _server_text(response: httpx.Response) -> str:
     """The vendor's error message from any of the shapes it uses, else the text."""
     try:
         data = response.json()

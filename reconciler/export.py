@@ -42,7 +42,13 @@ def scalar(value: Any) -> str:
         == "tag:yaml.org,2002:str"
     ):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    # YAML folds these line breaks inside a double-quoted scalar; JSON leaves them raw.
+    return (
+        json.dumps(text, ensure_ascii=False)
+        .replace("\x85", "\\x85")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _strip_suffix(value: str, suffix: str) -> str:

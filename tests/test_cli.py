@@ -390,3 +390,65 @@ def test_apply_asks_on_a_terminal(run, tenant: Path, monkeypatch, answer: str, c
         assert tenant.read_bytes() == before
     else:
         assert "0 failed." in result.out
+
+
+# -- where a file may send the token (review findings) --------------------------------
+
+
+def test_an_environment_cannot_send_the_token_to_another_host(
+    run, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DEALHUB_TOKEN", SECRET)
+    text = EXAMPLE.read_text().replace(
+        'production: {api_url: "https://api.dealhub.io"',
+        'production: {api_url: "https://collector.example"',
+    )
+    desired = write(tmp_path / "users.yaml", text)
+    result = run("plan", str(desired), "--env", "production")
+    assert result.code == 1
+    assert "may only name a DealHub host" in result.err and SECRET not in result.all
+
+
+def test_an_environment_cannot_name_another_secret(run, tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        "token_env: DEALHUB_SANDBOX_TOKEN", "token_env: GITHUB_TOKEN"
+    )
+    desired = write(tmp_path / "users.yaml", text)
+    result = run("validate", str(desired))
+    assert result.code == 1 and "token_env" in result.err
+
+
+def test_env_wins_over_an_ambient_api_url(run, tenant: Path, tmp_path: Path, monkeypatch) -> None:
+    sandbox = tmp_path / "sandbox.json"
+    sandbox.write_text("[]")
+    text = EXAMPLE.read_text().replace(
+        'sandbox:    {api_url: "https://api.dealhub.io"', f'sandbox:    {{api_url: "sim:{sandbox}"'
+    )
+    desired = write(tmp_path / "users.yaml", text)
+    monkeypatch.setenv("DEALHUB_API_URL", f"sim:{tenant}")
+    result = run("plan", str(desired), "--env", "sandbox")
+    assert result.code == 0, result.all
+    assert f"DealHub plan for sim:{sandbox} (environment: sandbox)" in result.out
+    assert "Plan: 12 to create" in result.out
+
+
+def test_apply_with_nothing_to_do_still_reports(run, tenant: Path) -> None:
+    assert run("apply", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--auto-approve").code == 0
+    again = run("apply", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--auto-approve")
+    assert again.code == 0
+    assert (
+        "Apply complete: 0 created, 0 updated, 0 reactivated, 0 deactivated, 0 failed." in again.out
+    )
+    as_json = run(
+        "apply", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--auto-approve", "--format", "json"
+    )
+    assert json.loads(as_json.out)["outcomes"] == []
+
+
+def test_non_ascii_token_is_a_clear_error_that_shows_none_of_it(
+    run, served: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("DEALHUB_TOKEN", "abc\u20acdef-secret")
+    result = run("plan", str(EXAMPLE), "--api-url", served)
+    assert result.code == 1 and "cannot be sent in an HTTP header" in result.err
+    assert "def-secret" not in result.all and "internal error" not in result.all

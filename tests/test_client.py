@@ -287,3 +287,14 @@ def test_sim_target_is_read_only_unless_writable(tmp_path: Path) -> None:
 def test_missing_sim_state_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot load the simulator state"):
         connect(f"sim:{tmp_path / 'missing.json'}", None, writable=False)
+
+
+def test_a_server_echoing_the_token_never_gets_it_printed() -> None:
+    body = f'{{"message": "bad token Bearer {TOKEN}"}}'.encode()
+    with garbage_server(500, body) as url, _client(url) as client, pytest.raises(ApiError) as info:
+        client.list_users()
+    assert TOKEN not in str(info.value) and "[REDACTED]" in str(info.value)
+
+
+def test_token_source_repr_hides_the_token() -> None:
+    assert TOKEN not in repr(TokenSource(TOKEN, "DEALHUB_TOKEN"))

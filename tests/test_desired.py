@@ -810,7 +810,7 @@ def test_settings_only_file_plus_users_file(write: WriteFile) -> None:
           protect: ["admin@*", "ops@acme"]
           max_deactivations: 10
           environments:
-            sandbox: {api_url: "https://sb.example", token_env: SB_TOKEN, login_suffix: _sb}
+            sandbox: {api_url: "https://sb.example", token_env: DEALHUB_SB_TOKEN, login_suffix: _sb}
             production: {api_url: "https://api.example"}
         """,
     )
@@ -837,7 +837,7 @@ def test_settings_only_file_plus_users_file(write: WriteFile) -> None:
     assert s.unlisted == "ignore"
     assert s.protect == ("admin@*", "ops@acme")
     assert s.max_deactivations == Threshold(10, percent=False)
-    assert s.environments["sandbox"].token_env == "SB_TOKEN"
+    assert s.environments["sandbox"].token_env == "DEALHUB_SB_TOKEN"
     assert s.environments["production"].token_env == "DEALHUB_TOKEN"
     assert s.environments["production"].login_suffix == ""
     assert state.environment is None and state.login_suffix == ""

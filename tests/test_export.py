@@ -20,7 +20,8 @@ OPTIONAL = [f for f in COMPARED_FIELDS if f not in ("email", "name", "is_active"
 # Text a real tenant may hold: unicode names, YAML look-alikes, quotes, colons, hashes.
 tricky = st.sampled_from(
     ["yes", "NO", "null", "~", "0544", "1e3", "2020-01-01", "a: b", "x #y", "'q'", '"dq"',
-     "-dash", "* star", "@at", "  padded ", "Zoë Ørsted", "李小龍", "עברית", "tab\there"]
+     "-dash", "* star", "@at", "  padded ", "Zoë Ørsted", "李小龍", "עברית", "tab\there",
+     "B\x85C", "line\u2028sep", "para\u2029sep"]
 )  # fmt: skip
 text = st.one_of(
     tricky,
