@@ -8,6 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI (and a shared, noisy machine) gets reproducible examples and no per-example
+# deadline, so a red build means a bug, not a slow moment or an unlucky draw.
+# Locally the default profile keeps exploring new examples on every run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
