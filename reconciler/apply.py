@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 from reconciler.client import DealHubClient, UpsertAnswer
 from reconciler.diff import normalise
 from reconciler.errors import AuthError, ReconcilerError, StalePlanError
@@ -126,6 +124,10 @@ def order_batches(changes: list[Change], batch_size: int) -> list[list[Change]]:
 
 def stale_users(plan: Plan, tenant: list[dict[str, Any]]) -> list[str]:
     """Why each planned user no longer matches the tenant (empty when none)."""
+    # Imported here: only `apply --plan` needs it, and it costs every other command
+    # a third of its start-up time.
+    from deepdiff import DeepDiff
+
     by_login = {u.get("login"): u for u in tenant}
     reasons = []
     for change in plan.changes:
