@@ -1,0 +1,1056 @@
+"""The performance harness of reconciler: `python bench/run.py [--sizes ...] [--runs N]`.
+
+For each size it generates (seeded) a tenant and a desired state changing ~5% of
+it, then measures, interleaving the variants run by run and reporting medians:
+
+1. `reconciler plan` as a whole process, against `sim:TENANT.json` (in-process
+   simulator) and against `reconciler sim serve` over loopback HTTP: wall time,
+   CPU time (user+sys) and peak RSS of that one child, read with os.wait4;
+2. the floor: a process that only loads the same YAML (libyaml CSafeLoader) and
+   tenant JSON, and the ratios plan / floor;
+3. the stages of a plan, timed with perf_counter in a fresh process per run;
+4. `reconciler apply` of the change set against `sim serve --latency`, with the
+   requests counted from the server's request log and checked against
+   1 read + ceil(changes / 100) writes + 1 verification read.
+
+Every child process is started and reaped here by pid; the harness itself holds no
+tenant in memory. It writes the tables to --out (Markdown) and prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BATCH_SIZE = 100  # reconciler apply's default --batch-size
+
+FLOOR_CODE = (
+    "import json, sys, yaml\n"
+    "with open(sys.argv[1], encoding='utf-8') as fh:\n"
+    "    yaml.load(fh, Loader=yaml.CSafeLoader)\n"
+    "with open(sys.argv[2], encoding='utf-8') as fh:\n"
+    "    json.load(fh)\n"
+)
+# Two tighter floors, for context: the same with the cyclic GC off (reconciler
+# pauses it while it builds the YAML), and libyaml's event stream alone, the
+# least work that reads the YAML at all (reconciler builds its data from it).
+FLOOR_NOGC_CODE = "import gc\ngc.disable()\n" + FLOOR_CODE
+FLOOR_EVENTS_CODE = (
+    "import json, sys, yaml\n"
+    "with open(sys.argv[1], encoding='utf-8') as fh:\n"
+    "    for _event in yaml.parse(fh, Loader=yaml.CSafeLoader):\n"
+    "        pass\n"
+    "with open(sys.argv[2], encoding='utf-8') as fh:\n"
+    "    json.load(fh)\n"
+)
+FLOORS = {
+    "floor": FLOOR_CODE,
+    "floor, gc off": FLOOR_NOGC_CODE,
+    "floor, libyaml events": FLOOR_EVENTS_CODE,
+}
+
+# The stages of `reconciler plan`, in the order the CLI runs them; the worker
+# (STAGES_CODE) times each in a fresh process.
+PIPELINE = ("import", "parse", "validate", "connect", "fetch", "diff", "guards", "render")
+STAGE_NOTES = {
+    "import": "import reconciler.cli (every module plan loads)",
+    "parse": "yaml_source.read_yaml of the desired file",
+    "validate": "desired.load_desired minus parse (schema, fields, semantics)",
+    "load_desired": "desired.load_desired (parse + validate)",
+    "connect": "client.connect('sim:...'): read the tenant JSON into the simulator",
+    "fetch": "client.list_users(): GET /api/v1/users in-process, decode, check",
+    "diff": "diff.compute_plan",
+    "guards": "guards.evaluate",
+    "render": "render.render_plan in the measured --format",
+    "render_text": "render.render_plan(plan, 'text')",
+    "render_json": "render.render_plan(plan, 'json')",
+    "render_markdown": "render.render_plan(plan, 'markdown')",
+}
+
+
+# -- measuring one child process --------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_mb: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class ChildFailed(RuntimeError):
+    pass
+
+
+#: Where children keep their bytecode (see --no-bytecode-cache); None leaves the
+#: environment's PYTHONDONTWRITEBYTECODE / PYTHONPYCACHEPREFIX as they are.
+_pyc_prefix: str | None = None
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DEALHUB_") and k not in ("GITHUB_ACTIONS", "FORCE_COLOR")
+    }
+    env["NO_COLOR"] = "1"
+    if _pyc_prefix is not None:
+        # An installed reconciler has its .pyc files; without them every process
+        # would compile reconciler's modules again (~40 ms). A private prefix keeps
+        # them out of the source tree.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = _pyc_prefix
+    env.update(extra)
+    return env
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdout: Any = subprocess.DEVNULL,
+    timeout: float = 1800.0,
+    ok_codes: tuple[int, ...] = (0,),
+) -> tuple[Sample, int]:
+    """Run argv to completion; wall, user+sys and peak RSS of that child alone (os.wait4)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, env=env or child_env())
+        status, usage = _wait4(proc, timeout)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        if code not in ok_codes:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace")[-3000:]
+            raise ChildFailed(f"{shlex.join(argv)} exited {code}:\n{tail}")
+    cpu = usage.ru_utime + usage.ru_stime
+    # Linux reports ru_maxrss in KiB (macOS in bytes).
+    rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return Sample(wall, cpu, rss), code
+
+
+def _wait4(proc: subprocess.Popen[Any], timeout: float) -> tuple[int, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if time.monotonic() > deadline:
+            os.kill(proc.pid, signal.SIGKILL)
+            pid, status, usage = os.wait4(proc.pid, 0)
+            raise ChildFailed(f"pid {proc.pid} ran over {timeout:.0f} s and was killed")
+        time.sleep(0.002)
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """user+sys CPU a running process has used so far (Linux /proc), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the ")" closing comm, field 3 is state; utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the simulator served over loopback -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[Any]
+    url: str
+    token: str
+    log: Path
+    rss_mb: float = 0.0
+
+
+@contextlib.contextmanager
+def sim_server(
+    state: Path, workdir: Path, *, latency: float = 0.0, request_log: Path | None = None
+) -> Iterator[Server]:
+    """`reconciler sim serve` on a free loopback port; stopped (SIGINT, by pid) on exit."""
+    token = secrets.token_urlsafe(18)
+    port = free_port()
+    argv = [PY, "-m", "reconciler", "sim", "serve", "--port", str(port), "--state", str(state)]
+    argv += ["--token", token]
+    if latency:
+        argv += ["--latency", repr(latency)]
+    if request_log is not None:
+        argv += ["--request-log", str(request_log)]
+    log = workdir / f"server-{port}.stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=child_env())
+    server = Server(proc, f"http://127.0.0.1:{port}", token, log)
+    try:
+        _wait_until_listening(server, port)
+        yield server
+    finally:
+        server.rss_mb = _stop(proc)
+
+
+def _wait_until_listening(server: Server, port: int, timeout: float = 120.0) -> None:
+    # A bare TCP connection, closed without a request: the simulator never sees
+    # it, so the request log holds only what reconciler sent.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise ChildFailed(f"sim serve exited {server.proc.returncode}:\n{_tail(server.log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise ChildFailed(f"sim serve did not listen on port {port} in {timeout:.0f} s")
+
+
+def _stop(proc: subprocess.Popen[Any]) -> float:
+    """Stop the server by its pid; its peak RSS in MB (0 if it was already reaped)."""
+    if proc.returncode is not None:
+        return 0.0
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, usage = _wait4(proc, 30.0)
+    except ChildFailed:
+        return 0.0
+    except ChildProcessError:
+        return 0.0
+    proc.returncode = -1
+    return float(usage.ru_maxrss / 1024)
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-3000:]
+    except OSError:
+        return ""
+
+
+# -- the data of one size -------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    size: int
+    tenant: Path
+    desired: Path
+    gen_wall: float
+    changes: dict[str, int]
+
+    @property
+    def n_changes(self) -> int:
+        return sum(self.changes[k] for k in ("create", "update", "reactivate", "deactivate"))
+
+
+def make_dataset(size: int, seed: int, changes: str, workdir: Path) -> Dataset:
+    tenant, desired = workdir / f"tenant-{size}.json", workdir / f"desired-{size}.yaml"
+    argv = [PY, "-m", "reconciler", "sim", "generate", "--users", str(size), "--seed", str(seed)]
+    argv += ["-o", str(tenant), "--desired", str(desired), "--changes", changes]
+    sample, _ = run_measured(argv)
+    summary = plan_summary(desired, tenant)
+    return Dataset(size, tenant, desired, sample.wall, summary)
+
+
+def plan_summary(desired: Path, tenant: Path) -> dict[str, int]:
+    """The plan's summary, from `plan --format json` (a copy of the tenant: plan never writes)."""
+    with tempfile.TemporaryFile() as out:
+        run_measured(plan_argv(desired, f"sim:{tenant}", "json"), stdout=out)
+        out.seek(0)
+        data = json.load(out)
+    summary = data["summary"]
+    if not data.get("safe", False):
+        raise ChildFailed(f"the generated plan trips a safety guard: {data.get('guards')}")
+    return {k: int(v) for k, v in summary.items()}
+
+
+def plan_argv(desired: Path, url: str, fmt: str) -> list[str]:
+    return [PY, "-m", "reconciler", "plan", str(desired), "--api-url", url, "--format", fmt]
+
+
+# -- 1 and 2: whole processes ----------------------------------------------------------------
+
+VARIANTS = ("python -c pass", "import reconciler.cli", *FLOORS, "plan sim:", "plan http")
+
+
+def measure_processes(
+    ds: Dataset, runs: int, fmt: str, workdir: Path
+) -> tuple[dict[str, list[Sample]], dict[str, list[float]]]:
+    """Interleaved runs of every variant and of the stages, so drift on a noisy
+    machine hits them alike. Returns the samples and the stage timings."""
+    results: dict[str, list[Sample]] = {v: [] for v in VARIANTS}
+    stages: dict[str, list[float]] = {}
+    state = workdir / f"served-{ds.size}.json"
+    shutil.copyfile(ds.tenant, state)
+    with sim_server(state, workdir) as server:
+        http_env = child_env(DEALHUB_TOKEN=server.token)
+        for run in range(runs):
+            progress(f"  {ds.size:,} users: process run {run + 1}/{runs}")
+            results["python -c pass"].append(run_measured([PY, "-c", "pass"])[0])
+            results["import reconciler.cli"].append(
+                run_measured([PY, "-c", "import reconciler.cli"])[0]
+            )
+            for name, code in FLOORS.items():
+                floor = [PY, "-c", code, str(ds.desired), str(ds.tenant)]
+                results[name].append(run_measured(floor)[0])
+            results["plan sim:"].append(
+                run_measured(plan_argv(ds.desired, f"sim:{ds.tenant}", fmt))[0]
+            )
+            before = proc_cpu_seconds(server.proc.pid)
+            sample, _ = run_measured(plan_argv(ds.desired, server.url, fmt), env=http_env)
+            after = proc_cpu_seconds(server.proc.pid)
+            if before is not None and after is not None:
+                sample.extra["server_cpu"] = after - before
+            results["plan http"].append(sample)
+            for name, value in run_stages(ds, fmt).items():
+                stages.setdefault(name, []).append(value)
+    for sample in results["plan http"]:
+        sample.extra["server_rss"] = server.rss_mb
+    return results, stages
+
+
+# -- 3: stages, in a fresh process per run ------------------------------------------------------
+
+
+# Run with `python -c` so that the "import" stage starts from a bare interpreter,
+# as the CLI does (this harness's own imports would otherwise be preloaded).
+STAGES_CODE = """
+import json, os, resource, sys, time
+desired, tenant, fmt, mode = sys.argv[1:5]
+t = {}
+
+def rss():  # resident MB now (Linux), else -1
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return -1.0
+
+start = time.perf_counter()
+import reconciler.cli  # every module the CLI's plan loads
+from reconciler import guards
+from reconciler.client import connect
+from reconciler.desired import load_desired
+from reconciler.diff import compute_plan
+from reconciler.render import render_plan
+from reconciler.yaml_source import read_yaml
+t["import"] = time.perf_counter() - start
+t["rss:import"] = rss()
+# Whatever process-wide setup the CLI's entry point makes (it may turn the cyclic
+# GC off, for one), made here too by running it on --version, output discarded.
+import contextlib, gc, io
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        reconciler.cli.main(["--version"])
+    except SystemExit:
+        pass
+t["gc_enabled"] = float(gc.isenabled())
+
+def timed(name, func):
+    begin = time.perf_counter()
+    value = func()
+    t[name] = time.perf_counter() - begin
+    t["rss:" + name] = rss()
+    return value
+
+if mode == "parse":
+    # Alone in its process: parsing twice in one process would slow the second.
+    timed("parse", lambda: read_yaml(desired))
+    sys.stdout.write(json.dumps(t) + "\\n")
+    sys.stdout.flush()
+    os._exit(0)
+state = timed("load_desired", lambda: load_desired([desired]))
+client = timed("connect", lambda: connect("sim:" + tenant, None, writable=False))
+users = timed("fetch", client.list_users)
+plan = timed("diff", lambda: compute_plan(state, users, target=client.target))
+threshold = state.settings.max_deactivations
+plan = timed("guards", lambda: guards.evaluate(plan, threshold, allow_mass_deactivation=False))
+for name in ("text", "json", "markdown"):
+    timed("render_" + name, lambda: render_plan(plan, name, color=False))
+t["render"] = t["render_" + fmt]
+t["rss:render"] = t["rss:render_" + fmt]
+t["rss:peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+client.close()
+sys.stdout.write(json.dumps(t) + "\\n")
+sys.stdout.flush()
+os._exit(0)  # freeing the objects is not a stage: the whole-process run shows it
+"""
+
+
+def run_stages(ds: Dataset, fmt: str) -> dict[str, float]:
+    """One run of STAGES_CODE: seconds per stage, MB held after each.
+
+    `parse` is timed in a process of its own, the other stages in a second one,
+    each fresh; validate = load_desired - parse.
+    """
+    timings: dict[str, float] = {}
+    for mode in ("parse", "plan"):
+        argv = [PY, "-c", STAGES_CODE, str(ds.desired), str(ds.tenant), fmt, mode]
+        with tempfile.TemporaryFile() as fh:
+            run_measured(argv, stdout=fh)
+            fh.seek(0)
+            found = json.loads(fh.read())
+        if mode == "parse":
+            timings["parse"], timings["rss:parse"] = found["parse"], found["rss:parse"]
+            timings["gc_enabled_parse"] = found["gc_enabled"]
+        else:
+            timings.update(found)
+    timings["validate"] = max(0.0, timings["load_desired"] - timings["parse"])
+    timings["rss:validate"] = timings["rss:load_desired"]
+    return timings
+
+
+# -- 4: apply against sim serve with latency -----------------------------------------------------
+
+
+@dataclass
+class ApplyRun:
+    sample: Sample
+    counts: dict[str, int]
+    non_2xx: int
+    converged: bool | None
+
+
+def classify(entry: dict[str, Any]) -> str:
+    method, path = entry.get("method"), str(entry.get("path", ""))
+    if method == "GET" and path == "/api/v1/users":
+        return "GET /api/v1/users"
+    if method == "PUT" and path == "/api/v2/users":
+        return "PUT /api/v2/users"
+    if method == "GET" and path.startswith("/api/v1/request/") and path.endswith("/status"):
+        return "status polls"
+    return "other"
+
+
+def measure_apply(
+    ds: Dataset, runs: int, latency: float, workdir: Path, check_convergence: bool = True
+) -> list[ApplyRun]:
+    results = []
+    for run in range(runs):
+        progress(f"  apply at {ds.size:,} users: run {run + 1}/{runs}")
+        rundir = workdir / f"apply-{ds.size}-{run}"
+        rundir.mkdir()
+        state, log = rundir / "tenant.json", rundir / "requests.jsonl"
+        shutil.copyfile(ds.tenant, state)
+        with sim_server(state, rundir, latency=latency, request_log=log) as server:
+            argv = [PY, "-m", "reconciler", "apply", str(ds.desired), "--auto-approve"]
+            argv += ["--api-url", server.url]
+            with open(rundir / "apply.out", "w+b") as out:
+                sample, _ = run_measured(
+                    argv, env=child_env(DEALHUB_TOKEN=server.token), stdout=out
+                )
+                out.seek(0)
+                text = out.read().decode("utf-8", "replace")
+        if " 0 failed." not in text:
+            raise ChildFailed(f"apply did not complete cleanly:\n{text[-2000:]}")
+        counts = dict.fromkeys(
+            ("GET /api/v1/users", "PUT /api/v2/users", "status polls", "other"), 0
+        )
+        non_2xx = 0
+        with open(log, encoding="utf-8") as fh:
+            for line in fh:
+                entry = json.loads(line)
+                counts[classify(entry)] += 1
+                status = entry.get("status")
+                if status is None or not 200 <= status < 300:
+                    non_2xx += 1
+        converged = None
+        if check_convergence and run == 0:
+            # SPEC invariant 7: after apply, plan against the same tenant shows no changes.
+            argv = [*plan_argv(ds.desired, f"sim:{state}", "text"), "--detailed-exitcode"]
+            _, code = run_measured(argv, ok_codes=(0, 2))
+            converged = code == 0
+        results.append(ApplyRun(sample, counts, non_2xx, converged))
+        shutil.rmtree(rundir, ignore_errors=True)
+    return results
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def med(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b > 0 else "n/a"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    align = align or "l" + "r" * (len(headers) - 1)
+    marks = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> list[tuple[str, str]]:
+    model = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            kb = int(fh.readline().split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    load = ""
+    with contextlib.suppress(OSError):
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    import yaml
+
+    return [
+        ("platform", platform.platform()),
+        ("python", f"{platform.python_implementation()} {platform.python_version()} ({PY})"),
+        ("CPUs (os.cpu_count)", str(os.cpu_count())),
+        ("CPU model (lscpu)", model or "unknown"),
+        ("memory", mem or "unknown"),
+        ("load average at start (1/5/15 min)", load or "unknown"),
+        ("libyaml", "yes" if getattr(yaml, "__with_libyaml__", False) else "NO"),
+    ]
+
+
+def bytecode_note(args: argparse.Namespace) -> str:
+    set_off = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+    if args.no_bytecode_cache:
+        was = "PYTHONDONTWRITEBYTECODE=1" if set_off else "default settings"
+        return f"as the environment has it ({was}; --no-bytecode-cache)"
+    note = "; overrides the environment's PYTHONDONTWRITEBYTECODE=1" if set_off else ""
+    return f"private PYTHONPYCACHEPREFIX, warmed before measuring{note}"
+
+
+@dataclass
+class Report:
+    args: argparse.Namespace
+    command: str
+    started: dt.datetime
+    machine: list[tuple[str, str]]
+    datasets: list[Dataset] = field(default_factory=list)
+    processes: dict[int, dict[str, list[Sample]]] = field(default_factory=dict)
+    stages: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    apply: tuple[Dataset, list[ApplyRun]] | None = None
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def markdown(self) -> str:
+        a = self.args
+        parts = [
+            "# reconciler benchmark results",
+            "",
+            f"Generated by `bench/run.py` on {self.started:%Y-%m-%d %H:%M:%S %Z} "
+            f"in {self.elapsed:.0f} s. Command (from the repository root):",
+            "",
+            f"    {self.command}",
+            "",
+            f"Medians of {a.runs} run(s); within a run every variant runs once, in turn, so "
+            "ratios compare runs made under the same machine load. The machine is shared "
+            "and noisy: read ratios rather than absolute times.",
+            "",
+            "## Machine",
+            "",
+            table(["", ""], self.machine, "ll"),
+            "",
+            "## Data",
+            "",
+            f"Generated with `reconciler sim generate --seed {a.seed} --changes {a.changes}`; "
+            "changes counted from `plan --format json`.",
+            "",
+            self.data_table(),
+            "",
+            "## 1. `plan` as a whole process",
+            "",
+            f"`{Path(PY).name} -m reconciler plan DESIRED --api-url URL --format {a.format} "
+            "> /dev/null`. CPU is user+sys and peak RSS is ru_maxrss of that one child "
+            "(os.wait4). `sim:` runs the simulator in-process (it reads the tenant JSON "
+            "itself); `http` fetches from `reconciler sim serve` on loopback (a separate "
+            "process started once per size, whose CPU per plan is shown apart).",
+            "",
+            self.process_table(),
+            "",
+            "## 2. The floor, and plan / floor",
+            "",
+            "`floor` is a process that only does `yaml.load(DESIRED, Loader=CSafeLoader)` "
+            "and `json.load(TENANT)` after interpreter start. Two tighter floors for "
+            "context: `floor, gc off` is the same with `gc.disable()` first (as "
+            "reconciler does while it builds its data), and `floor, libyaml "
+            "events` only iterates `yaml.parse(DESIRED, Loader=CSafeLoader)` (libyaml's "
+            "event stream, from which reconciler builds its data) before `json.load`: "
+            "the least work that reads both files. Ratios are of the medians.",
+            "",
+            self.floor_table(),
+            "",
+            "plan against each floor:",
+            "",
+            self.floor_ratios_table(),
+            "",
+            "## 3. Stages of a plan (in-process, `sim:`)",
+            "",
+            "Fresh processes (cold caches, as in the CLI), interleaved with the runs of "
+            "sections 1 and 2; times from `time.perf_counter`. Each run times `parse` "
+            "alone in one process and the other stages together in another; `validate` = "
+            "`load_desired` − `parse`. `pipeline` sums, run by run, the stages the CLI "
+            "runs (the median of those sums); `other` is the whole-process `plan sim:` "
+            "wall minus the pipeline: interpreter start, click, writing the output, exit. "
+            "They come from different processes, so on a noisy machine `other` can come "
+            "out slightly negative. Before the stages, each process runs "
+            "`reconciler.cli.main(['--version'])` so that the process-wide setup of the CLI "
+            f"applies (cyclic GC during the stages: {self.gc_state()}).",
+            "",
+            self.stages_table(),
+            "",
+        ]
+        parts += ["## 4. `apply` against `sim serve` with injected latency", ""]
+        parts += [self.apply_section(), ""]
+        parts += ["## Checks", ""]
+        parts += [
+            table(
+                ["check", "result", "detail"],
+                [(n, "ok" if ok else "**FAILED**", d) for n, ok, d in self.checks],
+                "lll",
+            )
+            if self.checks
+            else "(none)",
+            "",
+        ]
+        return "\n".join(parts)
+
+    def data_table(self) -> str:
+        rows = []
+        for ds in self.datasets:
+            c = ds.changes
+            rows.append(
+                (
+                    f"{ds.size:,}",
+                    f"{ds.tenant.stat().st_size / 1e6:.1f}",
+                    f"{ds.desired.stat().st_size / 1e6:.1f}",
+                    f"{ds.gen_wall:.2f}",
+                    c["create"],
+                    c["update"],
+                    c["reactivate"],
+                    c["deactivate"],
+                    c["unchanged"],
+                    ds.n_changes,
+                )
+            )
+        return table(
+            [
+                "users",
+                "tenant MB",
+                "desired MB",
+                "generate s",
+                "create",
+                "update",
+                "reactivate",
+                "deactivate",
+                "unchanged",
+                "changes",
+            ],
+            rows,
+        )
+
+    def process_table(self) -> str:
+        rows = []
+        for size, res in self.processes.items():
+            for variant in ("plan sim:", "plan http"):
+                samples = res[variant]
+                walls = [s.wall for s in samples]
+                server_cpu = [s.extra["server_cpu"] for s in samples if "server_cpu" in s.extra]
+                server_rss = [s.extra["server_rss"] for s in samples if "server_rss" in s.extra]
+                rows.append(
+                    (
+                        f"{size:,}",
+                        variant,
+                        f"{med(walls):.3f}",
+                        f"{min(walls):.3f}–{max(walls):.3f}",
+                        f"{med([s.cpu for s in samples]):.3f}",
+                        f"{med([s.rss_mb for s in samples]):.0f}",
+                        f"{med(server_cpu):.3f}" if server_cpu else "",
+                        f"{max(server_rss):.0f}" if server_rss and max(server_rss) else "",
+                    )
+                )
+        return table(
+            [
+                "users",
+                "variant",
+                "wall s",
+                "wall min–max",
+                "CPU s",
+                "peak RSS MB",
+                "server CPU s",
+                "server peak RSS MB",
+            ],
+            rows,
+            "ll" + "r" * 6,
+        )
+
+    def floor_table(self) -> str:
+        rows = []
+        for size, res in self.processes.items():
+            floor = res["floor"]
+            fw, fc, fr = (med([getattr(s, k) for s in floor]) for k in ("wall", "cpu", "rss_mb"))
+            for variant in VARIANTS:
+                samples = res[variant]
+                w, c, r = (med([getattr(s, k) for s in samples]) for k in ("wall", "cpu", "rss_mb"))
+                rows.append(
+                    (
+                        f"{size:,}",
+                        variant,
+                        f"{w:.3f}",
+                        f"{c:.3f}",
+                        f"{r:.0f}",
+                        ratio(w, fw),
+                        ratio(c, fc),
+                        ratio(r, fr),
+                    )
+                )
+        return table(
+            [
+                "users",
+                "process",
+                "wall s",
+                "CPU s",
+                "peak RSS MB",
+                "wall / floor",
+                "CPU / floor",
+                "RSS / floor",
+            ],
+            rows,
+            "ll" + "r" * 6,
+        )
+
+    def gc_state(self) -> str:
+        states = {v for st in self.stages.values() for v in st.get("gc_enabled", [])}
+        if not states:
+            return "unknown"
+        return "mixed" if len(states) > 1 else ("on" if states.pop() else "off")
+
+    def floor_ratios_table(self) -> str:
+        rows = []
+        for size, res in self.processes.items():
+            for variant in ("plan sim:", "plan http"):
+                row: list[str] = [f"{size:,}", variant]
+                for key in ("wall", "cpu"):
+                    value = med([getattr(s, key) for s in res[variant]])
+                    for floor in FLOORS:
+                        row.append(ratio(value, med([getattr(s, key) for s in res[floor]])))
+                rows.append(row)
+        headers = ["users", "plan"]
+        for key in ("wall", "CPU"):
+            headers += [f"{key} / {floor}" for floor in FLOORS]
+        return table(headers, rows, "ll" + "r" * 2 * len(FLOORS))
+
+    def stages_table(self) -> str:
+        sizes = list(self.stages)
+        names = [*PIPELINE, "pipeline", "other", "plan sim: (whole process)"]
+        extra = ["load_desired", "render_text", "render_json", "render_markdown"]
+        medians: dict[int, dict[str, float]] = {}
+        for size in sizes:
+            runs = self.stages[size]
+            st = {k: med(v) for k, v in runs.items()}
+            # Summed run by run (parse + validate is load_desired), then the median.
+            summed = [runs[k] for k in PIPELINE if k not in ("parse", "validate")]
+            summed.append(runs["load_desired"])
+            pipeline = [sum(values) for values in zip(*summed, strict=True)]
+            st["pipeline"] = med(pipeline)
+            whole = med([s.wall for s in self.processes[size]["plan sim:"]])
+            st["plan sim: (whole process)"] = whole
+            st["other"] = whole - st["pipeline"]
+            medians[size] = st
+        headers = ["stage"]
+        for size in sizes:
+            headers += [f"{size:,} s", f"{size:,} share", f"{size:,} RSS MB after"]
+        headers.append("what")
+        rows = []
+        for name in [*names, *extra]:
+            row: list[Any] = [name if name not in extra else f"({name})"]
+            for size in sizes:
+                st = medians[size]
+                value = st.get(name, float("nan"))
+                share = value / st["plan sim: (whole process)"]
+                held = st.get(f"rss:{name}")
+                row += [f"{value:.3f}", f"{share:.0%}", f"{held:.0f}" if held else ""]
+            row.append(STAGE_NOTES.get(name, ""))
+            rows.append(row)
+        peak = ["peak RSS (ru_maxrss)"]
+        for size in sizes:
+            value = medians[size].get("rss:peak")
+            peak += ["", "", f"{value:.0f}" if value else ""]
+        rows.append([*peak, "the stages process (all but parse) at its end"])
+        slowest = []
+        for size in sizes:
+            st = medians[size]
+            top = max(PIPELINE, key=lambda k: st[k])
+            slowest.append(f"{size:,} users: **{top}** ({st[top]:.3f} s)")
+        return (
+            table(headers, rows, "l" + "r" * (3 * len(sizes)) + "l")
+            + "\n\nSlowest stage: "
+            + "; ".join(slowest)
+            + ". Rows in parentheses are not added to the pipeline. `RSS MB after` is "
+            "the process's resident memory (/proc/self/statm) right after the stage, with "
+            "everything earlier stages built still alive (`parse`: its own process, "
+            "holding the parsed document)."
+        )
+
+    def apply_section(self) -> str:
+        if self.apply is None:
+            return "Skipped (--skip-apply)."
+        ds, runs = self.apply
+        latency = self.args.apply_latency
+        walls = [r.sample.wall for r in runs]
+        counts = runs[0].counts
+        total = sum(counts.values())
+        expected = 1 + math.ceil(ds.n_changes / BATCH_SIZE) + 1
+        bound = total * latency
+        lines = [
+            f"`reconciler apply DESIRED --auto-approve --api-url http://127.0.0.1:PORT` "
+            f"against `sim serve --latency {latency:g} --request-log FILE` over a fresh copy "
+            f"of the {ds.size:,}-user tenant each run; {ds.n_changes} changes, batch size "
+            f"{BATCH_SIZE}. Requests are counted from the server's request log. The lower "
+            "bound is requests × latency (the requests are sequential).",
+            "",
+            table(
+                [
+                    "users",
+                    "changes",
+                    "GET /api/v1/users",
+                    "PUT /api/v2/users",
+                    "status polls",
+                    "other",
+                    "requests",
+                    "expected 1 + ⌈changes/100⌉ + 1",
+                    "non-2xx",
+                ],
+                [
+                    (
+                        f"{ds.size:,}",
+                        ds.n_changes,
+                        counts["GET /api/v1/users"],
+                        counts["PUT /api/v2/users"],
+                        counts["status polls"],
+                        counts["other"],
+                        total,
+                        expected,
+                        runs[0].non_2xx,
+                    )
+                ],
+            ),
+            "",
+            table(
+                [
+                    "users",
+                    "latency s",
+                    "wall s",
+                    "wall min–max",
+                    "CPU s (client)",
+                    "peak RSS MB (client)",
+                    "lower bound s",
+                    "wall / lower bound",
+                    "wall − lower bound s",
+                ],
+                [
+                    (
+                        f"{ds.size:,}",
+                        f"{latency:g}",
+                        f"{med(walls):.3f}",
+                        f"{min(walls):.3f}–{max(walls):.3f}",
+                        f"{med([r.sample.cpu for r in runs]):.3f}",
+                        f"{med([r.sample.rss_mb for r in runs]):.0f}",
+                        f"{bound:.3f}",
+                        ratio(med(walls), bound) if bound else "n/a (latency 0)",
+                        f"{med(walls) - bound:.3f}",
+                    )
+                ],
+            ),
+        ]
+        plan_http = self.processes.get(ds.size, {}).get("plan http")
+        if plan_http:
+            planned = med([s.wall for s in plan_http])
+            rest = med(walls) - planned
+            lines += [
+                "",
+                f"For scale: `plan` over HTTP at {ds.size:,} users (section 1, no latency) "
+                f"takes {planned:.3f} s, and apply first computes the same plan; apply − plan "
+                f"= {rest:.3f} s for the other {total - 1} requests "
+                f"({(total - 1) * latency:.3f} s of it injected latency) and the "
+                "verification.",
+            ]
+        return "\n".join(lines)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--sizes", default="1000,10000", help="Tenant sizes (default 1000,10000).")
+    p.add_argument("--runs", type=int, default=5, help="Runs per measure; medians reported.")
+    p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="Markdown output.")
+    p.add_argument("--json", dest="json_out", help="Also write the raw results as JSON here.")
+    p.add_argument("--skip-apply", action="store_true", help="Do not measure apply.")
+    p.add_argument("--apply-size", type=int, default=10000, help="Tenant size for apply.")
+    p.add_argument("--apply-latency", type=float, default=0.02, help="sim serve --latency.")
+    p.add_argument("--apply-runs", type=int, help="Runs of apply (default: --runs).")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--changes", default="5%", help="Share of users changed (sim generate).")
+    p.add_argument("--format", default="text", choices=("text", "json", "markdown"))
+    p.add_argument("--keep", help="Keep the generated data in this directory.")
+    p.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="Run children with the environment's bytecode settings as they are (by default "
+        "they cache .pyc files in a private PYTHONPYCACHEPREFIX, as an installed tool has).",
+    )
+    args = p.parse_args(argv)
+    try:
+        args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        p.error(f"--sizes {args.sizes!r}: give integers separated by commas")
+    if args.runs < 1 or any(s < 1 for s in args.size_list):
+        p.error("--runs and every size must be at least 1")
+    return args
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    def samples(xs: list[Sample]) -> list[dict[str, Any]]:
+        return [{"wall": s.wall, "cpu": s.cpu, "rss_mb": s.rss_mb, **s.extra} for s in xs]
+
+    data: dict[str, Any] = {
+        "command": report.command,
+        "date": report.started.isoformat(),
+        "machine": dict(report.machine),
+        "data": {
+            str(ds.size): {"changes": ds.changes, "n_changes": ds.n_changes}
+            for ds in report.datasets
+        },
+        "processes": {
+            str(size): {v: samples(xs) for v, xs in res.items()}
+            for size, res in report.processes.items()
+        },
+        "stages": {str(size): st for size, st in report.stages.items()},
+        "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in report.checks],
+    }
+    if report.apply is not None:
+        ds, runs = report.apply
+        data["apply"] = {
+            "size": ds.size,
+            "latency": report.args.apply_latency,
+            "n_changes": ds.n_changes,
+            "expected_requests": 1 + math.ceil(ds.n_changes / BATCH_SIZE) + 1,
+            "runs": [
+                {**samples([r.sample])[0], "counts": r.counts, "non_2xx": r.non_2xx,
+                 "converged": r.converged}
+                for r in runs
+            ],
+        }  # fmt: skip
+    return data
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    here = Path.cwd()
+    script = os.path.relpath(Path(__file__).resolve(), here)
+    command = shlex.join([os.path.relpath(PY, here) if PY.startswith(str(here)) else PY,
+                          script, *argv])  # fmt: skip
+    report = Report(args, command, dt.datetime.now().astimezone(), machine())
+    t0 = time.perf_counter()
+    workdir_ctx: Any = (
+        contextlib.nullcontext(args.keep)
+        if args.keep
+        else tempfile.TemporaryDirectory(prefix="reconciler-bench-")
+    )
+    with workdir_ctx as workdir_name:
+        workdir = Path(workdir_name)
+        workdir.mkdir(parents=True, exist_ok=True)
+        global _pyc_prefix
+        if not args.no_bytecode_cache:
+            _pyc_prefix = str(workdir / "pycache")
+        report.machine.append(("bytecode cache of the children", bytecode_note(args)))
+        for _ in range(2):  # warm the bytecode and the page cache
+            run_measured([PY, "-c", "import reconciler.cli, yaml, json"])
+        datasets: dict[int, Dataset] = {}
+        for size in args.size_list:
+            progress(f"{size:,} users: generating")
+            ds = make_dataset(size, args.seed, args.changes, workdir)
+            datasets[size] = ds
+            report.datasets.append(ds)
+            processes, stages = measure_processes(ds, args.runs, args.format, workdir)
+            report.processes[size], report.stages[size] = processes, stages
+        if not args.skip_apply:
+            ds = datasets.get(args.apply_size)
+            if ds is None:
+                progress(f"{args.apply_size:,} users (apply): generating")
+                ds = make_dataset(args.apply_size, args.seed, args.changes, workdir)
+            runs = measure_apply(ds, args.apply_runs or args.runs, args.apply_latency, workdir)
+            report.apply = (ds, runs)
+            expected = 1 + math.ceil(ds.n_changes / BATCH_SIZE) + 1
+            for i, r in enumerate(runs):
+                total = sum(r.counts.values())
+                detail = (
+                    f"run {i + 1}: {r.counts['GET /api/v1/users']} reads + "
+                    f"{r.counts['PUT /api/v2/users']} writes + {r.counts['status polls']} polls "
+                    f"+ {r.counts['other']} other = {total}; expected 1 + "
+                    f"⌈{ds.n_changes}/{BATCH_SIZE}⌉ + 1 = {expected}"
+                )
+                ok = (
+                    total == expected
+                    and r.counts["GET /api/v1/users"] == 2
+                    and r.counts["PUT /api/v2/users"] == expected - 2
+                )
+                report.checks.append(("apply requests == 1 + ⌈changes/100⌉ + 1", ok, detail))
+                if r.converged is not None:
+                    report.checks.append(
+                        (
+                            "plan after apply shows no changes",
+                            r.converged,
+                            "plan --detailed-exitcode exited "
+                            + ("0" if r.converged else "2 (changes left)"),
+                        )
+                    )
+        report.elapsed = time.perf_counter() - t0
+        text = report.markdown()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(to_json(report), indent=2), encoding="utf-8")
+    print(text)
+    progress(f"wrote {out}")
+    failed = [c for c in report.checks if not c[1]]
+    for name, _, detail in failed:
+        progress(f"CHECK FAILED: {name}: {detail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
