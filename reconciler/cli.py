@@ -11,7 +11,6 @@ import gc
 import json
 import logging
 import os
-import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, github, guards
+from reconciler import __version__, github, guards, targets
 from reconciler.apply import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -29,11 +28,6 @@ from reconciler.apply import (
 )
 from reconciler.client import (
     DealHubClient,
-    TokenSource,
-    check_url,
-    connect,
-    is_trusted_target,
-    read_token,
 )
 from reconciler.desired import DesiredState, load_desired
 from reconciler.diff import compute_plan
@@ -44,7 +38,6 @@ from reconciler.errors import (
     ApplyFailed,
     InputError,
     ReconcilerError,
-    StalePlanError,
     UsageError,
     exit_code_for,
 )
@@ -54,7 +47,7 @@ from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
 from reconciler.render.text import clean, use_color
 from reconciler.schema import load_schema
-from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
+from reconciler.settings import Environment
 from reconciler.sim.cli import sim as sim_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,47 +127,16 @@ def allow_mass_deactivation_option(func: F) -> F:
 
 
 def open_client(
-    env: Environment | None,
-    api_url: str | None,
-    token_file: str | None,
-    *,
-    writable: bool,
+    env: Environment | None, api_url: str | None, token_file: str | None, *, writable: bool
 ) -> DealHubClient:
-    """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL, in that order."""
-    url = choose_target(env, api_url)
-    token_env = env.token_env if env else DEFAULT_TOKEN_ENV
-    token: TokenSource | None = read_token(
-        token_file=token_file, env_var=token_env, required=not url.startswith("sim:")
-    )
-    return connect(url, token, writable=writable)
-
-
-def choose_target(env: Environment | None, api_url: str | None) -> str:
-    """--api-url wins; then the environment named with --env; then DEALHUB_API_URL.
-
-    An --env chosen on the command line must not be overridden by a
-    DEALHUB_API_URL left in the environment: the suffix and the token of one
-    tenant would be used against another.
-    """
+    """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL (see targets)."""
     ctx = click.get_current_context(silent=True)
     ambient = (
         ctx is not None
         and ctx.get_parameter_source("api_url") == click.core.ParameterSource.ENVIRONMENT
     )
-    if api_url and not (env is not None and ambient):
-        return api_url
-    if env is not None:
-        if not is_trusted_target(env.api_url):
-            raise UsageError(
-                f"settings.environments.{env.name}.api_url is {env.api_url}: a file may only "
-                "name a DealHub host (https://*.dealhub.io) or loopback; pass any other "
-                "target with --api-url"
-            )
-        return env.api_url
-    raise UsageError(
-        "no target: pass --api-url URL (or sim:TENANT.json), set DEALHUB_API_URL, "
-        "or choose --env NAME"
-    )
+    url = targets.choose_target(env, api_url, ambient=ambient)
+    return targets.open_client(env, url, token_file, writable=writable)
 
 
 def make_plan(state: DesiredState, client: DealHubClient, *, allow_mass_deactivation: bool) -> Plan:
@@ -318,11 +280,9 @@ def apply(
         saved = load_saved_plan(plan_file)
         if env_name is not None:
             raise UsageError("--env is recorded in the saved plan; do not pass it with --plan")
-        url = saved_plan_target(saved, api_url)
-        env = None
-        if saved.environment:
-            env = Environment(saved.environment, url, token_env=saved_token_env(saved))
-        with open_client(env, url, token_file, writable=True) as client:
+        url = targets.saved_plan_target(saved, api_url)
+        env = targets.saved_environment(saved, url)
+        with targets.open_client(env, url, token_file, writable=True) as client:
             if not saved.safe and not allow_mass_deactivation:
                 guards.raise_if_unsafe(saved)
             check_not_stale(saved, client.list_users())
@@ -405,36 +365,6 @@ def export(
     else:
         click.echo(text, nl=False)
     return EXIT_OK
-
-
-def saved_plan_target(saved: Plan, api_url: str | None) -> str:
-    """The target to apply a saved plan to; the token goes only where the user says.
-
-    A plan file is an artifact that passed through CI storage: without an
-    explicit --api-url (or DEALHUB_API_URL) its own target is trusted only if it
-    is a DealHub host or the local simulator.
-    """
-    if api_url:
-        named = api_url if api_url.startswith("sim:") else check_url(api_url)
-        if named != saved.target:
-            raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")
-        return named
-    if not is_trusted_target(saved.target):
-        raise UsageError(
-            f"the saved plan targets {saved.target}: confirm it with --api-url (or "
-            "DEALHUB_API_URL); the token is only sent to a target you name"
-        )
-    return saved.target
-
-
-def saved_token_env(saved: Plan) -> str:
-    """The token variable a saved plan names; only DEALHUB_* variables are read."""
-    if not re.fullmatch(r"DEALHUB_[A-Z0-9_]*", saved.token_env):
-        raise UsageError(
-            f"the saved plan names the token variable {saved.token_env!r}; only DEALHUB_* "
-            "variables are read for a saved plan (pass --token-file instead)"
-        )
-    return saved.token_env
 
 
 @cli.command()

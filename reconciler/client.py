@@ -104,7 +104,7 @@ def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--api-url {url!r} is not an http(s) URL or sim:PATH")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsageError(
             f"refusing plain http:// to {parts.hostname}: the token would cross the network "
             "in clear text (use https://, or http:// only on loopback)"
@@ -112,23 +112,8 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def is_trusted_target(url: str) -> bool:
-    """A target a file may choose by itself: a DealHub host, loopback, or the simulator.
-
-    A desired-state file or a saved plan comes from a pull request or a CI
-    artifact; it must not be able to send the token to a host of its choosing.
-    Any other target has to be named on the command line (--api-url).
-    """
-    if url.startswith(SIM_PREFIX):
-        return True
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
-        return True
-    return parts.scheme in ("http", "https") and bool(host) and _is_loopback(host)
-
-
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True when `host` names this machine only (127.0.0.0/8, ::1, [::1] or localhost)."""
     if host == "localhost":
         return True
     try:

@@ -11,10 +11,11 @@ from typing import Any, TextIO
 
 import click
 
+from reconciler.client import is_loopback
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
 from reconciler.sim.generate import generate_desired, generate_tenant
-from reconciler.sim.server import is_loopback, serve_forever
+from reconciler.sim.server import serve_forever
 from reconciler.sim.state import StateError, TenantStore, write_json_atomic
 
 TOKEN_ENV = "DEALHUB_TOKEN"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import sys
 import threading
@@ -104,16 +103,6 @@ class _Handler(BaseHTTPRequestHandler):
         # The request line only (method, path, status): never headers, so never the token.
         if self.server.verbose:
             sys.stderr.write(f"{self.address_string()} - {format % args}\n")
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` names this machine only (127.0.0.0/8, ::1 or localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve_forever(

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from reconciler.client import is_loopback
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
-from reconciler.sim.server import is_loopback, running
+from reconciler.sim.server import running
 from reconciler.sim.state import TenantStore
 
 from .conftest import AUTH, TOKEN, sample_users, user

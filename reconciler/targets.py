@@ -1,0 +1,98 @@
+"""Which API a command talks to, and where the token may go.
+
+The command line decides where the token goes, never a file alone: a
+desired-state file or a saved plan reaches CI from a pull request or an
+artifact, and must not be able to send the token to a host of its choosing.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from reconciler.client import (
+    SIM_PREFIX,
+    DealHubClient,
+    check_url,
+    connect,
+    is_loopback,
+    read_token,
+)
+from reconciler.errors import StalePlanError, UsageError
+from reconciler.plan import Plan
+from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
+
+_TOKEN_VARIABLE = re.compile(r"DEALHUB_[A-Z0-9_]*")
+
+
+def is_trusted_target(url: str) -> bool:
+    """A target a file may choose by itself: a DealHub host, loopback, or the simulator."""
+    if url.startswith(SIM_PREFIX):
+        return True
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
+        return True
+    return parts.scheme in ("http", "https") and bool(host) and is_loopback(host)
+
+
+def choose_target(env: Environment | None, api_url: str | None, *, ambient: bool) -> str:
+    """--api-url wins; then the environment named with --env; then DEALHUB_API_URL.
+
+    `ambient` says api_url came from DEALHUB_API_URL rather than the command
+    line: an --env chosen on the command line must not be overridden by it, or
+    the suffix and the token of one tenant would be used against another.
+    """
+    if api_url and not (env is not None and ambient):
+        return api_url
+    if env is not None:
+        if not is_trusted_target(env.api_url):
+            raise UsageError(
+                f"settings.environments.{env.name}.api_url is {env.api_url}: a file may only "
+                "name a DealHub host (https://*.dealhub.io) or loopback; pass any other "
+                "target with --api-url"
+            )
+        return env.api_url
+    raise UsageError(
+        "no target: pass --api-url URL (or sim:TENANT.json), set DEALHUB_API_URL, "
+        "or choose --env NAME"
+    )
+
+
+def saved_plan_target(saved: Plan, api_url: str | None) -> str:
+    """The target to apply a saved plan to: its own only if trusted, else named by the user."""
+    if api_url:
+        named = api_url if api_url.startswith(SIM_PREFIX) else check_url(api_url)
+        if named != saved.target:
+            raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")
+        return named
+    if not is_trusted_target(saved.target):
+        raise UsageError(
+            f"the saved plan targets {saved.target}: confirm it with --api-url (or "
+            "DEALHUB_API_URL); the token is only sent to a target you name"
+        )
+    return saved.target
+
+
+def saved_environment(saved: Plan, url: str) -> Environment | None:
+    """The environment a saved plan was made for; only a DEALHUB_* token variable is read."""
+    if not saved.environment:
+        return None
+    if not _TOKEN_VARIABLE.fullmatch(saved.token_env):
+        raise UsageError(
+            f"the saved plan names the token variable {saved.token_env!r}; only DEALHUB_* "
+            "variables are read for a saved plan (pass --token-file instead)"
+        )
+    return Environment(saved.environment, url, token_env=saved.token_env)
+
+
+def open_client(
+    env: Environment | None, url: str, token_file: str | None, *, writable: bool
+) -> DealHubClient:
+    """Connect to `url` with the token of `env` (or DEALHUB_TOKEN), or --token-file."""
+    token = read_token(
+        token_file=token_file,
+        env_var=env.token_env if env else DEFAULT_TOKEN_ENV,
+        required=not url.startswith(SIM_PREFIX),
+    )
+    return connect(url, token, writable=writable)
