@@ -1,0 +1,79 @@
+"""Where the token may go: the target rules on plain data."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import StalePlanError, UsageError
+from reconciler.plan import Plan
+from reconciler.settings import Environment
+from reconciler.targets import (
+    choose_target,
+    is_trusted_target,
+    saved_environment,
+    saved_plan_target,
+)
+
+SANDBOX = Environment("sandbox", "https://api.dealhub.io", "DEALHUB_SANDBOX_TOKEN", "_sb")
+
+
+@pytest.mark.parametrize(
+    ("url", "trusted"),
+    [
+        ("https://api.dealhub.io", True),
+        ("https://service-eu1.dealhub.io", True),
+        ("https://dealhub.io", True),
+        ("sim:tenant.json", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://[::1]:8080", True),
+        ("http://api.dealhub.io", False),  # clear text
+        ("https://dealhub.io.evil.example", False),
+        ("https://evildealhub.io", False),
+        ("https://collector.example", False),
+        ("ftp://api.dealhub.io", False),
+    ],
+)
+def test_trusted_targets(url: str, trusted: bool) -> None:
+    assert is_trusted_target(url) is trusted
+
+
+def test_command_line_url_wins_over_env() -> None:
+    assert choose_target(SANDBOX, "sim:x.json", ambient=False) == "sim:x.json"
+
+
+def test_env_wins_over_ambient_url() -> None:
+    assert choose_target(SANDBOX, "sim:prod.json", ambient=True) == "https://api.dealhub.io"
+    assert choose_target(None, "sim:prod.json", ambient=True) == "sim:prod.json"
+
+
+def test_env_url_from_a_file_must_be_trusted() -> None:
+    evil = Environment("production", "https://collector.example")
+    with pytest.raises(UsageError, match="may only name a DealHub host"):
+        choose_target(evil, None, ambient=False)
+    assert choose_target(evil, "https://collector.example", ambient=False)
+
+
+def test_no_target() -> None:
+    with pytest.raises(UsageError, match="no target"):
+        choose_target(None, None, ambient=False)
+
+
+def plan(target: str, environment: str | None = None, token_env: str = "DEALHUB_TOKEN") -> Plan:
+    return Plan(target, [], 0, environment=environment, token_env=token_env)
+
+
+def test_saved_plan_target() -> None:
+    assert saved_plan_target(plan("https://api.dealhub.io"), None) == "https://api.dealhub.io"
+    assert saved_plan_target(plan("https://x.example"), "https://x.example/") == "https://x.example"
+    with pytest.raises(UsageError, match="confirm it with --api-url"):
+        saved_plan_target(plan("https://x.example"), None)
+    with pytest.raises(StalePlanError, match=r"targets https://api\.dealhub\.io"):
+        saved_plan_target(plan("https://api.dealhub.io"), "https://service-eu1.dealhub.io")
+
+
+def test_saved_environment_reads_only_dealhub_variables() -> None:
+    assert saved_environment(plan("sim:x", None), "sim:x") is None
+    env = saved_environment(plan("sim:x", "sandbox", "DEALHUB_SANDBOX_TOKEN"), "sim:x")
+    assert env is not None and env.token_env == "DEALHUB_SANDBOX_TOKEN"
+    with pytest.raises(UsageError, match="only DEALHUB_"):
+        saved_environment(plan("sim:x", "sandbox", "AWS_SECRET_ACCESS_KEY"), "sim:x")
