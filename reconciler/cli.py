@@ -126,16 +126,20 @@ def allow_mass_deactivation_option(func: F) -> F:
     )(func)
 
 
+def api_url_is_ambient() -> bool:
+    """Whether --api-url's value came from DEALHUB_API_URL rather than the command line."""
+    ctx = click.get_current_context(silent=True)
+    return (
+        ctx is not None
+        and ctx.get_parameter_source("api_url") == click.core.ParameterSource.ENVIRONMENT
+    )
+
+
 def open_client(
     env: Environment | None, api_url: str | None, token_file: str | None, *, writable: bool
 ) -> DealHubClient:
     """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL (see targets)."""
-    ctx = click.get_current_context(silent=True)
-    ambient = (
-        ctx is not None
-        and ctx.get_parameter_source("api_url") == click.core.ParameterSource.ENVIRONMENT
-    )
-    url = targets.choose_target(env, api_url, ambient=ambient)
+    url = targets.choose_target(env, api_url, ambient=api_url_is_ambient())
     return targets.open_client(env, url, token_file, writable=writable)
 
 
@@ -280,7 +284,7 @@ def apply(
         saved = load_saved_plan(plan_file)
         if env_name is not None:
             raise UsageError("--env is recorded in the saved plan; do not pass it with --plan")
-        url = targets.saved_plan_target(saved, api_url)
+        url = targets.saved_plan_target(saved, api_url, ambient=api_url_is_ambient())
         env = targets.saved_environment(saved, url)
         with targets.open_client(env, url, token_file, writable=True) as client:
             if not saved.safe and not allow_mass_deactivation:

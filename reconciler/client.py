@@ -192,7 +192,7 @@ class DealHubClient:
         data = self._json(response)
         if not isinstance(data, list):
             raise ResponseError(
-                f"{self.target} answered GET /api/v1/users with {self.redact(_kind(data))}, "
+                f"{self.target} answered GET /api/v1/users with {self._kind(data)}, "
                 "not the list of users the API returns"
             )
         for i, user in enumerate(data):
@@ -228,7 +228,7 @@ class DealHubClient:
                 if found:
                     return UpsertAnswer("errors", errors=found)
                 return UpsertAnswer(
-                    "unknown", message=self.redact(f"unreadable errors: {errors!r}"[:300])
+                    "unknown", message=self.redact(f"unreadable errors: {errors!r}")[:300]
                 )
             return UpsertAnswer("ok")
         return UpsertAnswer("unknown", message="the answer was not a JSON object")
@@ -243,7 +243,7 @@ class DealHubClient:
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             raise ResponseError(
                 f"{self.target} answered the status of request {request_id} with "
-                f"{self.redact(_kind(data))}, not a status object"
+                f"{self._kind(data)}, not a status object"
             )
         return {k: self.redact(v) if isinstance(v, str) else v for k, v in data.items()}
 
@@ -317,7 +317,15 @@ class DealHubClient:
         return text
 
     def _message(self, response: httpx.Response) -> str:
-        return self.redact(_server_text(response))
+        # Mask, then shorten: shortening first could leave part of the token.
+        return self.redact(_server_text(response))[:300]
+
+    def _kind(self, data: Any) -> str:
+        if isinstance(data, dict):
+            return "an object"
+        if isinstance(data, list):
+            return "a list"
+        return self.redact(repr(data))[:40]
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
         header = response.headers.get("Retry-After")
@@ -346,14 +354,6 @@ class DealHubClient:
         )
 
 
-def _kind(data: Any) -> str:
-    if isinstance(data, dict):
-        return "an object"
-    if isinstance(data, list):
-        return "a list"
-    return repr(data)[:40]
-
-
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
@@ -364,13 +364,13 @@ def _server_text(response: httpx.Response) -> str:
     try:
         data = response.json()
     except ValueError:
-        return (response.text.strip() or response.reason_phrase)[:300]
+        return response.text.strip() or response.reason_phrase
     if isinstance(data, dict):
         for key in ("message", "error_description", "error", "detail"):
             value = data.get(key)
             if isinstance(value, str):
-                return value[:300]
-    return json.dumps(data)[:300]
+                return value
+    return json.dumps(data)
 
 
 def connect(

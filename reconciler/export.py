@@ -22,6 +22,7 @@ DEFAULT_SCHEMA_REF = "../schemas/users.schema.json"
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@/+()'-]*$")
 _resolver = yaml.resolver.Resolver()
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 def scalar(value: Any) -> str:
@@ -42,12 +43,10 @@ def scalar(value: Any) -> str:
         == "tag:yaml.org,2002:str"
     ):
         return text
-    # YAML folds these line breaks inside a double-quoted scalar; JSON leaves them raw.
-    return (
-        json.dumps(text, ensure_ascii=False)
-        .replace("\x85", "\\x85")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
+    # JSON leaves these raw, but YAML refuses them in a file (DEL, C1 controls,
+    # U+FFFE/FFFF) or folds them inside a double-quoted scalar (NEL, U+2028/2029).
+    return _NOT_YAML_PRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
     )
 
 

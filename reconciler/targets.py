@@ -59,9 +59,13 @@ def choose_target(env: Environment | None, api_url: str | None, *, ambient: bool
     )
 
 
-def saved_plan_target(saved: Plan, api_url: str | None) -> str:
-    """The target to apply a saved plan to: its own only if trusted, else named by the user."""
-    if api_url:
+def saved_plan_target(saved: Plan, api_url: str | None, *, ambient: bool = False) -> str:
+    """The target to apply a saved plan to: its own only if trusted, else named by the user.
+
+    As with choose_target, a plan made for an --env keeps that environment's
+    target over a DEALHUB_API_URL that is merely set in the environment.
+    """
+    if api_url and not (ambient and saved.environment):
         named = api_url if api_url.startswith(SIM_PREFIX) else check_url(api_url)
         if named != saved.target:
             raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")

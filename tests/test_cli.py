@@ -452,3 +452,22 @@ def test_non_ascii_token_is_a_clear_error_that_shows_none_of_it(
     result = run("plan", str(EXAMPLE), "--api-url", served)
     assert result.code == 1 and "cannot be sent in an HTTP header" in result.err
     assert "def-secret" not in result.all and "internal error" not in result.all
+
+
+def test_saved_env_plan_applies_with_an_ambient_api_url(
+    run, tenant: Path, tmp_path: Path, monkeypatch
+) -> None:
+    sandbox = tmp_path / "sandbox.json"
+    sandbox.write_text("[]")
+    text = EXAMPLE.read_text().replace(
+        'sandbox:    {api_url: "https://api.dealhub.io"', f'sandbox:    {{api_url: "sim:{sandbox}"'
+    )
+    desired = write(tmp_path / "users.yaml", text)
+    monkeypatch.setenv("DEALHUB_API_URL", f"sim:{tenant}")
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(desired), "--env", "sandbox", "--out", str(saved)).code == 0
+    before = tenant.read_bytes()
+    result = run("apply", "--plan", str(saved))
+    assert result.code == 0, result.all
+    assert "admin@acme_sb" in tenant_of(sandbox)
+    assert tenant.read_bytes() == before  # the ambient (production) tenant untouched

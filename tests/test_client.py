@@ -298,3 +298,21 @@ def test_a_server_echoing_the_token_never_gets_it_printed() -> None:
 
 def test_token_source_repr_hides_the_token() -> None:
     assert TOKEN not in repr(TokenSource(TOKEN, "DEALHUB_TOKEN"))
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, f'"{"z" * 28}{TOKEN}"'.encode()),  # repr cut at 40, inside the token
+        (404, ("x" * 280 + f" Bearer {TOKEN}").encode()),  # text cut at 300
+        (404, f'{{"auth": "{"y" * 280}{TOKEN}"}}'.encode()),  # JSON without a message key
+    ],
+)
+def test_no_part_of_an_echoed_token_survives_shortening(status: int, body: bytes) -> None:
+    with (
+        garbage_server(status, body) as url,
+        _client(url) as client,
+        pytest.raises(ApiError) as info,
+    ):
+        client.list_users()
+    assert TOKEN[:8] not in str(info.value)

@@ -21,7 +21,7 @@ OPTIONAL = [f for f in COMPARED_FIELDS if f not in ("email", "name", "is_active"
 tricky = st.sampled_from(
     ["yes", "NO", "null", "~", "0544", "1e3", "2020-01-01", "a: b", "x #y", "'q'", '"dq"',
      "-dash", "* star", "@at", "  padded ", "Zoë Ørsted", "李小龍", "עברית", "tab\there",
-     "B\x85C", "line\u2028sep", "para\u2029sep"]
+     "B\x85C", "line\u2028sep", "para\u2029sep", "del\x7fchar", "c1\x9achar", "nonchar\ufffe"]
 )  # fmt: skip
 text = st.one_of(
     tricky,
