@@ -418,13 +418,18 @@ def test_an_environment_cannot_name_another_secret(run, tmp_path: Path) -> None:
     assert result.code == 1 and "token_env" in result.err
 
 
-def test_env_wins_over_an_ambient_api_url(run, tenant: Path, tmp_path: Path, monkeypatch) -> None:
+def sandbox_on_simulator(tmp_path: Path) -> tuple[Path, Path]:
+    """An empty simulated sandbox tenant, and the example pointing its sandbox env at it."""
     sandbox = tmp_path / "sandbox.json"
     sandbox.write_text("[]")
     text = EXAMPLE.read_text().replace(
         'sandbox:    {api_url: "https://api.dealhub.io"', f'sandbox:    {{api_url: "sim:{sandbox}"'
     )
-    desired = write(tmp_path / "users.yaml", text)
+    return sandbox, write(tmp_path / "users.yaml", text)
+
+
+def test_env_wins_over_an_ambient_api_url(run, tenant: Path, tmp_path: Path, monkeypatch) -> None:
+    sandbox, desired = sandbox_on_simulator(tmp_path)
     monkeypatch.setenv("DEALHUB_API_URL", f"sim:{tenant}")
     result = run("plan", str(desired), "--env", "sandbox")
     assert result.code == 0, result.all
@@ -457,12 +462,7 @@ def test_non_ascii_token_is_a_clear_error_that_shows_none_of_it(
 def test_saved_env_plan_applies_with_an_ambient_api_url(
     run, tenant: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    sandbox = tmp_path / "sandbox.json"
-    sandbox.write_text("[]")
-    text = EXAMPLE.read_text().replace(
-        'sandbox:    {api_url: "https://api.dealhub.io"', f'sandbox:    {{api_url: "sim:{sandbox}"'
-    )
-    desired = write(tmp_path / "users.yaml", text)
+    sandbox, desired = sandbox_on_simulator(tmp_path)
     monkeypatch.setenv("DEALHUB_API_URL", f"sim:{tenant}")
     saved = tmp_path / "plan.json"
     assert run("plan", str(desired), "--env", "sandbox", "--out", str(saved)).code == 0

@@ -146,13 +146,7 @@ class MarkdownRenderer:
         blocks = [self.details(c) for action in ACTIONS for c in plan.by_action(action)]
         # Room for the head, the notice, the blank lines between parts.
         budget = self.max_chars - len(head) - len(self._notice(len(blocks))) - 8
-        kept: list[str] = []
-        used = 0
-        for block in blocks:
-            if used + len(block) + 2 > budget:
-                break
-            kept.append(block)
-            used += len(block) + 2
+        kept, _ = _capped(blocks, budget)
         out = [head]
         if kept:
             out += ["", *kept]

@@ -60,14 +60,15 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
     rows = ["| status | action | login | message |", "| --- | --- | --- | --- |"]
     body: list[str] = []
     budget = max_chars - sum(len(h) + 1 for h in head) - 600
-    cut = 0
+    cut = used = 0
     # Failures first: they are what a reviewer must see.
     for o in sorted(report.outcomes, key=lambda o: (o.status == "done", o.login)):
         row = _row(o)
-        if sum(len(r) + 1 for r in body) + len(row) > budget:
+        if used + len(row) > budget:
             cut += 1
             continue
         body.append(row)
+        used += len(row) + 1
     out = head
     if body:
         out += ["<details><summary>Every user</summary>", "", *rows, *body, "", "</details>"]
