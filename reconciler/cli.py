@@ -6,14 +6,13 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -42,6 +41,7 @@ from reconciler.errors import (
     exit_code_for,
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
+from reconciler.files import write_text_atomic
 from reconciler.plan import Plan, from_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
@@ -152,14 +152,9 @@ def make_plan(state: DesiredState, client: DealHubClient, *, allow_mass_deactiva
 
 
 def write_atomically(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(Path(path), text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 

@@ -7,16 +7,14 @@ killed mid-write leaves either the old or the new tenant, never half of one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
+from reconciler.files import write_text_atomic
 
 User = dict[str, Any]
 
@@ -184,40 +182,3 @@ def _document(lines: Iterable[str]) -> str:
 def write_json_atomic(path: Path, users: Iterable[User]) -> None:
     """Replace `path` with a JSON array of `users`, one user a line, atomically."""
     write_text_atomic(path, _document(map(_encode, users)))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text`: a crash leaves the old file or the new one, never half.
-
-    The text goes to a temporary file in the same directory, is fsynced, then
-    renamed over the target.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            # mkstemp makes the file private; keep the permissions the tenant file had.
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
