@@ -36,7 +36,6 @@ from reconciler.errors import (
 
 log = logging.getLogger("reconciler.client")
 
-DEFAULT_API_URL = "https://api.dealhub.io"
 SIM_PREFIX = "sim:"
 #: The token the in-process simulator uses when the environment gives none.
 SIM_DEFAULT_TOKEN = "sim-token"

@@ -168,9 +168,10 @@ class EntryChecker:
         for key, value in entry.items():
             check = checks.get(key) if isinstance(key, str) else None
             if check is None:
-                yield FieldError(
-                    str(key), f"unknown key {str(key)!r}{suggest(str(key), self.names)}"
-                )
+                if self.closed:
+                    yield FieldError(
+                        str(key), f"unknown key {str(key)!r}{suggest(str(key), self.names)}"
+                    )
                 continue
             message = check(value)
             if message is not None:

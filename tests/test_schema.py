@@ -389,3 +389,11 @@ def test_schema_reaches_a_non_editable_install(tmp_path: Path) -> None:
     )
     assert validate.returncode == 0, validate.stderr
     assert validate.stdout.strip() == "12 users in 1 file: OK"
+
+
+def test_unknown_keys_follow_additional_properties() -> None:
+    definition = {"properties": {"name": {"type": "string"}}}
+    entry = {"name": "A", "nmae": "B"}
+    assert list(EntryChecker(definition).errors(entry)) == []
+    closed = EntryChecker({**definition, "additionalProperties": False})
+    assert [e.field for e in closed.errors(entry)] == ["nmae"]
