@@ -1,0 +1,58 @@
+"""The one place that keeps API tokens out of every output.
+
+A client registers its token when it is opened; everything the tool writes
+(stdout, stderr, logs, plan files, reports) passes through `redact` on the way
+out. Masking at the exit rather than at each source is what makes it a
+guarantee: a server may echo the token back in any field, id or message, and
+a new code path cannot forget to mask.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+MASK = "[REDACTED]"
+# Shorter strings would mask ordinary text; no real token is this short.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
+
+
+def register(secret: str) -> None:
+    """Mask `secret` in every later output of this process."""
+    global _secrets
+    secret = secret.strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if secret not in _secrets:
+            # Longest first, so a token that contains another is masked whole.
+            _secrets = tuple(sorted((*_secrets, secret), key=len, reverse=True))
+
+
+def forget_all() -> None:
+    """Drop every registered secret (for tests that run many commands in one process)."""
+    global _secrets
+    with _lock:
+        _secrets = ()
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by MASK."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in the formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
