@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from reconciler.client import DealHubClient, UpsertAnswer
 from reconciler.diff import normalise
-from reconciler.errors import AuthError, ReconcilerError, StalePlanError
+from reconciler.errors import AuthError, ReconcilerError
 from reconciler.fields import WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, Plan
 
@@ -117,53 +117,6 @@ def order_batches(changes: list[Change], batch_size: int) -> list[list[Change]]:
     if current:
         batches.append(current)
     return batches
-
-
-# -- staleness of a saved plan ----------------------------------------------------
-
-
-def stale_users(plan: Plan, tenant: list[dict[str, Any]]) -> list[str]:
-    """Why each planned user no longer matches the tenant (empty when none)."""
-    # Imported here: only `apply --plan` needs it, and it costs every other command
-    # a third of its start-up time.
-    from deepdiff import DeepDiff
-
-    by_login = {u.get("login"): u for u in tenant}
-    reasons = []
-    for change in plan.changes:
-        current = by_login.get(change.login)
-        if change.action == "create":
-            if current is not None:
-                reasons.append(f"{change.login}: planned as a create, but it now exists")
-            continue
-        if current is None:
-            reasons.append(f"{change.login}: no longer in the tenant")
-            continue
-        diff = DeepDiff(change.before, current, ignore_order=True)
-        if diff:
-            fields = sorted({_field_of(path) for kind in diff.values() for path in _paths(kind)})
-            reasons.append(f"{change.login}: changed since the plan ({', '.join(fields)})")
-    return reasons
-
-
-def _paths(kind: Any) -> Iterable[str]:
-    return kind.keys() if isinstance(kind, dict) else kind
-
-
-def _field_of(path: str) -> str:
-    # DeepDiff paths look like root['position']
-    return path.split("'")[1] if "'" in path else path
-
-
-def check_not_stale(plan: Plan, tenant: list[dict[str, Any]]) -> None:
-    reasons = stale_users(plan, tenant)
-    if reasons:
-        shown = "; ".join(reasons[:20])
-        more = f"; and {len(reasons) - 20} more" if len(reasons) > 20 else ""
-        raise StalePlanError(
-            f"the saved plan is stale, nothing was written: {shown}{more}. "
-            "Run plan again and review the new plan."
-        )
 
 
 # -- execution --------------------------------------------------------------------

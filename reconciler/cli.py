@@ -17,13 +17,12 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, github, guards, targets
+from reconciler import __version__, github, guards, saved_plan, targets
 from reconciler.apply import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
     Applier,
     ApplyReport,
-    check_not_stale,
 )
 from reconciler.client import (
     DealHubClient,
@@ -41,7 +40,7 @@ from reconciler.errors import (
     exit_code_for,
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
-from reconciler.files import write_text_atomic
+from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, from_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
@@ -143,9 +142,10 @@ def open_client(
     return targets.open_client(env, url, token_file, writable=writable)
 
 
-def make_plan(state: DesiredState, client: DealHubClient, *, allow_mass_deactivation: bool) -> Plan:
-    tenant = client.list_users()
-    plan = compute_plan(state, tenant, target=client.target)
+def make_plan(
+    state: DesiredState, tenant: list[dict[str, Any]], target: str, allow_mass_deactivation: bool
+) -> Plan:
+    plan = compute_plan(state, tenant, target=target)
     return guards.evaluate(
         plan, state.settings.max_deactivations, allow_mass_deactivation=allow_mass_deactivation
     )
@@ -212,7 +212,9 @@ def plan(
     """Show what apply would change in the tenant. Never writes to it."""
     state = load_desired(inputs, environment=env_name)
     with open_client(state.environment, api_url, token_file, writable=False) as client:
-        result = make_plan(state, client, allow_mass_deactivation=allow_mass_deactivation)
+        result = make_plan(state, client.list_users(), client.target, allow_mass_deactivation)
+    if out or fmt == "json":
+        result.desired_digest = saved_plan.desired_digest(state)
     click.echo(render_plan(result, fmt, color=use_color()), nl=False)
     annotate_plan(state, result)
     if out:
@@ -220,7 +222,9 @@ def plan(
 
         write_atomically(out, dumps(result))
         click.echo(
-            f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}", err=True
+            f"Saved the plan to {out}; apply it with: reconciler apply --plan {out} "
+            + " ".join(inputs),
+            err=True,
         )
     if not result.safe:
         guards.raise_if_unsafe(result)
@@ -230,13 +234,14 @@ def plan(
 
 
 @cli.command()
-@click.argument("inputs", nargs=-1, metavar="[FILE_OR_DIR...]", type=click.Path())
+@inputs_argument
 @target_options
 @click.option(
     "--plan",
     "plan_file",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Apply a plan saved with plan --out (re-checked against the tenant first).",
+    type=click.Path(dir_okay=False),
+    help="Apply only if a fresh plan of the files is exactly this reviewed plan "
+    "(saved with plan --out); the target is chosen as without --plan.",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -269,37 +274,35 @@ def apply(
     allow_mass_deactivation: bool,
     debug: bool,
 ) -> int:
-    """Make the tenant match the files (or a saved plan), then verify it."""
-    if plan_file and inputs:
-        raise UsageError("give either FILE_OR_DIR... or --plan PLAN.json, not both")
-    if not plan_file and not inputs:
-        raise UsageError("nothing to apply: give FILE_OR_DIR... or --plan PLAN.json")
+    """Make the tenant match the files, then verify it.
+
+    With --plan PLAN.json, the files are planned afresh and applied only if
+    that plan is exactly the saved one (same users, actions, fields, values
+    and payloads); otherwise nothing is written.
+    """
     color = use_color()
-    if plan_file:
-        saved = load_saved_plan(plan_file)
-        if env_name is not None:
-            raise UsageError("--env is recorded in the saved plan; do not pass it with --plan")
-        url = targets.saved_plan_target(saved, api_url, ambient=api_url_is_ambient())
-        env = targets.saved_environment(saved, url)
-        with targets.open_client(env, url, token_file, writable=True) as client:
-            if not saved.safe and not allow_mass_deactivation:
-                guards.raise_if_unsafe(saved)
-            check_not_stale(saved, client.list_users())
-            click.echo(render_plan(saved, fmt, color=color), nl=False, err=fmt != "text")
-            report = run_apply(client, saved, batch_size, wait_timeout)
-    else:
-        state = load_desired(inputs, environment=env_name)
-        with open_client(state.environment, api_url, token_file, writable=True) as client:
-            planned = make_plan(state, client, allow_mass_deactivation=allow_mass_deactivation)
-            click.echo(render_plan(planned, fmt, color=color), nl=False, err=fmt != "text")
-            guards.raise_if_unsafe(planned)
-            if not planned.has_changes:
-                empty = ApplyReport(planned.target, [], environment=planned.environment)
-                click.echo(render_report(empty, fmt, color=color), nl=False)
-                return EXIT_OK
-            if not auto_approve:
-                confirm(planned)
-            report = run_apply(client, planned, batch_size, wait_timeout)
+    state = load_desired(inputs, environment=env_name)
+    saved = load_saved_plan(plan_file) if plan_file else None
+    url = targets.choose_target(state.environment, api_url, ambient=api_url_is_ambient())
+    if saved is not None:
+        # Before the token goes anywhere: a plan for another tenant stops here.
+        saved_plan.check_target(saved[0], targets.normalised(url), state)
+    with targets.open_client(state.environment, url, token_file, writable=True) as client:
+        tenant = client.list_users()
+        planned = make_plan(state, tenant, client.target, allow_mass_deactivation)
+        guards.raise_if_unsafe(planned)
+        if saved is not None:
+            saved_plan.verify(
+                saved[1], planned, tenant, files_digest=saved_plan.desired_digest(state)
+            )
+        click.echo(render_plan(planned, fmt, color=color), nl=False, err=fmt != "text")
+        if not planned.has_changes:
+            empty = ApplyReport(planned.target, [], environment=planned.environment)
+            click.echo(render_report(empty, fmt, color=color), nl=False)
+            return EXIT_OK
+        if saved is None and not auto_approve:
+            confirm(planned)
+        report = run_apply(client, planned, batch_size, wait_timeout)
     click.echo(render_report(report, fmt, color=color), nl=False)
     if not report.ok:
         raise ApplyFailed("apply did not converge for every user (see the report above)")
@@ -384,20 +387,35 @@ def schema(output: str | None, debug: bool) -> int:
 cli.add_command(sim_commands)
 
 
-def load_saved_plan(path: str) -> Plan:
+def load_saved_plan(path: str) -> tuple[Plan, dict[str, Any]]:
+    """A saved plan, read as the untrusted input it is: its Plan and its JSON data."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        raw = read_regular_file(path, MAX_SAVED_PLAN_BYTES)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
-    return from_json_data(data)
+    plan = from_json_data(data)
+    saved_plan.check_consistent(plan)
+    return plan, data
+
+
+#: A saved plan of 100,000 changes is about 100 MB.
+MAX_SAVED_PLAN_BYTES = 512 * 1024 * 1024
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two values for one key: another JSON reader might take the other one.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice in one object")
+    return dict(pairs)
 
 
 def confirm(planned: Plan) -> None:
     if not sys.stdin.isatty():
         raise UsageError(
             "refusing to apply without confirmation: no terminal to ask on. "
-            "Pass --auto-approve (or apply a reviewed plan with --plan PLAN.json)."
+            "Pass --auto-approve (or apply a reviewed plan with --plan PLAN.json FILE_OR_DIR...)."
         )
     summary = planned.summary()
     changed = sum(summary[a] for a in ("create", "update", "reactivate", "deactivate"))
@@ -431,6 +449,8 @@ def _report(error: BaseException, debug: bool) -> int:
     else:
         # Messages may quote the server or the tenant: show control characters escaped.
         click.echo(f"error: {clean(str(error))}", err=True)
+        for detail in getattr(error, "details", ()):
+            click.echo(f"  - {clean(detail)}", err=True)
         annotate("error", str(error))
     return exit_code_for(error)
 

@@ -47,13 +47,16 @@ def _field_changes(wanted: dict[str, Any], current: dict[str, Any]) -> dict[str,
     return changes
 
 
-def _payload(
+def expected_payload(
     login: str,
     wanted: dict[str, Any],
     current: dict[str, Any] | None,
     changed: Iterable[str],
 ) -> dict[str, Any]:
-    """The object apply sends: identity fields, the write-only id, the changes."""
+    """The object apply sends for a user: identity fields, the write-only id, the changes.
+
+    `current` is the tenant's user as compared (see tenant_view), None for a create.
+    """
     send: dict[str, Any] = {"login": login}
     if current is None:
         # A create carries every managed field that has a value: there is nothing
@@ -88,7 +91,7 @@ def _action(current: dict[str, Any] | None, wanted_active: bool, changed: bool) 
     return "update" if changed else None
 
 
-def _tenant_view(user: dict[str, Any]) -> dict[str, Any]:
+def tenant_view(user: dict[str, Any]) -> dict[str, Any]:
     """A tenant user as compared: a user the API shows without is_active is active."""
     if user.get("is_active") is not None:
         return user
@@ -146,7 +149,7 @@ def compute_plan(
     settings = desired.settings
     suffix = desired.login_suffix
     by_login = {
-        user["login"]: _tenant_view(user) for user in tenant if isinstance(user.get("login"), str)
+        user["login"]: tenant_view(user) for user in tenant if isinstance(user.get("login"), str)
     }
     # `before` is the user exactly as the tenant returned it (apply --plan compares
     # it with a fresh read), copied so that later changes to `tenant` do not leak in.
@@ -178,7 +181,7 @@ def compute_plan(
                 login=login,
                 fields=field_changes,
                 before=raw_by_login.get(login),
-                send=_payload(login, wanted, current, field_changes),
+                send=expected_payload(login, wanted, current, field_changes),
             )
         )
 
@@ -196,7 +199,7 @@ def compute_plan(
                     login=login,
                     fields={"is_active": FieldChange(current["is_active"], False)},
                     before=raw_by_login[login],
-                    send=_payload(login, {"is_active": False}, current, ["is_active"]),
+                    send=expected_payload(login, {"is_active": False}, current, ["is_active"]),
                 )
             )
         else:
@@ -214,6 +217,7 @@ def compute_plan(
         token_env=desired.environment.token_env if desired.environment else DEFAULT_TOKEN_ENV,
         active_users=active,
         desired_users=len(desired.users),
+        login_suffix=suffix,
     )
 
 

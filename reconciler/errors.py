@@ -7,7 +7,7 @@
     │   ├── AuthError               401/403: the token was rejected            -> 1
     │   ├── TransportError          unreachable host, timeout, dropped answer  -> 1
     │   └── ResponseError           an answer that is not what the API sends   -> 1
-    ├── StalePlanError              a saved plan no longer matches the tenant  -> 1
+    ├── StalePlanError              a saved plan was altered or is not a fresh plan's twin -> 1
     ├── ApplyFailed                 apply ended with failed or skipped users   -> 1
     └── UnsafePlanError             a safety guard stopped the plan            -> 3
 
@@ -16,6 +16,7 @@ Exit code 2 is not an error: it is `plan --detailed-exitcode` finding changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -74,7 +75,14 @@ class ResponseError(ApiError):
 
 
 class StalePlanError(ReconcilerError):
-    """A saved plan no longer matches the tenant, or targets another one."""
+    """A saved plan was altered, targets another tenant, or differs from a fresh plan.
+
+    `details` names each user (or part of the plan) that differs, one per line.
+    """
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = list(details)
 
 
 class ApplyFailed(ReconcilerError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -51,3 +52,29 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class NotRegularFileError(OSError):
+    """The path is a device, a FIFO, a socket or a directory, not a regular file."""
+
+
+class FileTooLargeError(OSError):
+    """The file is larger than the limit the caller gave."""
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    A path from a pull request or an artifact may be a symlink to /dev/zero or
+    a FIFO: it is opened without blocking, refused unless it is a regular file,
+    and never read past the limit, whatever its size claims.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"{path} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(f"{path} is larger than {limit} bytes")
+    return data

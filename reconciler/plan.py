@@ -14,6 +14,7 @@ from typing import Any, Literal
 from reconciler.errors import UsageError
 from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.settings import DEFAULT_TOKEN_ENV
+from reconciler.textsafe import json_safe
 
 FORMAT_VERSION = 1
 
@@ -70,6 +71,10 @@ class Plan:
     active_users: int = 0
     desired_users: int = 0
     guards: list[GuardTrip] = field(default_factory=list)
+    #: The login suffix of the environment the files were read for.
+    login_suffix: str = ""
+    #: A digest of the desired state (saved_plan.desired_digest); set for saved plans.
+    desired_digest: str | None = None
 
     @property
     def safe(self) -> bool:
@@ -109,6 +114,8 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "target": plan.target,
         "environment": plan.environment,
         "token_env": plan.token_env,
+        "login_suffix": plan.login_suffix,
+        **({"desired_digest": plan.desired_digest} if plan.desired_digest else {}),
         "summary": plan.summary(),
         "safe": plan.safe,
         "guards": [
@@ -135,7 +142,12 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
 
 
 def dumps(plan: Plan) -> str:
-    return json.dumps(to_json_data(plan), indent=2, ensure_ascii=False) + "\n"
+    return json_text(to_json_data(plan))
+
+
+def json_text(data: Any) -> str:
+    """Indented JSON with invisible characters escaped, so a reader sees them."""
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _require(cond: bool, what: str) -> None:
@@ -249,6 +261,10 @@ def from_json_data(data: Any) -> Plan:
         isinstance(token_env, str) and _TOKEN_ENV.fullmatch(token_env) is not None,
         "bad token_env",
     )
+    login_suffix = data.get("login_suffix", "")
+    _require(isinstance(login_suffix, str), "bad login_suffix")
+    digest = data.get("desired_digest")
+    _require(digest is None or isinstance(digest, str), "bad desired_digest")
     counts = {}
     for key in ("active_users", "desired_users"):
         counts[key] = data.get(key, 0)
@@ -264,6 +280,8 @@ def from_json_data(data: Any) -> Plan:
         active_users=counts["active_users"],
         desired_users=counts["desired_users"],
         guards=guards,
+        login_suffix=login_suffix,
+        desired_digest=digest,
     )
     if "safe" in data:
         _require(data["safe"] is plan.safe, "safe does not agree with its guards")

@@ -18,8 +18,7 @@ from reconciler.client import (
     is_loopback,
     read_token,
 )
-from reconciler.errors import StalePlanError, UsageError
-from reconciler.plan import Plan
+from reconciler.errors import UsageError
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 
 _TOKEN_VARIABLE = re.compile(r"DEALHUB_[A-Z0-9_]*")
@@ -59,35 +58,9 @@ def choose_target(env: Environment | None, api_url: str | None, *, ambient: bool
     )
 
 
-def saved_plan_target(saved: Plan, api_url: str | None, *, ambient: bool = False) -> str:
-    """The target to apply a saved plan to: its own only if trusted, else named by the user.
-
-    As with choose_target, a plan made for an --env keeps that environment's
-    target over a DEALHUB_API_URL that is merely set in the environment.
-    """
-    if api_url and not (ambient and saved.environment):
-        named = api_url if api_url.startswith(SIM_PREFIX) else check_url(api_url)
-        if named != saved.target:
-            raise StalePlanError(f"the saved plan targets {saved.target}, not {named}; refusing")
-        return named
-    if not is_trusted_target(saved.target):
-        raise UsageError(
-            f"the saved plan targets {saved.target}: confirm it with --api-url (or "
-            "DEALHUB_API_URL); the token is only sent to a target you name"
-        )
-    return saved.target
-
-
-def saved_environment(saved: Plan, url: str) -> Environment | None:
-    """The environment a saved plan was made for; only a DEALHUB_* token variable is read."""
-    if not saved.environment:
-        return None
-    if not _TOKEN_VARIABLE.fullmatch(saved.token_env):
-        raise UsageError(
-            f"the saved plan names the token variable {saved.token_env!r}; only DEALHUB_* "
-            "variables are read for a saved plan (pass --token-file instead)"
-        )
-    return Environment(saved.environment, url, token_env=saved.token_env)
+def normalised(url: str) -> str:
+    """The target as a client names it (and a plan records it): checked, no trailing /."""
+    return url if url.startswith(SIM_PREFIX) else check_url(url)
 
 
 def open_client(

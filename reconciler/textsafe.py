@@ -45,3 +45,27 @@ def invisible_chars(text: str) -> list[str]:
     if text.isascii() and text.isprintable():
         return []
     return [escape_char(ch) for ch in _CANDIDATE.findall(text) if is_invisible(ch)]
+
+
+# In JSON text, the characters json.dumps(ensure_ascii=False) leaves as they are.
+_JSON_CANDIDATE = re.compile(r"[^\x00-\x7e]")
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from json.dumps with ensure_ascii=False) with invisible characters escaped.
+
+    The result is the same JSON value; only its spelling changes.
+    """
+    if text.isascii():
+        return text.replace("\x7f", "\\u007f")
+    return _JSON_CANDIDATE.sub(
+        lambda m: _json_escape(m.group()) if is_invisible(m.group()) else m.group(), text
+    )

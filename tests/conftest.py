@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from reconciler.cli import main
 
 # CI (and a shared, noisy machine) gets reproducible examples and no per-example
 # deadline, so a red build means a bug, not a slow moment or an unlucky draw.
@@ -39,3 +43,41 @@ def write(tmp_path: Path) -> WriteFile:
         return os.fspath(path)
 
     return _write
+
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_TENANT = ROOT / "examples" / "tenant.json"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("DEALHUB_API_URL", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        captured = capsys.readouterr()
+        return Result(int(exit_info.value.code or 0), captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def tenant(tmp_path: Path) -> Path:
+    path = tmp_path / "tenant.json"
+    shutil.copy(EXAMPLE_TENANT, path)
+    return path

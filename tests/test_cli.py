@@ -7,12 +7,10 @@ import json
 import shutil
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.sim import Simulator, TenantStore
 from reconciler.sim.server import running
 
@@ -20,40 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "users.yaml"
 TENANT = ROOT / "examples" / "tenant.json"
 SECRET = "s3cr3t-token-do-not-print"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("DEALHUB_API_URL", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: str) -> Result:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        return Result(int(exit_info.value.code or 0), captured.out, captured.err)
-
-    return invoke
-
-
-@pytest.fixture
-def tenant(tmp_path: Path) -> Path:
-    path = tmp_path / "tenant.json"
-    shutil.copy(TENANT, path)
-    return path
 
 
 def write(path: Path, text: str) -> Path:
@@ -263,7 +227,7 @@ def test_apply_refuses_a_guarded_plan(run, tenant: Path, tmp_path: Path) -> None
 def test_apply_saved_plan(run, tenant: Path, tmp_path: Path) -> None:
     saved = tmp_path / "plan.json"
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--out", str(saved)).code == 0
-    result = run("apply", "--plan", str(saved), "--api-url", f"sim:{tenant}")
+    result = run("apply", "--plan", str(saved), str(EXAMPLE), "--api-url", f"sim:{tenant}")
     assert result.code == 0, result.all
     assert "0 failed." in result.out
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--detailed-exitcode").code == 0
@@ -281,10 +245,11 @@ def test_stale_saved_plan_is_refused_without_writing(run, tenant: Path, tmp_path
     )
     tenant.write_text(json.dumps(users))
     before = tenant.read_bytes()
-    result = run("apply", "--plan", str(saved), "--api-url", f"sim:{tenant}")
+    result = run("apply", "--plan", str(saved), str(EXAMPLE), "--api-url", f"sim:{tenant}")
     assert result.code == 1
     assert "daniel@acme" in result.err and "lucas@acme" in result.err
-    assert "stale" in result.err
+    assert "the tenant changed since the plan (position)" in result.err
+    assert "lucas@acme: action create -> update" in result.err
     assert tenant.read_bytes() == before
 
 
@@ -293,8 +258,8 @@ def test_saved_plan_for_another_target_is_refused(run, tenant: Path, tmp_path: P
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--out", str(saved)).code == 0
     other = tmp_path / "other.json"
     shutil.copy(tenant, other)
-    result = run("apply", "--plan", str(saved), "--api-url", f"sim:{other}")
-    assert result.code == 1 and "targets" in result.err
+    result = run("apply", "--plan", str(saved), str(EXAMPLE), "--api-url", f"sim:{other}")
+    assert result.code == 1 and f"it targets sim:{tenant}, not sim:{other}" in result.err
     assert other.read_bytes() == tenant.read_bytes()
 
 
@@ -358,19 +323,19 @@ def test_export_round_trip(run, tenant: Path, tmp_path: Path) -> None:
     assert result.code == 0, result.out
 
 
-def test_saved_plan_target_must_be_named_unless_dealhub(run, tenant: Path, tmp_path: Path) -> None:
+def test_saved_plan_target_comes_from_the_command_line(run, tenant: Path, tmp_path: Path) -> None:
     saved = tmp_path / "plan.json"
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--out", str(saved)).code == 0
     data = json.loads(saved.read_text())
     data["target"] = "https://attacker.example"
     saved.write_text(json.dumps(data))
-    result = run("apply", "--plan", str(saved))
-    assert result.code == 1 and "confirm it with --api-url" in result.err
+    result = run("apply", "--plan", str(saved), str(EXAMPLE))
+    assert result.code == 1 and "no target" in result.err
     data["target"] = f"sim:{tenant}"
     data["environment"], data["token_env"] = "production", "AWS_SECRET_ACCESS_KEY"
     saved.write_text(json.dumps(data))
-    result = run("apply", "--plan", str(saved))
-    assert result.code == 1 and "only DEALHUB_* variables" in result.err
+    result = run("apply", "--plan", str(saved), str(EXAMPLE), "--api-url", f"sim:{tenant}")
+    assert result.code == 1 and "made for environment production, not (none)" in result.err
 
 
 class _Terminal(io.StringIO):
@@ -467,7 +432,11 @@ def test_saved_env_plan_applies_with_an_ambient_api_url(
     saved = tmp_path / "plan.json"
     assert run("plan", str(desired), "--env", "sandbox", "--out", str(saved)).code == 0
     before = tenant.read_bytes()
-    result = run("apply", "--plan", str(saved))
+    # The target is chosen as without --plan: without --env, the ambient production
+    # tenant, for which the plan was not made.
+    refused = run("apply", "--plan", str(saved), str(desired))
+    assert refused.code == 1 and "made for environment sandbox, not (none)" in refused.err
+    result = run("apply", "--plan", str(saved), str(desired), "--env", "sandbox")
     assert result.code == 0, result.all
     assert "admin@acme_sb" in tenant_of(sandbox)
     assert tenant.read_bytes() == before  # the ambient (production) tenant untouched

@@ -94,8 +94,18 @@ def test_shape_matches_the_spec() -> None:
     plan = sample()
     data = to_json_data(plan)
     spec_keys = {"format_version", "target", "summary", "safe", "changes", "warnings"}
-    extra_keys = {"send", "guards", "environment", "token_env", "active_users", "desired_users"}
+    extra_keys = {
+        "send",
+        "guards",
+        "environment",
+        "token_env",
+        "login_suffix",
+        "active_users",
+        "desired_users",
+    }
     assert set(data) == spec_keys | (extra_keys - {"send"})
+    plan.desired_digest = "sha256:" + "ab" * 32
+    assert to_json_data(plan)["desired_digest"] == plan.desired_digest
     assert data["format_version"] == 1
     assert data["target"] == TARGET
     assert data["summary"] == {

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import StalePlanError, UsageError
+from reconciler.errors import UsageError
 from reconciler.plan import Plan
 from reconciler.settings import Environment
 from reconciler.targets import (
     choose_target,
     is_trusted_target,
-    saved_environment,
-    saved_plan_target,
 )
 
 SANDBOX = Environment("sandbox", "https://api.dealhub.io", "DEALHUB_SANDBOX_TOKEN", "_sb")
@@ -60,20 +58,3 @@ def test_no_target() -> None:
 
 def plan(target: str, environment: str | None = None, token_env: str = "DEALHUB_TOKEN") -> Plan:
     return Plan(target, [], 0, environment=environment, token_env=token_env)
-
-
-def test_saved_plan_target() -> None:
-    assert saved_plan_target(plan("https://api.dealhub.io"), None) == "https://api.dealhub.io"
-    assert saved_plan_target(plan("https://x.example"), "https://x.example/") == "https://x.example"
-    with pytest.raises(UsageError, match="confirm it with --api-url"):
-        saved_plan_target(plan("https://x.example"), None)
-    with pytest.raises(StalePlanError, match=r"targets https://api\.dealhub\.io"):
-        saved_plan_target(plan("https://api.dealhub.io"), "https://service-eu1.dealhub.io")
-
-
-def test_saved_environment_reads_only_dealhub_variables() -> None:
-    assert saved_environment(plan("sim:x", None), "sim:x") is None
-    env = saved_environment(plan("sim:x", "sandbox", "DEALHUB_SANDBOX_TOKEN"), "sim:x")
-    assert env is not None and env.token_env == "DEALHUB_SANDBOX_TOKEN"
-    with pytest.raises(UsageError, match="only DEALHUB_"):
-        saved_environment(plan("sim:x", "sandbox", "AWS_SECRET_ACCESS_KEY"), "sim:x")
