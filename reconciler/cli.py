@@ -6,7 +6,6 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import sys
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, github, guards, saved_plan, targets
+from reconciler import __version__, github, guards, redact, saved_plan, targets
 from reconciler.apply import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -48,6 +47,7 @@ from reconciler.render.text import clean, use_color
 from reconciler.schema import load_schema
 from reconciler.settings import Environment
 from reconciler.sim.cli import sim as sim_commands
+from reconciler.yaml_source import paused_gc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,7 +153,7 @@ def make_plan(
 
 def write_atomically(path: str, text: str) -> None:
     try:
-        write_text_atomic(Path(path), text)
+        write_text_atomic(Path(path), redact.redact(text))
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -458,16 +458,25 @@ def _report(error: BaseException, debug: bool) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `reconciler` console script."""
     args = sys.argv[1:] if argv is None else argv
+    # Everything the command prints, whatever its source, leaves with tokens masked.
+    with redact.redacted_output():
+        code = _run(args)
+    sys.exit(code)
+
+
+def _run(args: list[str]) -> int:
     debug = "--debug" in args
-    # A short-lived process whose large data (files, tenant, plan) is acyclic and
-    # kept to the end: cyclic GC passes would only re-scan it (a third of a
-    # 100,000-user plan). Memory is freed when the process exits.
-    gc.disable()
-    logging.basicConfig(stream=sys.stderr, format="%(message)s", level=logging.WARNING)
-    if debug:
-        logging.getLogger("reconciler").setLevel(logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(redact.RedactingFilter())
+    logger = logging.getLogger("reconciler")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     try:
-        code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+        # The command's large data (files, tenant, plan) is acyclic and kept to the
+        # end: cyclic GC passes would only re-scan it (a third of a 100,000-user plan).
+        with paused_gc():
+            code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         code = EXIT_ERROR
@@ -488,4 +497,6 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         code = EXIT_ERROR
-    sys.exit(code if isinstance(code, int) else 0)
+    finally:
+        logger.removeHandler(handler)
+    return code if isinstance(code, int) else 0

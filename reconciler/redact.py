@@ -10,7 +10,11 @@ a new code path cannot forget to mask.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 MASK = "[REDACTED]"
 # Shorter strings would mask ordinary text; no real token is this short.
@@ -56,3 +60,42 @@ class RedactingFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+class RedactingStream:
+    """A text stream that masks secrets in everything written through it.
+
+    It has no `buffer`, so click cannot reach past it to the bytes underneath.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self.encoding = getattr(inner, "encoding", "utf-8")
+        self.errors = getattr(inner, "errors", "strict")
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("RedactingStream takes text only")
+        self._inner.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._inner, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+
+@contextmanager
+def redacted_output() -> Iterator[None]:
+    """Route sys.stdout and sys.stderr through RedactingStream for the duration."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingStream(saved[0])
+    sys.stderr = RedactingStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -7,9 +7,9 @@ artifact, and must not be able to send the token to a host of its choosing.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
+from reconciler import redact
 from reconciler.client import (
     SIM_PREFIX,
     DealHubClient,
@@ -20,8 +20,6 @@ from reconciler.client import (
 )
 from reconciler.errors import UsageError
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
-
-_TOKEN_VARIABLE = re.compile(r"DEALHUB_[A-Z0-9_]*")
 
 
 def is_trusted_target(url: str) -> bool:
@@ -72,4 +70,6 @@ def open_client(
         env_var=env.token_env if env else DEFAULT_TOKEN_ENV,
         required=not url.startswith(SIM_PREFIX),
     )
+    if token is not None:
+        redact.register(token.token)
     return connect(url, token, writable=writable)

@@ -440,3 +440,34 @@ def test_saved_env_plan_applies_with_an_ambient_api_url(
     assert result.code == 0, result.all
     assert "admin@acme_sb" in tenant_of(sandbox)
     assert tenant.read_bytes() == before  # the ambient (production) tenant untouched
+
+
+# -- the token never leaves, whatever the server echoes ---------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_a_token_echoed_in_a_tenant_field_is_masked_everywhere(
+    run, tenant: Path, tmp_path: Path, monkeypatch, fmt: str
+) -> None:
+    users = json.loads(tenant.read_text())
+    for user in users:
+        if user["login"] == "daniel@acme":
+            user["position"] = f"Bearer {SECRET}"
+    tenant.write_text(json.dumps(users))
+    monkeypatch.setenv("DEALHUB_TOKEN", SECRET)
+    out = tmp_path / "plan.json"
+    result = run(
+        "plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--format", fmt, "--out", str(out)
+    )
+    assert result.code == 0, result.all
+    assert "daniel" in result.out and "[REDACTED]" in result.out
+    assert SECRET not in result.all
+    assert SECRET not in out.read_text()
+
+
+def test_main_leaves_the_garbage_collector_as_it_found_it(run, tenant: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}")
+    assert gc.isenabled()
