@@ -163,7 +163,11 @@ class Applier:
 
     def run(self, plan: Plan) -> ApplyReport:
         state = _State()
-        batches = order_batches(plan.changes, self.batch_size)
+        for change in plan.blocked:
+            # Named by the plan; sending it would only earn a rejection.
+            state.mark([change.login], "skipped", f"not sent: {change.blocked}")
+        writable = [c for c in plan.changes if not c.blocked]
+        batches = order_batches(writable, self.batch_size)
         creates = {c.login for c in plan.changes if c.action == "create"}
         aborted: str | None = None
         for batch in batches:
@@ -205,17 +209,18 @@ class Applier:
         if answer.kind == "ok":
             state.mark(logins, "done")
         elif answer.kind == "errors":
-            for login in logins:
-                if login in answer.errors:
-                    state.mark([login], "failed", answer.errors[login])
+            for change in batch:
+                if change.login in answer.errors:
+                    state.mark([change.login], "failed", _advised(change, answer.errors))
                 else:
-                    state.mark([login], "done")
+                    state.mark([change.login], "done")
         elif answer.kind == "async":
             assert answer.request_id is not None
             self._wait(answer, logins, state)
         elif answer.kind == "rejected":
             if len(batch) == 1:
-                state.mark(logins, "failed", answer.message or "rejected by the API (HTTP 400)")
+                message = answer.message or "rejected by the API (HTTP 400)"
+                state.mark(logins, "failed", _advised(batch[0], {batch[0].login: message}))
             else:
                 # Halve until the bad users are isolated: one bad entry must
                 # not block the others.
@@ -279,6 +284,20 @@ class Applier:
                 status = "failed"
             outcomes.append(Outcome(change.login, change.action, status, message))  # type: ignore[arg-type]
         return outcomes
+
+
+EXTERNAL_ID_ADVICE = (
+    "reads never return external_user_id, so only the files can supply it: add "
+    "external_user_id to this user in the files"
+)
+
+
+def _advised(change: Change, errors: dict[str, str]) -> str:
+    """The vendor's message, with what to do when it is about the missing external id."""
+    message = errors[change.login]
+    if "external_user_id" in message and "external_user_id" not in change.send:
+        return f"{message} ({EXTERNAL_ID_ADVICE})"
+    return message
 
 
 def _mismatch(change: Change, current: dict[str, Any] | None) -> str | None:

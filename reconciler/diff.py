@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import InputError, Problem
-from reconciler.fields import WRITE_ONLY_FIELDS
+from reconciler.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanWarning
 from reconciler.settings import DEFAULT_TOKEN_ENV
 
@@ -78,6 +78,28 @@ def expected_payload(
         value = wanted[name]
         send[name] = "" if value is None else value
     return send
+
+
+def unwritable(send: dict[str, Any]) -> str | None:
+    """Why `PUT /api/v2/users` cannot take this payload, or None when it can.
+
+    Only users read from the tenant can be unwritable (the files are checked
+    against the v2 limits): a login longer than v2 allows (v1 reads allow 100),
+    or a user the tenant returns without an email or a name, both required.
+    """
+    login_limit = STRING_FIELDS["login"] or 0
+    if len(send["login"]) > login_limit:
+        return (
+            f"its login has {len(send['login'])} characters and PUT /api/v2/users takes at "
+            f"most {login_limit}: change it in the DealHub UI"
+        )
+    missing = [name for name in ("email", "name") if _empty(send.get(name))]
+    if missing:
+        return (
+            f"the tenant has no {' or '.join(missing)} for it, which PUT /api/v2/users "
+            "requires: list it in the files with its email and name"
+        )
+    return None
 
 
 def _action(current: dict[str, Any] | None, wanted_active: bool, changed: bool) -> Action | None:
@@ -175,13 +197,15 @@ def compute_plan(
         if action is None:
             unchanged += 1
             continue
+        send = expected_payload(login, wanted, current, field_changes)
         changes.append(
             Change(
                 action=action,
                 login=login,
                 fields=field_changes,
                 before=raw_by_login.get(login),
-                send=expected_payload(login, wanted, current, field_changes),
+                send=send,
+                blocked=unwritable(send),
             )
         )
 
@@ -193,13 +217,15 @@ def compute_plan(
             and current.get("is_active") is not False
             and not settings.is_protected(login, suffix)
         ):
+            send = expected_payload(login, {"is_active": False}, current, ["is_active"])
             changes.append(
                 Change(
                     action="deactivate",
                     login=login,
                     fields={"is_active": FieldChange(current["is_active"], False)},
                     before=raw_by_login[login],
-                    send=expected_payload(login, {"is_active": False}, current, ["is_active"]),
+                    send=send,
+                    blocked=unwritable(send),
                 )
             )
         else:

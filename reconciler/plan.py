@@ -42,6 +42,8 @@ class Change:
     fields: dict[str, FieldChange]
     before: dict[str, Any] | None
     send: dict[str, Any]
+    #: Why the API cannot take this write (apply skips it), or None.
+    blocked: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,16 @@ class Plan:
     def by_action(self, action: Action) -> list[Change]:
         return [c for c in self.changes if c.action == action]
 
+    @property
+    def blocked(self) -> list[Change]:
+        """Changes the API cannot take: named in the plan, skipped by apply."""
+        return [c for c in self.changes if c.blocked]
+
+    @property
+    def writes_without_external_id(self) -> int:
+        """Writes that carry no external_user_id, which the v2 schema lists as required."""
+        return sum(1 for c in self.changes if not c.blocked and "external_user_id" not in c.send)
+
 
 def summary_line(summary: dict[str, int]) -> str:
     """`Plan: N to create, N to update, N to reactivate, N to deactivate.`"""
@@ -124,6 +136,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         ],
         "active_users": plan.active_users,
         "desired_users": plan.desired_users,
+        "writes_without_external_user_id": plan.writes_without_external_id,
         "changes": [
             {
                 "action": c.action,
@@ -134,6 +147,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 },
                 **({"before": _sorted(c.before)} if c.before is not None else {}),
                 "send": _sorted(c.send),
+                **({"blocked": c.blocked} if c.blocked else {}),
             }
             for c in plan.changes
         ],
@@ -198,12 +212,15 @@ def _read_change(raw: Any, seen: set[str]) -> Change:
             isinstance(fc, dict) and set(fc) <= {"before", "after"},
             f"{login}: bad fields.{name}",
         )
+    blocked = raw.get("blocked")
+    _require(blocked is None or isinstance(blocked, str), f"{login}: bad blocked")
     return Change(
         action=action,
         login=login,
         fields={k: FieldChange(v.get("before"), v.get("after")) for k, v in fields.items()},
         before=before,
         send=send,
+        blocked=blocked,
     )
 
 

@@ -285,3 +285,58 @@ def test_apply_then_plan_is_empty_and_nothing_is_lost(case: Any) -> None:
         assert after[login]["login"] == login
         assert after[login]["id"] == old.get("id", after[login]["id"])
     assert_converged(client, state)
+
+
+# -- users the v2 API cannot take (issue 11.9) and the missing external id (11.8) ------------
+
+
+def test_unwritable_users_are_named_by_the_plan_and_never_sent(served: Any) -> None:
+    long_login = "a" * 95 + "@x"
+    tenant = [
+        user(long_login),  # valid on v1 reads, too long for v2 writes
+        {"login": "noemail@x", "name": "No Email", "is_active": True},
+        {"login": "noname@x", "email": "nn@x.com", "is_active": True},
+        user("keep@x"),
+        user("bye@x"),
+    ]
+    client, sim = served(tenant)
+    plan = plan_for(client, desired([user("keep@x")], max_deactivations=Threshold(100, True)))
+    blocked = {c.login: c.blocked for c in plan.blocked}
+    assert set(blocked) == {long_login, "noemail@x", "noname@x"}
+    assert "97 characters" in (blocked[long_login] or "")
+    assert "no email" in (blocked["noemail@x"] or "")
+    assert "no name" in (blocked["noname@x"] or "")
+
+    sim.request_log.clear()
+    report = Applier(client).run(plan)
+    outcomes = {o.login: o for o in report.outcomes}
+    assert outcomes["bye@x"].status == "done"
+    for login in blocked:
+        assert outcomes[login].status == "skipped"
+        assert outcomes[login].message.startswith("not sent: ")
+    sent = [u["login"] for r in sim.request_log if r["method"] == "PUT" for u in r["body"]["users"]]
+    assert sent == ["bye@x"]
+
+
+def test_writes_without_external_id_are_counted() -> None:
+    state = desired(
+        [user("new@x", external_user_id="005X"), user("moved@x", position="New"), user("b@x")]
+    )
+    tenant = [user("moved@x", is_active=True), user("gone@x", is_active=True), user("b@x")]
+    plan = compute_plan(state, tenant, target="t")
+    # new@x carries one; moved@x (an update) and gone@x (unlisted) cannot.
+    assert plan.writes_without_external_id == 2
+
+
+def test_a_rejection_for_the_missing_external_id_says_what_to_do(served: Any) -> None:
+    client, _ = served([user("a@x", position="Old")], Faults(require_external_id=True))
+    plan = plan_for(
+        client,
+        desired([user("a@x", position="New"), user("b@x", external_user_id="005B")]),
+    )
+    report = Applier(client).run(plan)
+    outcomes = {o.login: o for o in report.outcomes}
+    assert outcomes["b@x"].status == "done"
+    assert outcomes["a@x"].status == "failed"
+    assert "external_user_id" in outcomes["a@x"].message
+    assert "add external_user_id to this user in the files" in outcomes["a@x"].message

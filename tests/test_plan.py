@@ -102,6 +102,7 @@ def test_shape_matches_the_spec() -> None:
         "login_suffix",
         "active_users",
         "desired_users",
+        "writes_without_external_user_id",
     }
     assert set(data) == spec_keys | (extra_keys - {"send"})
     plan.desired_digest = "sha256:" + "ab" * 32
