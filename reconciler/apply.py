@@ -19,8 +19,11 @@ from reconciler.diff import normalise
 from reconciler.errors import AuthError, ReconcilerError
 from reconciler.fields import WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, Plan
+from reconciler.progress import Progress
 
 DEFAULT_BATCH_SIZE = 100
+#: Phases of an asynchronous request that is still under way.
+PENDING = ("queued", "in-progress")
 DEFAULT_WAIT_TIMEOUT = 300.0
 
 Status = Literal["done", "failed", "skipped"]
@@ -122,18 +125,26 @@ def order_batches(changes: list[Change], batch_size: int) -> list[list[Change]]:
 # -- execution --------------------------------------------------------------------
 
 
+_NOT_DONE = ("failed", "skipped")
+
+
 @dataclass
 class _State:
     """What we know of each planned user while the batches run."""
 
     status: dict[str, str] = field(default_factory=dict)  # done|failed|pending|skipped
     message: dict[str, str] = field(default_factory=dict)
+    #: Why the remaining batches are not attempted (the token was rejected), or None.
+    aborted: str | None = None
+    #: How many users are failed or skipped so far (kept as they are marked).
+    failed: int = 0
 
     def unsettled(self, logins: Iterable[str]) -> list[str]:
         return [login for login in logins if login not in self.status]
 
     def mark(self, logins: Iterable[str], status: str, message: str = "") -> None:
         for login in logins:
+            self.failed += (status in _NOT_DONE) - (self.status.get(login) in _NOT_DONE)
             self.status[login] = status
             if message:
                 self.message[login] = message
@@ -151,7 +162,7 @@ class Applier:
         poll_interval: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        progress: Callable[[int], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.client = client
         self.batch_size = batch_size
@@ -159,7 +170,7 @@ class Applier:
         self.poll_interval = poll_interval
         self.sleep = sleep
         self.clock = clock
-        self.progress = progress
+        self.progress = progress or Progress()
 
     def run(self, plan: Plan) -> ApplyReport:
         state = _State()
@@ -169,10 +180,23 @@ class Applier:
         writable = [c for c in plan.changes if not c.blocked]
         batches = order_batches(writable, self.batch_size)
         creates = {c.login for c in plan.changes if c.action == "create"}
-        aborted: str | None = None
-        for batch in batches:
-            if aborted:
-                state.mark((c.login for c in batch), "skipped", aborted)
+        self.progress.start(len(batches), len(plan.changes))
+        try:
+            self._run_batches(batches, creates, state)
+        finally:
+            self.progress.finish()
+        outcomes = self._verify(plan, state, verify=state.aborted is None)
+        return ApplyReport(
+            target=plan.target,
+            outcomes=outcomes,
+            requests=dict(self.client.requests.counts),
+            environment=plan.environment,
+        )
+
+    def _run_batches(self, batches: list[list[Change]], creates: set[str], state: _State) -> None:
+        for number, batch in enumerate(batches, start=1):
+            if state.aborted:
+                state.mark((c.login for c in batch), "skipped", state.aborted)
                 continue
             ready = []
             for change in batch:
@@ -186,20 +210,12 @@ class Applier:
             except AuthError as exc:
                 # Halves of a split batch may already have an outcome: keep it.
                 state.mark(state.unsettled(c.login for c in ready), "skipped", str(exc))
-                aborted = "not attempted: the token was rejected during apply"
+                state.aborted = "not attempted: the token was rejected during apply"
             except ReconcilerError as exc:
                 # This batch's fate is unknown (no answer after retries); the
                 # verification read decides, and other batches go on.
                 state.mark(state.unsettled(c.login for c in ready), "pending", str(exc))
-            if self.progress:
-                self.progress(len(batch))
-        outcomes = self._verify(plan, state, verify=aborted is None)
-        return ApplyReport(
-            target=plan.target,
-            outcomes=outcomes,
-            requests=dict(self.client.requests.counts),
-            environment=plan.environment,
-        )
+            self.progress.update(number, len(state.status), state.failed)
 
     def _write(self, batch: list[Change], state: _State) -> None:
         if not batch:
@@ -236,6 +252,9 @@ class Applier:
         while True:
             status = self.client.request_status(answer.request_id)
             phase = status.get("status")
+            self.progress.waiting(
+                f"asynchronous request {answer.request_id} ({phase})" if phase in PENDING else ""
+            )
             if phase == "done":
                 state.mark(logins, "done")
                 return

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, github, guards, redact, saved_plan, targets
+from reconciler import __version__, github, guards, progress, redact, saved_plan, targets
 from reconciler.apply import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -258,6 +258,7 @@ def plan(
     show_default=True,
     help="Seconds to wait for an asynchronous request to finish.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines or bar while applying.")
 @format_option
 @allow_mass_deactivation_option
 @debug_option
@@ -270,6 +271,7 @@ def apply(
     auto_approve: bool,
     batch_size: int,
     wait_timeout: float,
+    quiet: bool,
     fmt: str,
     allow_mass_deactivation: bool,
     debug: bool,
@@ -302,7 +304,7 @@ def apply(
             return EXIT_OK
         if saved is None and not auto_approve:
             confirm(planned)
-        report = run_apply(client, planned, batch_size, wait_timeout)
+        report = run_apply(client, planned, batch_size, wait_timeout, quiet=quiet)
     click.echo(render_report(report, fmt, color=color), nl=False)
     if not report.ok:
         raise ApplyFailed("apply did not converge for every user (see the report above)")
@@ -425,16 +427,13 @@ def confirm(planned: Plan) -> None:
         raise UsageError("apply cancelled; nothing was written")
 
 
-def run_apply(client: DealHubClient, planned: Plan, batch_size: int, wait: float) -> ApplyReport:
-    batches = -(-len(planned.changes) // batch_size)
-    if batches > 1 and sys.stderr.isatty():
-        with click.progressbar(
-            length=len(planned.changes), label="Applying", file=sys.stderr
-        ) as bar:
-            return Applier(
-                client, batch_size=batch_size, wait_timeout=wait, progress=bar.update
-            ).run(planned)
-    return Applier(client, batch_size=batch_size, wait_timeout=wait).run(planned)
+def run_apply(
+    client: DealHubClient, planned: Plan, batch_size: int, wait: float, *, quiet: bool
+) -> ApplyReport:
+    # A single request needs no progress: the report follows at once.
+    several = -(-len(planned.changes) // batch_size) > 1
+    shown = progress.for_stream(sys.stderr, quiet=quiet or not several)
+    return Applier(client, batch_size=batch_size, wait_timeout=wait, progress=shown).run(planned)
 
 
 def _report(error: BaseException, debug: bool) -> int:
