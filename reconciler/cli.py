@@ -34,13 +34,14 @@ from reconciler.errors import (
     EXIT_OK,
     ApplyFailed,
     InputError,
+    Problem,
     ReconcilerError,
     UsageError,
     exit_code_for,
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, from_json_data
+from reconciler.plan import Plan, from_json_data, json_text
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
 from reconciler.render.text import clean, use_color
@@ -170,9 +171,19 @@ def cli() -> None:
 
 @cli.command()
 @inputs_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="json: files, users, errors and warnings with file and line, for editors and bots.",
+)
 @debug_option
-def validate(inputs: tuple[str, ...], debug: bool) -> None:
+def validate(inputs: tuple[str, ...], fmt: str, debug: bool) -> int:
     """Check desired-state files offline; errors print as FILE:LINE: message."""
+    if fmt == "json":
+        return validate_json(inputs)
     state = load_desired(inputs)
     for warning in state.warnings:
         click.echo(f"{warning} (warning)", err=True)
@@ -182,6 +193,36 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
         f"{len(state.users)} user{'s' if len(state.users) != 1 else ''} in "
         f"{n_files} file{'s' if n_files != 1 else ''}: OK"
     )
+    return EXIT_OK
+
+
+def validate_json(inputs: tuple[str, ...]) -> int:
+    """`validate --format json`: one JSON document on stdout, whatever the outcome."""
+    try:
+        state = load_desired(inputs)
+    except InputError as exc:
+        errors, files, users, warnings = exc.problems, None, None, []
+    else:
+        errors, files, users, warnings = [], state.files, len(state.users), state.warnings
+    document = {
+        "format_version": 1,
+        "ok": not errors,
+        "files": files,
+        "users": users,
+        "errors": [_problem_data(p) for p in errors],
+        "warnings": [_problem_data(p) for p in warnings],
+    }
+    click.echo(json_text(document), nl=False)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def _problem_data(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line if problem.line > 0 else None,
+        "field": problem.field,
+        "message": problem.message,
+    }
 
 
 @cli.command()
@@ -189,7 +230,10 @@ def validate(inputs: tuple[str, ...], debug: bool) -> None:
 @target_options
 @format_option
 @click.option(
-    "--out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for apply --plan."
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Save the plan (JSON) for apply --plan (for the plan on stdout: --format json).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -210,6 +254,8 @@ def plan(
     debug: bool,
 ) -> int:
     """Show what apply would change in the tenant. Never writes to it."""
+    if out == "-":
+        raise UsageError("--out - would mix the saved plan with the shown one: use --format json")
     state = load_desired(inputs, environment=env_name)
     with open_client(state.environment, api_url, token_file, writable=False) as client:
         result = make_plan(state, client.list_users(), client.target, allow_mass_deactivation)
@@ -328,7 +374,10 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
 @cli.command()
 @target_options
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write to FILE instead of stdout (- is stdout).",
 )
 @click.option(
     "--schema-ref",
@@ -363,7 +412,7 @@ def export(
         text = export_yaml(
             tenant, login_suffix=login_suffix, source=client.target, schema_ref=schema_ref
         )
-    if output:
+    if output and output != "-":
         write_atomically(output, text)
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
     else:
@@ -373,16 +422,37 @@ def export(
 
 @cli.command()
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write to FILE instead of stdout (- is stdout).",
 )
 @debug_option
 def schema(output: str | None, debug: bool) -> int:
     """Print the JSON Schema of the desired-state file (for editors' $schema)."""
     text = json.dumps(load_schema(), indent=2) + "\n"
-    if output:
+    if output and output != "-":
         write_atomically(output, text)
     else:
         click.echo(text, nl=False)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
+def completion(shell: str) -> int:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash: eval "$(reconciler completion bash)"   (in ~/.bashrc)
+    zsh:  eval "$(reconciler completion zsh)"    (in ~/.zshrc)
+    fish: reconciler completion fish > ~/.config/fish/completions/reconciler.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choices are click's own shells
+    click.echo(completer(cli, {}, "reconciler", "_RECONCILER_COMPLETE").source())
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 MASK = "[REDACTED]"
 # Shorter strings would mask ordinary text; no real token is this short.
@@ -62,16 +62,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class RedactingStream:
-    """A text stream that masks secrets in everything written through it.
+def redact_bytes(data: bytes) -> bytes:
+    """`data` with every registered secret (a token is ASCII) replaced by MASK."""
+    for secret in _secrets:
+        raw = secret.encode("utf-8")
+        if raw in data:
+            data = data.replace(raw, MASK.encode("ascii"))
+    return data
 
-    It has no `buffer`, so click cannot reach past it to the bytes underneath.
-    """
+
+class _RedactingBinary:
+    """The bytes side of RedactingStream: click writes bytes through `buffer`."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def write(self, data: bytes) -> int:
+        self._inner.write(redact_bytes(bytes(data)))
+        return len(data)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+
+class RedactingStream:
+    """A text stream that masks secrets in everything written through it, text or bytes."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
         self.encoding = getattr(inner, "encoding", "utf-8")
         self.errors = getattr(inner, "errors", "strict")
+        binary = getattr(inner, "buffer", None)
+        if binary is not None:
+            self.buffer = _RedactingBinary(binary)
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):

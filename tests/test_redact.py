@@ -43,3 +43,18 @@ def test_logging_filter_masks_formatted_message(caplog: pytest.LogCaptureFixture
         logger.warning("server said %s", "tok-SECRET-1234")
     assert "tok-SECRET-1234" not in caplog.text
     assert "[REDACTED]" in caplog.text
+
+
+def test_bytes_written_through_the_stream_are_masked_too() -> None:
+    import io
+
+    redact.register("tok-SECRET-1234")
+    inner = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    stream = redact.RedactingStream(inner)
+    stream.write("text tok-SECRET-1234\n")
+    stream.buffer.write(b"bytes tok-SECRET-1234\n")
+    stream.flush()
+    inner.flush()
+    written = inner.buffer.getvalue()  # type: ignore[attr-defined]
+    assert b"tok-SECRET-1234" not in written
+    assert written.count(b"[REDACTED]") == 2
