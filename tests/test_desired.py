@@ -524,7 +524,7 @@ CASES = [
     Case(
         "file-over-the-size-limit",
         {"u.yaml": "version: 1\nusers: []\n" + "# padding\n" * 20},
-        [("u.yaml", 0, "file is 221 bytes; the limit is 100 (split the users")],
+        [("u.yaml", 0, "more than 100 bytes, the limit (split the users")],
         max_bytes=100,
     ),
     Case(
