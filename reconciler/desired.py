@@ -200,7 +200,13 @@ def _check_entry(
     for error in checker.errors(entry):
         ok = False
         message = error.message
-        if is_defaults and error.field in user_checker().checks:
+        # Only a key the defaults do not know but a user does is per user; a
+        # defaultable field with a bad value keeps the checker's own message.
+        if (
+            is_defaults
+            and error.field not in checker.checks
+            and error.field in user_checker().checks
+        ):
             message = f"{error.field} cannot be set in defaults (it is per user)"
         elif not is_defaults and error.field is None and "login" in entry:
             message = f"user {entry['login']!r}: {message}"

@@ -591,6 +591,33 @@ CASES = [
         ],
     ),
     Case(
+        "defaults-values-yaml-reads-as-non-strings",
+        {
+            "u.yaml": d("""
+                version: 1
+                defaults:
+                  country: NO
+                  phone: 0544
+                  postal_code: 2024-01-01
+                  city: 12.5
+                  is_active: "yes"
+                users: []
+                """)
+        },
+        [
+            (
+                "u.yaml",
+                3,
+                "country must be a string or null, not a boolean (YAML read it as a "
+                "non-string; put the value in quotes)",
+            ),
+            ("u.yaml", 4, "phone must be a string or null, not a number (YAML read it"),
+            ("u.yaml", 5, "postal_code must be a string or null, not a date (YAML read it"),
+            ("u.yaml", 6, "city must be a string or null, not a number (YAML read it"),
+            ("u.yaml", 7, "is_active must be a boolean, not a string"),
+        ],
+    ),
+    Case(
         "defaults-is-a-string",
         {"u.yaml": "version: 1\ndefaults: Acme\nusers: []\n"},
         [("u.yaml", 2, "defaults must be a mapping of fields")],
