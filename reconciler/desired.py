@@ -325,12 +325,23 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
 
 
 def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
-    """The checks across users: protection, managers and their cycles."""
+    """The checks across users: external ids, protection, managers and their cycles."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     users = state.users
     suffix = state.login_suffix
+    require_external_id = state.settings.require_external_id
     for user in users.values():
+        if require_external_id and not user.fields.get("external_user_id"):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.line,
+                    f"{user.login} has no external_user_id (settings.require_external_id); "
+                    "the vendor's v2 schema requires it",
+                    "external_user_id",
+                )
+            )
         if user.fields.get("is_active") is False and state.settings.is_protected(
             user.login, suffix
         ):

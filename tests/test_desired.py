@@ -618,6 +618,49 @@ CASES = [
         ],
     ),
     Case(
+        "require-external-id",
+        {
+            "a.yaml": d("""
+                version: 1
+                settings:
+                  require_external_id: true
+                users:
+                  - login: a@acme
+                    email: a@acme.com
+                    name: A
+                    external_user_id: "005"
+                  - login: b@acme
+                    email: b@acme.com
+                    name: B
+                  - login: c@acme
+                    email: c@acme.com
+                    name: C
+                    external_user_id: null
+                  - login: d@acme
+                    email: d@acme.com
+                    name: D
+                    is_active: false
+                """),
+            "b.yaml": d("""
+                version: 1
+                defaults: {company: Acme}
+                users:
+                  - {login: e@acme, email: e@acme.com, name: E, external_user_id: ""}
+                """),
+        },
+        [
+            (
+                "a.yaml",
+                9,
+                "b@acme has no external_user_id (settings.require_external_id); "
+                "the vendor's v2 schema requires it",
+            ),
+            ("a.yaml", 12, "c@acme has no external_user_id"),
+            ("a.yaml", 16, "d@acme has no external_user_id"),
+            ("b.yaml", 4, "e@acme has no external_user_id"),
+        ],
+    ),
+    Case(
         "defaults-is-a-string",
         {"u.yaml": "version: 1\ndefaults: Acme\nusers: []\n"},
         [("u.yaml", 2, "defaults must be a mapping of fields")],
