@@ -7,6 +7,7 @@ an InputError of `FILE:LINE: message` problems.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from reconciler.schema import (
     user_checker,
 )
 from reconciler.settings import Environment, Settings
+from reconciler.textsafe import invisible_chars, printable
 from reconciler.yaml_source import Mapping, YamlError, read_yaml
 from reconciler.yaml_source import Sequence as YamlSequence
 
@@ -197,8 +199,10 @@ def _check_entry(
         return False
     checker = defaults_checker() if is_defaults else user_checker()
     ok = True
+    reported: tuple[str | None, ...] = ()  # errors are rare: no set built per user
     for error in checker.errors(entry):
         ok = False
+        reported += (error.field,)
         message = error.message
         # Only a key the defaults do not know but a user does is per user; a
         # defaultable field with a bad value keeps the checker's own message.
@@ -211,7 +215,33 @@ def _check_entry(
         elif not is_defaults and error.field is None and "login" in entry:
             message = f"user {entry['login']!r}: {message}"
         problems.append(Problem(file, _key_line(entry, error.field), message, error.field))
+    for name in _NAMING_FIELDS:
+        value = entry.get(name)
+        # Printable ASCII (nearly every value) cannot hold an invisible character.
+        if type(value) is str and not (value.isascii() and value.isprintable()):
+            hidden = invisible_chars(value)
+            if hidden and name not in reported:
+                ok = False
+                problems.append(
+                    Problem(
+                        file, _key_line(entry, name), _invisible_message(name, value, hidden), name
+                    )
+                )
     return ok
+
+
+#: Fields that name a person or an account: what they hold must be what one sees.
+_NAMING_FIELDS = ("login", "email", "user_manager_login")
+
+
+def _invisible_message(name: str, value: str, hidden: list[str]) -> str:
+    unique = list(dict.fromkeys(hidden))
+    what = "an invisible or control character" if len(unique) == 1 else "invisible characters"
+    # Hidden in what a reviewer reads, so a value can look like another account's.
+    return (
+        f"{name} '{printable(value)}' contains {what} ({', '.join(unique)}); "
+        f"remove {'it' if len(unique) == 1 else 'them'}"
+    )
 
 
 def _key_line(entry: Mapping, name: str | None) -> int:
@@ -305,6 +335,26 @@ def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUs
                     )
                 )
     return DesiredUser(login, fields, entry.file, raw.line, key_lines)
+
+
+def _look_alike(
+    login: str, where: str, listed: dict[str, str], composed: dict[str, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """An earlier (login, FILE:LINE) equal to `login` after NFC normalization, but not identical.
+
+    `composed` remembers the non-ASCII logins by their NFC form; an ASCII login
+    is its own NFC form (and can be one: the Kelvin sign composes to K).
+    """
+    if login.isascii():
+        twin = composed.get(login)
+        return twin if twin is not None and twin[0] != login else None
+    form = unicodedata.normalize("NFC", login)
+    twin = composed.setdefault(form, (login, where))
+    if twin[0] != login:
+        return twin
+    if form != login and form in listed:
+        return form, listed[form]
+    return None
 
 
 def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
@@ -421,6 +471,8 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
 
     users: dict[str, DesiredUser] = {}
     listed: dict[str, str] = {}  # login -> FILE:LINE of its first entry
+    # NFC form -> (login, FILE:LINE), for the logins written with non-ASCII letters
+    composed: dict[str, tuple[str, str]] = {}
     for entry in entries:
         raw_login = entry.raw.get("login")
         if not isinstance(raw_login, str):
@@ -437,6 +489,20 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
                 )
             )
             continue
+        if composed or not raw_login.isascii():
+            twin = _look_alike(raw_login, where, listed, composed)
+            if twin is not None:
+                problems.append(
+                    Problem(
+                        entry.file,
+                        entry.login_line,
+                        f"logins {raw_login!a} here and {twin[0]!a} at {twin[1]} "
+                        "look identical but are different text (Unicode NFC); write both "
+                        "the same way",
+                        "login",
+                    )
+                )
+                continue
         if entry.valid:
             user = _make_user(entry, suffix, problems)
             users[user.login] = user
