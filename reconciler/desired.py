@@ -7,6 +7,7 @@ an InputError of `FILE:LINE: message` problems.
 from __future__ import annotations
 
 import os
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from reconciler.schema import (
 )
 from reconciler.settings import Environment, Settings
 from reconciler.textsafe import invisible_chars, printable
-from reconciler.yaml_source import Mapping, YamlError, read_yaml
+from reconciler.yaml_source import Mapping, YamlError, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: How standard input (the input `-`) is named in messages and in DesiredState.files.
+STDIN = "<stdin>"
 
 
 @dataclass(slots=True)
@@ -62,10 +65,23 @@ class DesiredState:
 
 
 def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
-    """The YAML files named by paths: files as given, directories searched recursively."""
+    """The YAML files named by paths: files as given, directories searched recursively.
+
+    `-` is standard input, listed as STDIN; it may be given once.
+    """
     files: list[str] = []
     problems: list[Problem] = []
     for path in paths:
+        if path == "-":
+            if STDIN in files:
+                problems.append(
+                    Problem(STDIN, 0, "- (standard input) is given twice; it can be read once")
+                )
+            else:
+                files.append(STDIN)
+            continue
+        if path == STDIN:
+            path = os.path.join(os.curdir, path)  # a file of that name, not standard input
         if os.path.isdir(path):
             found: list[str] = []
             for root, dirs, names in os.walk(path):
@@ -87,7 +103,7 @@ def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     seen: set[str] = set()
     unique = []
     for f in files:
-        real = os.path.realpath(f)
+        real = f if f == STDIN else os.path.realpath(f)
         if real not in seen:
             seen.add(real)
             unique.append(f)
@@ -256,7 +272,7 @@ def _key_line(entry: Mapping, name: str | None) -> int:
 
 def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Settings | None]:
     try:
-        doc = read_yaml(file)
+        doc = _read_stdin() if file == STDIN else read_yaml(file)
     except YamlError as exc:
         problems.append(exc.problem)
         return [], None
@@ -295,6 +311,13 @@ def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Setti
         valid = document_validator().is_valid({"version": 1, "settings": settings})
         found = _Settings(settings, file, doc.key_lines["settings"], valid)
     return entries, found
+
+
+def _read_stdin() -> Any:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise YamlError(Problem(STDIN, 0, "cannot read: standard input is not open"))
+    return read_yaml_stream(STDIN, stream)
 
 
 @dataclass
@@ -430,7 +453,7 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
 
 
 def load_desired(paths: Sequence[str], environment: str | None = None) -> DesiredState:
-    """Read, validate and merge the desired-state files.
+    """Read, validate and merge the desired-state files (`-` is standard input).
 
     Raises InputError with every problem found, or UsageError for an unknown
     environment name.
@@ -518,6 +541,7 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
 
 
 __all__ = [
+    "STDIN",
     "DesiredState",
     "DesiredUser",
     "find_files",
