@@ -7,6 +7,8 @@ an InputError of `FILE:LINE: message` problems.
 from __future__ import annotations
 
 import os
+import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +26,13 @@ from reconciler.schema import (
     user_checker,
 )
 from reconciler.settings import Environment, Settings
-from reconciler.yaml_source import Mapping, YamlError, read_yaml
+from reconciler.textsafe import invisible_chars, printable
+from reconciler.yaml_source import Mapping, YamlError, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: How standard input (the input `-`) is named in messages and in DesiredState.files.
+STDIN = "<stdin>"
 
 
 @dataclass(slots=True)
@@ -60,10 +65,23 @@ class DesiredState:
 
 
 def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
-    """The YAML files named by paths: files as given, directories searched recursively."""
+    """The YAML files named by paths: files as given, directories searched recursively.
+
+    `-` is standard input, listed as STDIN; it may be given once.
+    """
     files: list[str] = []
     problems: list[Problem] = []
     for path in paths:
+        if path == "-":
+            if STDIN in files:
+                problems.append(
+                    Problem(STDIN, 0, "- (standard input) is given twice; it can be read once")
+                )
+            else:
+                files.append(STDIN)
+            continue
+        if path == STDIN:
+            path = os.path.join(os.curdir, path)  # a file of that name, not standard input
         if os.path.isdir(path):
             found: list[str] = []
             for root, dirs, names in os.walk(path):
@@ -85,7 +103,7 @@ def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     seen: set[str] = set()
     unique = []
     for f in files:
-        real = os.path.realpath(f)
+        real = f if f == STDIN else os.path.realpath(f)
         if real not in seen:
             seen.add(real)
             unique.append(f)
@@ -197,15 +215,49 @@ def _check_entry(
         return False
     checker = defaults_checker() if is_defaults else user_checker()
     ok = True
+    reported: tuple[str | None, ...] = ()  # errors are rare: no set built per user
     for error in checker.errors(entry):
         ok = False
+        reported += (error.field,)
         message = error.message
-        if is_defaults and error.field in user_checker().checks:
+        # Only a key the defaults do not know but a user does is per user; a
+        # defaultable field with a bad value keeps the checker's own message.
+        if (
+            is_defaults
+            and error.field not in checker.checks
+            and error.field in user_checker().checks
+        ):
             message = f"{error.field} cannot be set in defaults (it is per user)"
         elif not is_defaults and error.field is None and "login" in entry:
             message = f"user {entry['login']!r}: {message}"
         problems.append(Problem(file, _key_line(entry, error.field), message, error.field))
+    for name in _NAMING_FIELDS:
+        value = entry.get(name)
+        # Printable ASCII (nearly every value) cannot hold an invisible character.
+        if type(value) is str and not (value.isascii() and value.isprintable()):
+            hidden = invisible_chars(value)
+            if hidden and name not in reported:
+                ok = False
+                problems.append(
+                    Problem(
+                        file, _key_line(entry, name), _invisible_message(name, value, hidden), name
+                    )
+                )
     return ok
+
+
+#: Fields that name a person or an account: what they hold must be what one sees.
+_NAMING_FIELDS = ("login", "email", "user_manager_login")
+
+
+def _invisible_message(name: str, value: str, hidden: list[str]) -> str:
+    unique = list(dict.fromkeys(hidden))
+    what = "an invisible or control character" if len(unique) == 1 else "invisible characters"
+    # Hidden in what a reviewer reads, so a value can look like another account's.
+    return (
+        f"{name} '{printable(value)}' contains {what} ({', '.join(unique)}); "
+        f"remove {'it' if len(unique) == 1 else 'them'}"
+    )
 
 
 def _key_line(entry: Mapping, name: str | None) -> int:
@@ -220,7 +272,7 @@ def _key_line(entry: Mapping, name: str | None) -> int:
 
 def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Settings | None]:
     try:
-        doc = read_yaml(file)
+        doc = _read_stdin() if file == STDIN else read_yaml(file)
     except YamlError as exc:
         problems.append(exc.problem)
         return [], None
@@ -259,6 +311,13 @@ def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Setti
         valid = document_validator().is_valid({"version": 1, "settings": settings})
         found = _Settings(settings, file, doc.key_lines["settings"], valid)
     return entries, found
+
+
+def _read_stdin() -> Any:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise YamlError(Problem(STDIN, 0, "cannot read: standard input is not open"))
+    return read_yaml_stream(STDIN, stream)
 
 
 @dataclass
@@ -301,6 +360,26 @@ def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUs
     return DesiredUser(login, fields, entry.file, raw.line, key_lines)
 
 
+def _look_alike(
+    login: str, where: str, listed: dict[str, str], composed: dict[str, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """An earlier (login, FILE:LINE) equal to `login` after NFC normalization, but not identical.
+
+    `composed` remembers the non-ASCII logins by their NFC form; an ASCII login
+    is its own NFC form (and can be one: the Kelvin sign composes to K).
+    """
+    if login.isascii():
+        twin = composed.get(login)
+        return twin if twin is not None and twin[0] != login else None
+    form = unicodedata.normalize("NFC", login)
+    twin = composed.setdefault(form, (login, where))
+    if twin[0] != login:
+        return twin
+    if form != login and form in listed:
+        return form, listed[form]
+    return None
+
+
 def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     cycles = []
@@ -319,12 +398,23 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
 
 
 def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
-    """The checks across users: protection, managers and their cycles."""
+    """The checks across users: external ids, protection, managers and their cycles."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     users = state.users
     suffix = state.login_suffix
+    require_external_id = state.settings.require_external_id
     for user in users.values():
+        if require_external_id and not user.fields.get("external_user_id"):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.line,
+                    f"{user.login} has no external_user_id (settings.require_external_id); "
+                    "the vendor's v2 schema requires it",
+                    "external_user_id",
+                )
+            )
         if user.fields.get("is_active") is False and state.settings.is_protected(
             user.login, suffix
         ):
@@ -363,7 +453,7 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
 
 
 def load_desired(paths: Sequence[str], environment: str | None = None) -> DesiredState:
-    """Read, validate and merge the desired-state files.
+    """Read, validate and merge the desired-state files (`-` is standard input).
 
     Raises InputError with every problem found, or UsageError for an unknown
     environment name.
@@ -404,6 +494,8 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
 
     users: dict[str, DesiredUser] = {}
     listed: dict[str, str] = {}  # login -> FILE:LINE of its first entry
+    # NFC form -> (login, FILE:LINE), for the logins written with non-ASCII letters
+    composed: dict[str, tuple[str, str]] = {}
     for entry in entries:
         raw_login = entry.raw.get("login")
         if not isinstance(raw_login, str):
@@ -420,6 +512,20 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
                 )
             )
             continue
+        if composed or not raw_login.isascii():
+            twin = _look_alike(raw_login, where, listed, composed)
+            if twin is not None:
+                problems.append(
+                    Problem(
+                        entry.file,
+                        entry.login_line,
+                        f"logins {raw_login!a} here and {twin[0]!a} at {twin[1]} "
+                        "look identical but are different text (Unicode NFC); write both "
+                        "the same way",
+                        "login",
+                    )
+                )
+                continue
         if entry.valid:
             user = _make_user(entry, suffix, problems)
             users[user.login] = user
@@ -435,6 +541,7 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
 
 
 __all__ = [
+    "STDIN",
     "DesiredState",
     "DesiredUser",
     "find_files",

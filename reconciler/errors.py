@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.textsafe import printable
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -27,7 +29,11 @@ EXIT_UNSAFE = 3
 
 @dataclass(frozen=True)
 class Problem:
-    """One located problem in the input: `FILE:LINE: message`."""
+    """One located problem in the input: `FILE:LINE: message`.
+
+    Shown with the file name and message made printable: both may carry what a
+    file (or its name) holds, and a newline there would forge another log line.
+    """
 
     file: str
     line: int
@@ -35,9 +41,10 @@ class Problem:
     field: str | None = None
 
     def __str__(self) -> str:
+        file, message = printable(self.file), printable(self.message)
         if self.line <= 0:
-            return f"{self.file}: {self.message}"
-        return f"{self.file}:{self.line}: {self.message}"
+            return f"{file}: {message}"
+        return f"{file}:{self.line}: {message}"
 
 
 class ReconcilerError(Exception):

@@ -63,6 +63,8 @@ class Settings:
     unlisted: Literal["deactivate", "ignore"] = "deactivate"
     protect: tuple[str, ...] = ()
     max_deactivations: Threshold = Threshold(25, percent=True)
+    #: Every listed user must carry an external_user_id (the vendor's v2 schema requires one).
+    require_external_id: bool = False
     environments: dict[str, Environment] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +85,7 @@ class Settings:
             unlisted=raw.get("unlisted", "deactivate"),
             protect=tuple(raw.get("protect") or ()),
             max_deactivations=Threshold.parse(raw.get("max_deactivations", "25%")),
+            require_external_id=raw.get("require_external_id", False) is True,
             environments=envs,
         )
 

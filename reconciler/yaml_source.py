@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -26,7 +27,8 @@ try:
 except ImportError:  # pragma: no cover - libyaml is present on every supported install
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-#: A desired-state file larger than this is refused before it is read.
+#: A desired-state file (or standard input) larger than this is refused; reading
+#: stops one byte past it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 #: How deep mappings and lists may nest (the format needs four levels).
 MAX_DEPTH = 64
@@ -152,36 +154,98 @@ def _scalar(event: Any, file: str) -> Any:
 def read_yaml(path: str, text: str | None = None) -> Any:
     """Read one YAML document into Mapping/Sequence/scalars.
 
-    Raises YamlError for a file that is missing, too large, malformed, holds
-    more than one document, repeats a key, nests too deep, or whose aliases
-    expand far beyond what was written.
+    Raises YamlError for a file that is missing, not a regular file, too large,
+    malformed, holds more than one document, repeats a key, nests too deep, or
+    whose aliases expand far beyond what was written.
     """
     if text is None:
-        try:
-            size = os.path.getsize(path)
-        except OSError as exc:
-            raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
-        if size > MAX_FILE_BYTES:
-            raise YamlError(
-                Problem(
-                    path,
-                    0,
-                    f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
-                    "(split the users over several files)",
-                )
-            )
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise YamlError(Problem(path, line, "the file is not valid UTF-8")) from None
+        text = _decode(path, _file_bytes(path))
     with paused_gc():
         return _build(path, text)
+
+
+def read_yaml_stream(name: str, stream: BinaryIO) -> Any:
+    """Read one YAML document from an open byte stream (standard input), shown as `name`.
+
+    The same rules as read_yaml, the size limit included.
+    """
+    try:
+        data = _read_at_most(stream, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise YamlError(Problem(name, 0, f"cannot read: {exc.strerror or exc}")) from None
+    if data is None:
+        raise YamlError(_too_large(name))
+    return read_yaml(name, _decode(name, data))
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+# A FIFO opened without O_NONBLOCK waits for a writer: the check after open
+# would never be reached.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _not_regular(path: str, mode: int) -> YamlError:
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+    return YamlError(Problem(path, 0, f"not a regular file ({kind})"))
+
+
+def _too_large(name: str) -> Problem:
+    return Problem(
+        name,
+        0,
+        f"more than {MAX_FILE_BYTES:,} bytes, the limit (split the users over several files)",
+    )
+
+
+def _file_bytes(path: str) -> bytes:
+    # Only regular files: a device (/dev/zero, /dev/urandom) never ends, a FIFO
+    # blocks, a socket cannot be read. Checked before opening (opening a socket
+    # fails with a misleading error) and again on the open file, which is what is read.
+    try:
+        if not stat.S_ISREG(mode := os.stat(path).st_mode):
+            raise _not_regular(path, mode)
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_regular(path, info.st_mode)
+            data = _read_at_most(fh, MAX_FILE_BYTES, info.st_size)
+    except OSError as exc:
+        raise YamlError(Problem(path, 0, f"cannot read: {exc.strerror}")) from None
+    if data is None:
+        raise YamlError(_too_large(path))
+    return data
+
+
+def _read_at_most(stream: BinaryIO, limit: int, size_hint: int = 0) -> bytes | None:
+    """All of stream if it holds at most `limit` bytes, else None; never reads past limit+1.
+
+    `size_hint` (what stat says) only sizes the first read: a file may be longer
+    than its stat (files under /proc say 0) or grow while it is read.
+    """
+    first = min(max(size_hint, 0), limit) + 1
+    data = stream.read(first)
+    if len(data) == first and first <= limit:
+        data += stream.read(limit + 1 - first)
+    return None if len(data) > limit else data
+
+
+def _decode(name: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise YamlError(Problem(name, line, "the file is not valid UTF-8")) from None
 
 
 def _build(file: str, text: str) -> Any:

@@ -524,7 +524,7 @@ CASES = [
     Case(
         "file-over-the-size-limit",
         {"u.yaml": "version: 1\nusers: []\n" + "# padding\n" * 20},
-        [("u.yaml", 0, "file is 221 bytes; the limit is 100 (split the users")],
+        [("u.yaml", 0, "more than 100 bytes, the limit (split the users")],
         max_bytes=100,
     ),
     Case(
@@ -588,6 +588,76 @@ CASES = [
             ("u.yaml", 5, "email cannot be set in defaults (it is per user)"),
             ("u.yaml", 6, "external_user_id cannot be set in defaults"),
             ("u.yaml", 7, "unknown key 'compnay' (did you mean \"company\"?)"),
+        ],
+    ),
+    Case(
+        "defaults-values-yaml-reads-as-non-strings",
+        {
+            "u.yaml": d("""
+                version: 1
+                defaults:
+                  country: NO
+                  phone: 0544
+                  postal_code: 2024-01-01
+                  city: 12.5
+                  is_active: "yes"
+                users: []
+                """)
+        },
+        [
+            (
+                "u.yaml",
+                3,
+                "country must be a string or null, not a boolean (YAML read it as a "
+                "non-string; put the value in quotes)",
+            ),
+            ("u.yaml", 4, "phone must be a string or null, not a number (YAML read it"),
+            ("u.yaml", 5, "postal_code must be a string or null, not a date (YAML read it"),
+            ("u.yaml", 6, "city must be a string or null, not a number (YAML read it"),
+            ("u.yaml", 7, "is_active must be a boolean, not a string"),
+        ],
+    ),
+    Case(
+        "require-external-id",
+        {
+            "a.yaml": d("""
+                version: 1
+                settings:
+                  require_external_id: true
+                users:
+                  - login: a@acme
+                    email: a@acme.com
+                    name: A
+                    external_user_id: "005"
+                  - login: b@acme
+                    email: b@acme.com
+                    name: B
+                  - login: c@acme
+                    email: c@acme.com
+                    name: C
+                    external_user_id: null
+                  - login: d@acme
+                    email: d@acme.com
+                    name: D
+                    is_active: false
+                """),
+            "b.yaml": d("""
+                version: 1
+                defaults: {company: Acme}
+                users:
+                  - {login: e@acme, email: e@acme.com, name: E, external_user_id: ""}
+                """),
+        },
+        [
+            (
+                "a.yaml",
+                9,
+                "b@acme has no external_user_id (settings.require_external_id); "
+                "the vendor's v2 schema requires it",
+            ),
+            ("a.yaml", 12, "c@acme has no external_user_id"),
+            ("a.yaml", 16, "d@acme has no external_user_id"),
+            ("b.yaml", 4, "e@acme has no external_user_id"),
         ],
     ),
     Case(

@@ -319,6 +319,10 @@ def test_suggest() -> None:
         ({"environments": {"sb": {"api_url": ""}}}, False),
         ({"protect": ["a*", ""]}, False),
         ({"unlisted": "ignore"}, True),
+        ({"require_external_id": True}, True),
+        ({"require_external_id": False}, True),
+        ({"require_external_id": "yes"}, False),
+        ({"require_external_id": 1}, False),
     ],
 )
 def test_settings_schema(settings: dict[str, Any], valid: bool) -> None:

@@ -99,6 +99,7 @@ def test_from_mapping() -> None:
             "unlisted": "ignore",
             "protect": ["a*"],
             "max_deactivations": "5%",
+            "require_external_id": True,
             "environments": {
                 "sandbox": {"api_url": "https://sb", "token_env": "SB", "login_suffix": "_sb"},
                 "prod": {"api_url": "https://prod"},
@@ -109,6 +110,7 @@ def test_from_mapping() -> None:
         unlisted="ignore",
         protect=("a*",),
         max_deactivations=Threshold(5, percent=True),
+        require_external_id=True,
         environments={
             "sandbox": Environment("sandbox", "https://sb", "SB", "_sb"),
             "prod": Environment("prod", "https://prod", DEFAULT_TOKEN_ENV, ""),
@@ -122,4 +124,5 @@ def test_from_mapping_defaults(raw: dict[str, object] | None) -> None:
     assert settings.unlisted == "deactivate"
     assert settings.protect == ()
     assert settings.max_deactivations == Threshold(25, percent=True)
+    assert settings.require_external_id is False
     assert settings.environments == {}
