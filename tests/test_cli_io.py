@@ -47,7 +47,11 @@ def test_plan_out_dash_is_refused_with_the_way_to_do_it(run: Any, tenant: Path) 
 
 @pytest.mark.parametrize(
     ("shell", "marker"),
-    [("bash", "complete -o nosort -F"), ("zsh", "#compdef reconciler"), ("fish", "complete --no-files --command reconciler")],
+    [
+        ("bash", "complete -o nosort -F"),
+        ("zsh", "#compdef reconciler"),
+        ("fish", "complete --no-files --command reconciler"),
+    ],
 )
 def test_completion_scripts(run: Any, shell: str, marker: str) -> None:
     result = run("completion", shell)
