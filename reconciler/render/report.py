@@ -9,7 +9,7 @@ import click
 
 from reconciler.apply import ApplyReport, Outcome, complete_line
 from reconciler.render.markdown import MAX_CHARS, escape
-from reconciler.render.text import clean
+from reconciler.textsafe import printable
 
 _MARKS = {"done": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("skipped", "yellow")}
 
@@ -34,12 +34,12 @@ def render_text(report: ApplyReport, *, color: bool = False) -> str:
         return click.style(text, **kw) if color else text
 
     env = f" (environment: {report.environment})" if report.environment else ""
-    lines = [f"DealHub apply to {clean(report.target)}{clean(env)}", ""]
+    lines = [f"DealHub apply to {printable(report.target)}{printable(env)}", ""]
     for o in report.outcomes:
         mark, colour = _MARKS[o.status]
-        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {clean(o.login)}"
+        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {printable(o.login)}"
         if o.message:
-            line += f": {clean(o.message)}"
+            line += f": {printable(o.message)}"
         lines.append(line)
     if not report.outcomes:
         lines.append("No changes. The tenant matches the desired state.")
