@@ -445,11 +445,27 @@ def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
         assert needed in script
 
 
-NODE_HARNESS = r"""
+def node_harness(mocks: str) -> str:
+    """A node script that runs a github-script step (argv: script, state.json).
+
+    `mocks` defines `github`, `context` and `core` over `state`, which is saved
+    back when the step is done.
+    """
+    return f"""
 const fs = require('fs');
 const [scriptPath, statePath] = process.argv.slice(2);
 const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
+{mocks}
+new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
+  require, github, context, core,
+).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
+       (e) => {{ console.error(e); process.exit(1); }});
+"""
+
+
+NODE_HARNESS = node_harness(
+    r"""
 const github = {
   paginate: async (fn, params) => (await fn(params)).data,
   rest: { issues: {
@@ -469,11 +485,8 @@ const context = {
   issue: { number: 7 }, payload: { pull_request: { head: { sha: 'abcdef1234567' } } },
 };
 const core = { info() {}, setOutput() {} };
-new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
-  require, github, context, core,
-).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
-       (e) => { console.error(e); process.exit(1); });
 """
+)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
@@ -501,11 +514,8 @@ def test_pr_comment_script_updates_one_comment(tmp_path: Path) -> None:
     assert result["comments"][0] == quoting
 
 
-FIND_HARNESS = r"""
-const fs = require('fs');
-const [scriptPath, statePath] = process.argv.slice(2);
-const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+FIND_HARNESS = node_harness(
+    r"""
 const github = { rest: {
   repos: { listPullRequestsAssociatedWithCommit: async () => ({ data: state.prs }) },
   actions: {
@@ -523,11 +533,8 @@ const github = { rest: {
 const context = { repo: { owner: 'o', repo: 'r' }, sha: 'merge123' };
 state.outputs = {};
 const core = { info() {}, setOutput: (k, v) => { state.outputs[k] = v; } };
-new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
-  require, github, context, core,
-).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
-       (e) => { console.error(e); process.exit(1); });
 """
+)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
