@@ -29,6 +29,7 @@ FULL_PLAN = (
 )
 #: When the comment must be cut, details go in this order: the least risky first.
 CUT_ORDER: tuple[Action, ...] = ("update", "create", "reactivate", "deactivate")
+KEEP_ORDER: tuple[Action, ...] = tuple(reversed(CUT_ORDER))
 _NOUNS: dict[Action, tuple[str, str]] = {
     "create": ("creation", "creations"),
     "update": ("update", "updates"),
@@ -167,9 +168,7 @@ class _Cut:
 
     def notice(self, max_chars: int) -> str:
         details = [
-            _count(n, *_NOUNS[action])
-            for action in reversed(CUT_ORDER)
-            if (n := self.details[action])
+            _count(n, *_NOUNS[action]) for action in KEEP_ORDER if (n := self.details[action])
         ]
         missing = []
         if details:
@@ -251,10 +250,9 @@ class MarkdownRenderer:
         title, guards = self.title(plan), self.guards(plan)
         fixed = sum(len(line) + 1 for line in title + guards)
         budget = self.max_chars - fixed - len(_Cut.worst(plan).notice(self.max_chars))
-        full = {id(c): self.details(c) for c in plan.changes}
-        brief = {id(c): self.brief(c) for c in plan.changes if c.action in _BRIEF}
+        parts = _Parts(self)
         for _ in range(4):
-            text = self._compose(plan, budget, full, brief)
+            text = self._compose(plan, budget, parts)
             if len(text) <= self.max_chars:
                 return text
             # The headings and blank lines around the lists did not fit: take
@@ -264,11 +262,8 @@ class MarkdownRenderer:
         notice = "\n\n_Cut to fit the comment limit._\n"
         return (text[: max(0, self.max_chars - len(notice))] + notice)[: self.max_chars]
 
-    def _compose(self, plan: Plan, budget: int, full: dict[int, str], brief: dict[int, str]) -> str:
-        """The comment, with `budget` characters for the lists and the changes.
-
-        `full` and `brief` are each change's details and brief entry, by id.
-        """
+    def _compose(self, plan: Plan, budget: int, parts: _Parts) -> str:
+        """The comment, with `budget` characters for the lists and the changes."""
         cut = _Cut()
         title, guards = self.title(plan), self.guards(plan)
 
@@ -290,9 +285,13 @@ class MarkdownRenderer:
             budget -= sum(len(item) + 1 for item in shown)
             # The rest is folded, and takes at most a third of the comment, after
             # the details of the deactivations and reactivations.
-            risky = sum(len(full[id(c)]) + 1 for c in plan.changes if c.action not in _BRIEF)
-            room = max(0, min(budget - risky, self.max_chars // 3))
-            rest, _ = _capped(items[len(shown) :], room, sep=1)
+            risky = [c for a in KEEP_ORDER if a not in _BRIEF for c in plan.by_action(a)]
+            room = min(budget, self.max_chars // 3)
+            for change in risky:
+                if room <= 0:
+                    break
+                room -= len(parts.full(change)) + 1
+            rest, _ = _capped(items[len(shown) :], max(0, room), sep=1)
             budget -= sum(len(item) + 1 for item in rest)
             cut.warnings = len(items) - len(shown) - len(rest)
             warnings = ["", f"**Warnings ({len(items)})**", *shown]
@@ -302,7 +301,7 @@ class MarkdownRenderer:
             if cut.warnings:
                 warnings += ["", f"_… and {cut.warnings} more (see the artifact)._"]
 
-        body = self._body(plan, budget, cut, full, brief)
+        body = self._body(plan, budget, cut, parts)
         out = title
         if cut:
             out += ["", cut.notice(self.max_chars)]
@@ -311,36 +310,37 @@ class MarkdownRenderer:
             out += ["", "No changes. The tenant matches the desired state."]
         return "\n".join(out + body) + "\n"
 
-    def _body(
-        self, plan: Plan, budget: int, cut: _Cut, full: dict[int, str], brief: dict[int, str]
-    ) -> list[str]:
+    def _body(self, plan: Plan, budget: int, cut: _Cut, parts: _Parts) -> list[str]:
         """The changes, in full while they fit; cut in CUT_ORDER, the least risky first.
 
         A cut create or update is still listed briefly (a deactivation or a
-        reactivation is already named above); only then are the brief entries
-        dropped, updates first.
+        reactivation is already named above); only when even those do not fit
+        are the brief entries dropped, updates first. Filled in KEEP_ORDER, so
+        only what is shown is ever rendered (a plan may have 100,000 changes).
         """
-        level = dict.fromkeys(full, 2)  # 2 in full, 1 briefly, 0 not shown
-        size = sum(len(block) + 1 for block in full.values())
-        steps = [(c, 2) for a in CUT_ORDER for c in reversed(plan.by_action(a))]
-        steps += [(c, 1) for a in _BRIEF for c in reversed(plan.by_action(a))]
-        for change, was in steps:
-            if size <= budget:
+        level: dict[int, int] = {}  # 2 in full, 1 briefly; absent: not shown
+        size = 0
+        briefs = [c for a in KEEP_ORDER if a in _BRIEF for c in plan.by_action(a)]
+        for change in briefs:
+            if size + len(parts.brief(change)) + 2 > budget:
                 break
-            key = id(change)
-            if was == 2:
-                size -= len(full[key]) + 1
-                level[key] = 1 if key in brief else 0
-                size += len(brief[key]) + 2 if key in brief else 0
-            else:
-                size -= len(brief[key]) + 2
-                level[key] = 0
+            size += len(parts.brief(change)) + 2
+            level[id(change)] = 1
+        if len(level) == len(briefs):
+            for change in (c for a in KEEP_ORDER for c in plan.by_action(a)):
+                grown = size + len(parts.full(change)) + 1
+                if id(change) in level:
+                    grown -= len(parts.brief(change)) + 2
+                if grown > budget:
+                    break
+                size = grown
+                level[id(change)] = 2
         body: list[str] = []
         for action in ACTIONS:
             changes = plan.by_action(action)
-            blocks = [full[id(c)] for c in changes if level[id(c)] == 2]
-            short = [brief[id(c)] for c in changes if level[id(c)] == 1]
-            gone = sum(level[id(c)] == 0 for c in changes)
+            blocks = [parts.full(c) for c in changes if level.get(id(c)) == 2]
+            short = [parts.brief(c) for c in changes if level.get(id(c)) == 1]
+            gone = len(changes) - len(blocks) - len(short)
             cut.details[action] = len(changes) - len(blocks)
             if blocks:
                 # One <details> may follow another; markdown after them needs a blank line.
@@ -350,3 +350,22 @@ class MarkdownRenderer:
                 tail = f" … and {gone} more (see the artifact)" if gone else ""
                 body += ["", f"**{what} without details:** {', '.join(short)}{tail}"]
         return body
+
+
+class _Parts:
+    """Each change's details and brief entry, rendered once and only when needed."""
+
+    def __init__(self, renderer: MarkdownRenderer) -> None:
+        self._renderer = renderer
+        self._full: dict[int, str] = {}
+        self._brief: dict[int, str] = {}
+
+    def full(self, change: Change) -> str:
+        if (text := self._full.get(id(change))) is None:
+            text = self._full[id(change)] = self._renderer.details(change)
+        return text
+
+    def brief(self, change: Change) -> str:
+        if (text := self._brief.get(id(change))) is None:
+            text = self._brief[id(change)] = self._renderer.brief(change)
+        return text

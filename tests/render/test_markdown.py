@@ -219,7 +219,7 @@ def _a_change(action: Action, i: int, **fields: FieldChange) -> Change:
     return Change(
         action=action,
         login=login,
-        fields=fields or {"is_active": FieldChange(action == "reactivate", action != "deactivate")},
+        fields=fields or {"is_active": FieldChange(action != "reactivate", action == "reactivate")},
         before=None if action == "create" else {"login": login},
         send={"login": login},
     )
