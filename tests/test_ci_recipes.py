@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.render.markdown import ARTIFACT, FULL_PLAN
+
 REPO = Path(__file__).resolve().parent.parent
 CI_DIR = REPO / "examples" / "ci"
 GITHUB = CI_DIR / "github" / "reconciler.yml"
@@ -379,6 +381,62 @@ def test_pr_plan_saves_markdown_and_plan_and_keeps_the_exit_code() -> None:
     assert "0|2)" in fail
 
 
+def _uploads(job: str) -> list[dict[str, Any]]:
+    steps = load(GITHUB)["jobs"][job]["steps"]
+    return [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+
+
+def test_the_whole_plan_is_kept_where_the_cut_comment_says() -> None:
+    # The comment, cut to fit, sends the reader to this artifact and these files.
+    assert ARTIFACT == "reconciler-plan"
+    assert f"the `{ARTIFACT}` artifact of this run (plan.txt, plan.json)" in FULL_PLAN
+    for job, script in (
+        ("plan", _steps("plan")["reconciler plan"]["run"]),
+        ("drift", _steps("drift")["reconciler plan --detailed-exitcode"]["run"]),
+    ):
+        (words,) = reconciler_calls(script)
+        assert words[words.index("--out") + 1] == "plan.json"
+        assert render_calls(script) == [["plan.json", "--format", "text"]]
+        assert "> plan.txt" in script
+        (upload,) = _uploads(job)
+        assert upload["with"]["name"] == ARTIFACT
+        assert {"plan.json", "plan.txt"} <= set(upload["with"]["path"].split())
+        # kept whenever there is a plan: a guard-stopped plan is read most of all
+        assert "hashFiles('plan.json')" in upload["if"] and "exitcode" not in upload["if"]
+    gitlab = load(GITLAB)["plan"]
+    script = "\n".join(_strings(gitlab["script"]))
+    assert render_calls(script) == [["plan.json", "--format", "text"]]
+    assert gitlab["artifacts"]["name"] == ARTIFACT
+    assert {"plan.json", "plan.txt"} <= set(gitlab["artifacts"]["paths"])
+    assert gitlab["artifacts"]["when"] == "always"
+
+
+_RENDER = re.compile(r"\bpython3? -m reconciler\.render\b")
+
+
+def render_calls(script: str) -> list[list[str]]:
+    """The words after `python -m reconciler.render` in a shell script."""
+    return [_words(line[m.end() :]) for line in script.splitlines() for m in _RENDER.finditer(line)]
+
+
+def test_every_render_command_is_real() -> None:
+    calls = [
+        c for path in recipe_files() for s in shell_blocks(load(path)) for c in render_calls(s)
+    ]
+    assert len(calls) == 3
+    help_text = subprocess.run(
+        [sys.executable, "-m", "reconciler.render", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    for words in calls:
+        for word in words:
+            if word.startswith("-"):
+                assert re.search(rf"^\s+{re.escape(word)}\b", help_text, flags=re.M), word
+
+
 def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
     step = _steps("plan")["Post the plan on the pull request"]
     assert step["uses"].startswith("actions/github-script@")
@@ -387,11 +445,27 @@ def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
         assert needed in script
 
 
-NODE_HARNESS = r"""
+def node_harness(mocks: str) -> str:
+    """A node script that runs a github-script step (argv: script, state.json).
+
+    `mocks` defines `github`, `context` and `core` over `state`, which is saved
+    back when the step is done.
+    """
+    return f"""
 const fs = require('fs');
 const [scriptPath, statePath] = process.argv.slice(2);
 const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
+{mocks}
+new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
+  require, github, context, core,
+).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
+       (e) => {{ console.error(e); process.exit(1); }});
+"""
+
+
+NODE_HARNESS = node_harness(
+    r"""
 const github = {
   paginate: async (fn, params) => (await fn(params)).data,
   rest: { issues: {
@@ -411,11 +485,8 @@ const context = {
   issue: { number: 7 }, payload: { pull_request: { head: { sha: 'abcdef1234567' } } },
 };
 const core = { info() {}, setOutput() {} };
-new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
-  require, github, context, core,
-).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
-       (e) => { console.error(e); process.exit(1); });
 """
+)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
@@ -441,6 +512,63 @@ def test_pr_comment_script_updates_one_comment(tmp_path: Path) -> None:
     assert len(bot) == 1 and bot[0]["body"].startswith(MARKER)
     assert "second plan" in bot[0]["body"] and "first plan" not in bot[0]["body"]
     assert result["comments"][0] == quoting
+
+
+FIND_HARNESS = node_harness(
+    r"""
+const github = { rest: {
+  repos: { listPullRequestsAssociatedWithCommit: async () => ({ data: state.prs }) },
+  actions: {
+    listWorkflowRunsForRepo: async (p) => {
+      state.calls.push(['runs', p.event, p.head_sha]);
+      return { data: { workflow_runs: state.runs.filter((r) => r.head_sha === p.head_sha) } };
+    },
+    listWorkflowRunArtifacts: async (p) => {
+      state.calls.push(['artifacts', p.run_id, p.name]);
+      const all = state.artifacts[p.run_id] || [];
+      return { data: { artifacts: all.filter((a) => a.name === p.name) } };
+    },
+  },
+} };
+const context = { repo: { owner: 'o', repo: 'r' }, sha: 'merge123' };
+state.outputs = {};
+const core = { info() {}, setOutput: (k, v) => { state.outputs[k] = v; } };
+"""
+)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_apply_finds_the_plan_of_the_merged_pull_request(tmp_path: Path) -> None:
+    script = _steps("apply")["Find the plan reviewed on the merged pull request"]["with"]["script"]
+    (tmp_path / "find.js").write_text(script, encoding="utf-8")
+    (tmp_path / "harness.js").write_text(FIND_HARNESS, encoding="utf-8")
+    plan = {"name": "reconciler-plan", "expired": False}
+    state = {
+        "prs": [{"number": 7, "merged_at": "2024-05-01T10:00:00Z", "head": {"sha": "head7"}}],
+        "runs": [
+            {"id": 1, "head_sha": "head7", "created_at": "2024-05-01T08:00:00Z"},
+            {"id": 3, "head_sha": "head7", "created_at": "2024-05-01T09:00:00Z"},  # the last
+            {"id": 2, "head_sha": "other", "created_at": "2024-05-01T09:30:00Z"},
+        ],
+        "artifacts": {"1": [plan], "2": [plan], "3": [{"name": "other", "expired": False}, plan]},
+        "calls": [],
+    }
+    path = tmp_path / "state.json"
+
+    def find(**changes: Any) -> dict[str, Any]:
+        path.write_text(json.dumps({**state, **changes}), encoding="utf-8")
+        subprocess.run(["node", "harness.js", "find.js", str(path)], cwd=tmp_path, check=True)
+        result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return result
+
+    found = find()
+    assert found["outputs"] == {"run-id": "3", "name": "reconciler-plan"}
+    assert found["calls"][0] == ["runs", "pull_request", "head7"]
+    assert ["artifacts", 3, "reconciler-plan"] in found["calls"]
+    # the last run kept no plan (it failed): the one before it holds the plan of these files
+    assert find(artifacts={"1": [plan], "3": []})["outputs"]["run-id"] == "1"
+    assert find(artifacts={"3": [{**plan, "expired": True}]})["outputs"] == {}
+    assert find(prs=[])["outputs"] == {}
 
 
 def _gitlab_note_script() -> str:
@@ -568,13 +696,44 @@ users:
 """
 
 
+def test_apply_passes_the_merged_files_with_the_saved_plan() -> None:
+    script = _steps("apply")["reconciler apply"]["run"]
+    with_plan = [w for w in reconciler_calls(script) if any(x.startswith("--plan") for x in w)]
+    assert with_plan, "the apply job applies the reviewed plan"
+    for words in with_plan:
+        # SPEC 5: `apply --plan PLAN.json FILE_OR_DIR...` plans the files afresh
+        positional = [w for i, w in enumerate(words[1:], 1) if not w.startswith("-")]
+        assert '"$USERS_DIR/"' in script and "$USERS_DIR/" in positional, words
+    # the fallback keys on the refusal's own words, which mean "nothing was written"
+    assert 'grep -q "^error: the saved plan does not match" apply-stderr.txt' in script
+
+
+@functools.cache
+def apply_plan_takes_files() -> bool:
+    """Whether this CLI has `apply --plan PLAN.json FILE_OR_DIR...` (SPEC 5) yet.
+
+    The recipe is written for it; a CLI from before it refuses the two together.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "apply", "--plan", os.devnull, "users/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return "not both" not in done.stderr
+
+
 @pytest.mark.skipif(not (shutil.which("bash") and shutil.which("git")), reason="needs bash, git")
 def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: Path) -> None:
+    if not apply_plan_takes_files():
+        pytest.skip("this reconciler does not take FILE_OR_DIR with apply --plan yet")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    shim = bin_dir / "reconciler"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
-    shim.chmod(0o755)
+    for name, run in (("reconciler", "-m reconciler"), ("python", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n', encoding="utf-8")
+        shim.chmod(0o755)
     work = tmp_path / "repo"
     (work / "users").mkdir(parents=True)
     (work / "users" / "team.yaml").write_text(USERS, encoding="utf-8")
@@ -607,6 +766,10 @@ def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: P
     assert planned.returncode == 0, planned.stderr
     assert "exitcode=2" in (tmp_path / "output.txt").read_text(encoding="utf-8")
     assert "to create" in (work / "plan.md").read_text(encoding="utf-8")
+    text = (work / "plan.txt").read_text(encoding="utf-8")
+    assert text.splitlines()[-1] == (
+        "Plan: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate."
+    )
     saved = work / "saved-plan"
     saved.mkdir()
     for name in ("plan.json", "users-tree.txt"):
@@ -617,13 +780,15 @@ def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: P
     assert "fresh plan" not in first.stdout  # the reviewed plan was applied
     assert "Apply complete: 1 created, 1 updated" in first.stdout
 
-    # The same plan again: the CLI refuses it as stale; the recipe re-plans.
+    # The same plan again: the tenant has moved, the CLI refuses the plan as no
+    # longer matching (nothing written); the recipe re-plans.
     script = _steps("apply")["reconciler apply"]["run"]
     grep = re.search(r'grep -q "\^?([^"]+)"', script).group(1)  # type: ignore[union-attr]
+    assert grep == "error: the saved plan does not match"
     second = run("apply", "reconciler apply")
     assert second.returncode == 0, second.stderr
-    assert grep in second.stderr
-    assert "fresh plan: the tenant changed since the reviewed plan" in second.stdout
+    assert any(line.startswith(grep) for line in second.stderr.splitlines())
+    assert "fresh plan: the saved plan no longer matches" in second.stdout
     assert "No changes" in second.stdout
 
     (saved / "users-tree.txt").write_text("0" * 40 + "\n", encoding="utf-8")

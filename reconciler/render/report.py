@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyReport, Outcome, complete_line
-from reconciler.render.markdown import MAX_CHARS, escape
-from reconciler.render.text import clean
+from reconciler.render.markdown import MAX_CHARS, code, escape
+from reconciler.textsafe import printable
 
 _MARKS = {"done": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("skipped", "yellow")}
 
@@ -34,12 +34,12 @@ def render_text(report: ApplyReport, *, color: bool = False) -> str:
         return click.style(text, **kw) if color else text
 
     env = f" (environment: {report.environment})" if report.environment else ""
-    lines = [f"DealHub apply to {clean(report.target)}{clean(env)}", ""]
+    lines = [f"DealHub apply to {printable(report.target)}{printable(env)}", ""]
     for o in report.outcomes:
         mark, colour = _MARKS[o.status]
-        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {clean(o.login)}"
+        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {printable(o.login)}"
         if o.message:
-            line += f": {clean(o.message)}"
+            line += f": {printable(o.message)}"
         lines.append(line)
     if not report.outcomes:
         lines.append("No changes. The tenant matches the desired state.")
@@ -53,7 +53,9 @@ def render_json(report: ApplyReport) -> str:
 
 def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
     counts = report.counts()
-    head = [f"### DealHub apply to {escape(report.target)}", "", f"**{complete_line(counts)}**", ""]
+    env = f" · environment **{escape(report.environment)}**" if report.environment else ""
+    head = [f"### DealHub apply to {escape(report.target)}{env}", ""]
+    head += [f"**{complete_line(counts)}**", ""]
     problems = [o for o in report.outcomes if o.status != "done"]
     if problems:
         head += ["> [!CAUTION]", f"> **{len(problems)} user(s) not applied.**", ""]
@@ -78,7 +80,9 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
 
 
 def _row(o: Outcome) -> str:
-    return f"| {o.status} | {o.action} | {escape(o.login)} | {escape(o.message)} |"
+    return (
+        f"| {o.status} | {o.action} | {code(o.login, cell=True)} | {escape(o.message, cell=True)} |"
+    )
 
 
 def render_report(report: ApplyReport, fmt: str, *, color: bool = False) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from typing import IO, Any
 
 import click
 
 from reconciler.plan import Action, Change, Plan, summary_line
+from reconciler.textsafe import printable
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     "create": ("+", "green"),
@@ -21,15 +21,10 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
 LEGEND = "Legend: + create, ~ update, ^ reactivate, - deactivate"
 
 
-# Control characters (C0, DEL, C1) and the bidirectional overrides: a login or a
-# name in the tenant must not move the cursor, colour the log, forge a line of
-# the plan, or reorder what the reader sees.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean(text: str) -> str:
-    """User text made inert for a terminal: control characters shown as escapes."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+# User text goes through textsafe.printable: a login or a name in the tenant must
+# not move the cursor, colour the log, forge a line of the plan, reorder what the
+# reader sees, or hide a character. `clean` is the name the CLI imports.
+clean = printable
 
 
 def use_color(stream: IO[str] | None = None) -> bool:
@@ -44,7 +39,7 @@ def show(value: Any) -> str:
     """A field value shown unambiguously: strings quoted, null as (empty)."""
     if value is None or value == "":
         return "(empty)"
-    return clean(json.dumps(value, ensure_ascii=False))
+    return printable(json.dumps(value, ensure_ascii=False))
 
 
 class TextRenderer:
@@ -55,15 +50,15 @@ class TextRenderer:
         return click.style(text, **kwargs) if self.color else text
 
     def header(self, plan: Plan) -> str:
-        env = f" (environment: {clean(plan.environment)})" if plan.environment else ""
-        return f"DealHub plan for {clean(plan.target)}{env}"
+        env = f" (environment: {printable(plan.environment)})" if plan.environment else ""
+        return f"DealHub plan for {printable(plan.target)}{env}"
 
     def change(self, change: Change) -> list[str]:
         symbol, colour = SYMBOLS[change.action]
         lines = [
             self._style(f"  {symbol} {change.action:<10}", fg=colour, bold=True)
             + " "
-            + clean(change.login)
+            + printable(change.login)
         ]
         width = max((len(name) for name in change.fields), default=0)
         for name, fc in sorted(change.fields.items()):
@@ -84,18 +79,19 @@ class TextRenderer:
             out += ["", LEGEND]
         if plan.warnings:
             out += ["", "Warnings:"]
-            out += [self._style(f"  ! {clean(w.message)}", fg="yellow") for w in plan.warnings]
+            out += [self._style(f"  ! {printable(w.message)}", fg="yellow") for w in plan.warnings]
         for guard in plan.guards:
             if guard.overridden:
                 out += [
                     "",
-                    f"Safety guard overridden (--allow-mass-deactivation): {clean(guard.message)}",
+                    "Safety guard overridden (--allow-mass-deactivation): "
+                    + printable(guard.message),
                 ]
             else:
                 out += [
                     "",
                     self._style(
-                        f"Safety guard tripped: {clean(guard.message)}.", fg="red", bold=True
+                        f"Safety guard tripped: {printable(guard.message)}.", fg="red", bold=True
                     ),
                     "Apply will refuse this plan; "
                     "rerun with --allow-mass-deactivation if intended.",

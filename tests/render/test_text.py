@@ -147,3 +147,26 @@ def test_use_color_defaults_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert use_color(object()) is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("dan\u200biel@acme", "dan\\u200biel@acme"),  # zero-width space: two look-alike logins
+        ("admin\u2066@acme\u2069", "admin\\u2066@acme\\u2069"),  # bidi isolates
+        ("x\u2028Plan: 0 to create", "x\\u2028Plan: 0 to create"),  # line separator
+    ],
+)
+def test_invisible_characters_are_shown_escaped(raw: str, shown: str) -> None:
+    change = Change(
+        action="deactivate",
+        login=raw,
+        fields={"is_active": FieldChange(True, False)},
+        before={"login": raw},
+        send={"login": raw},
+    )
+    plan = Plan(target=TARGET, changes=[change], unchanged=0, environment=raw)
+    text = TextRenderer().render(plan)
+    assert f"deactivate {shown}\n" in text
+    assert f"(environment: {shown})" in text
+    assert raw not in text
