@@ -439,6 +439,22 @@ def schema(output: str | None, debug: bool) -> int:
 
 
 @cli.command()
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@format_option
+@debug_option
+def show(plan_file: str, fmt: str, debug: bool) -> int:
+    """Show a saved plan (plan --out) as text, markdown or JSON.
+
+    Reads only the file (no tenant, no token), so CI keeps the whole plan as
+    text beside plan.json from one plan run. A plan that contradicts itself
+    is refused, as apply --plan would.
+    """
+    saved, _ = load_saved_plan(plan_file)
+    click.echo(render_plan(saved, fmt, color=use_color()), nl=False)
+    return EXIT_OK
+
+
+@cli.command()
 @click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
 def completion(shell: str) -> int:
     """Print the shell completion script for SHELL.
