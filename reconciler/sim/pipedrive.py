@@ -601,6 +601,7 @@ class PipedriveSimulator:
             user = new_user(
                 self.store.new_id(),
                 email,
+                active_flag=active,
                 name=linked or email,
                 activated=linked is not None,
                 created=stamp,

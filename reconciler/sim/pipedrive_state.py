@@ -49,9 +49,9 @@ DEFAULTS: dict[str, Any] = {
 _NULLABLE_TEXT = ("phone", "last_login", "created", "modified", "icon_url")
 
 
-def new_user(user_id: int, email: str, **fields: Any) -> User:
+def new_user(user_id: int, email: str, *, active_flag: bool, **fields: Any) -> User:
     """A user object with every field: the given ones, else the defaults (name: the email)."""
-    user: User = {"id": user_id, "name": email, "email": email}
+    user: User = {"id": user_id, "name": email, "email": email, "active_flag": active_flag}
     for name in USER_FIELDS:
         if name in fields:
             user[name] = fields[name]
