@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from click.core import ParameterSource
@@ -21,11 +21,12 @@ from reconciler.sim.generate import (
     generate_pipedrive_desired,
     generate_tenant,
 )
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_state import PipedriveStore
 from reconciler.sim.server import serve_forever
 from reconciler.sim.state import StateError, TenantStore, write_json_atomic
 from reconciler.sim.transport import SYSTEMS
+
+if TYPE_CHECKING:
+    from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
 
 TOKEN_ENV = "DEALHUB_TOKEN"
 PIPEDRIVE_TOKEN_ENV = "PIPEDRIVE_API_TOKEN"
@@ -181,6 +182,10 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
             f"--host {host} is not loopback: clients would send the token in clear text "
             "over the network (use --allow-remote to do it anyway)"
         )
+    # Imported here: every command of the tool imports this module, few serve Pipedrive.
+    from reconciler.sim.pipedrive import PipedriveSimulator
+    from reconciler.sim.pipedrive_state import PipedriveStore
+
     env = PIPEDRIVE_TOKEN_ENV if system == "pipedrive" else TOKEN_ENV
     secret = _token(options["token"], options["token_file"], env)
     faults = Faults(
@@ -268,6 +273,8 @@ def _refuse_other_systems_options(ctx: click.Context, system: str) -> None:
 
 
 def _pipedrive_settings(options: dict[str, Any]) -> PipedriveOptions:
+    from reconciler.sim.pipedrive import PipedriveOptions
+
     linked: dict[str, str] = {}
     for item in options["linked_email"]:
         email, sep, person = item.partition("=")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.sim.pipedrive import permission_set_id, timestamp
+from reconciler.sim.pipedrive_state import permission_set_id, timestamp
 from reconciler.sim.state import User
 
 FIRST_NAMES = (

@@ -14,7 +14,6 @@ import json
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,7 +34,9 @@ from reconciler.sim.pipedrive_state import (
     PipedriveStore,
     User,
     new_user,
+    permission_set_id,
     takes_seat,
+    timestamp,
 )
 
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
@@ -60,17 +61,6 @@ EDGE_BODY = (
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PREFIXES = (("v1",), ("api", "v1"))
 _ACCESS_KEYS = frozenset({"app", "admin", "permission_set_id"})
-_PERMISSION_SETS = uuid.UUID("6f1c2a1e-5d0b-4c7e-9a43-2b8f0e7d1c55")
-
-
-def permission_set_id(app: str, admin: bool) -> str:
-    """The company's default permission set of an app, regular or admin (stable UUIDs)."""
-    return str(uuid.uuid5(_PERMISSION_SETS, f"{app}:{'admin' if admin else 'regular'}"))
-
-
-def timestamp(now: float) -> str:
-    """The vendor's time format: UTC, `YYYY-MM-DD HH:MM:SS`."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,17 @@ DEFAULTS: dict[str, Any] = {
     "is_deleted": False,
 }
 _NULLABLE_TEXT = ("phone", "last_login", "created", "modified", "icon_url")
+_PERMISSION_SETS = uuid.UUID("6f1c2a1e-5d0b-4c7e-9a43-2b8f0e7d1c55")
+
+
+def permission_set_id(app: str, admin: bool) -> str:
+    """The company's default permission set of an app, regular or admin (stable UUIDs)."""
+    return str(uuid.uuid5(_PERMISSION_SETS, f"{app}:{'admin' if admin else 'regular'}"))
+
+
+def timestamp(now: float) -> str:
+    """The vendor's time format: UTC, `YYYY-MM-DD HH:MM:SS`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
 
 
 def new_user(user_id: int, email: str, *, active_flag: bool, **fields: Any) -> User:

@@ -23,10 +23,9 @@ from reconciler.sim.pipedrive import (
     NOT_FOUND_USER,
     PipedriveOptions,
     PipedriveSimulator,
-    permission_set_id,
 )
 from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import USER_FIELDS, PipedriveStore
+from reconciler.sim.pipedrive_state import USER_FIELDS, PipedriveStore, permission_set_id
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
 

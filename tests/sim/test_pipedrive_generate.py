@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from reconciler.sim.generate import generate_company, generate_pipedrive_desired
-from reconciler.sim.pipedrive import PipedriveSimulator, permission_set_id
+from reconciler.sim.pipedrive import PipedriveSimulator
 from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import APPS, PipedriveStore
+from reconciler.sim.pipedrive_state import APPS, PipedriveStore, permission_set_id
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "gen-token-1"
