@@ -40,6 +40,16 @@ def raw_exchange(url: str, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
+def json_put(path: str, auth: str, payload: Any) -> bytes:
+    """The bytes of an HTTP/1.1 PUT of `payload` as JSON, with one authentication header."""
+    body = json.dumps(payload).encode()
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def test_running_serves_on_loopback_and_stops_on_exit() -> None:
     with running(make_sim()) as url:
         assert url.startswith("http://127.0.0.1:")
@@ -51,14 +61,8 @@ def test_running_serves_on_loopback_and_stops_on_exit() -> None:
 
 def test_a_lost_answer_closes_the_connection_without_a_byte() -> None:
     sim = make_sim(lost_rate=1.0)
-    body = json.dumps({"users": [user("new@acme")]}).encode()
-    request = (
-        b"PUT /api/v2/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-        + TOKEN.encode()
-        + b"\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
+    request = json_put(
+        "/api/v2/users", f"Authorization: Bearer {TOKEN}", {"users": [user("new@acme")]}
     )
     with running(sim) as url:
         assert raw_exchange(url, request) == b""
@@ -170,15 +174,7 @@ def test_a_lost_pipedrive_answer_closes_the_connection_after_the_write() -> None
     sim = PipedriveSimulator(
         PipedriveStore(company()), token=PD_TOKEN, faults=Faults(lost_rate=1.0)
     )
-    body = json.dumps({"active_flag": False}).encode()
-    request = (
-        b"PUT /v1/users/102 HTTP/1.1\r\nHost: x\r\nx-api-token: "
-        + PD_TOKEN.encode()
-        + b"\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
+    request = json_put("/v1/users/102", f"x-api-token: {PD_TOKEN}", {"active_flag": False})
     with running(sim) as url:
         assert raw_exchange(url, request) == b""
     assert sim.store.get(102)["active_flag"] is False  # type: ignore[index]
