@@ -156,7 +156,6 @@ class PipedriveOptions:
 
 @dataclass(frozen=True)
 class _Route:
-    name: str
     handler: Callable[[_Call], SimResponse]
     cost: int
     search: bool = False
@@ -335,7 +334,7 @@ class PipedriveSimulator:
             with self._lock:
                 self.limits.note_429(key, now)
             headers_429 = {"Retry-After": str(faults.retry_after)}
-            return self._answer(key, burst, now, _error_response(429, OVER_LIMIT), headers_429)
+            return self._answer(key, burst, now, _over_limit(), headers_429)
         if self.options.account_closed:
             return self._answer(key, burst, now, _error_response(402, ACCOUNT_NOT_OPEN))
         if not isinstance(route, _Route):
@@ -382,17 +381,17 @@ class PipedriveSimulator:
         methods: dict[str, _Route]
         if len(rest) == 1:
             methods = {
-                "GET": _Route("list", self._list, COSTS["list"]),
-                "POST": _Route("create", self._create, COSTS["create"], write=True),
+                "GET": _Route(self._list, COSTS["list"]),
+                "POST": _Route(self._create, COSTS["create"], write=True),
             }
         elif rest[1] == "me":
-            methods = {"GET": _Route("me", self._me, COSTS["me"])}
+            methods = {"GET": _Route(self._me, COSTS["me"])}
         elif rest[1] == "find":
-            methods = {"GET": _Route("find", self._find, COSTS["find"], search=True)}
+            methods = {"GET": _Route(self._find, COSTS["find"], search=True)}
         else:
             methods = {
-                "GET": _Route("get", self._get, COSTS["get"]),
-                "PUT": _Route("update", self._update, COSTS["update"], write=True),
+                "GET": _Route(self._get, COSTS["get"]),
+                "PUT": _Route(self._update, COSTS["update"], write=True),
             }
         route = methods.get(method)
         if route is None:
@@ -403,10 +402,7 @@ class PipedriveSimulator:
         with self._lock:
             self.limits.note_429(key, now)
         extra = {"Retry-After": str(wait)} if self.options.retry_after_on_429 else {}
-        if self.options.body_on_429:
-            response = _json(429, {**_error(OVER_LIMIT), "errorCode": 429})
-        else:
-            response = SimResponse(429)
+        response = _over_limit() if self.options.body_on_429 else SimResponse(429)
         return self._answer(key, burst, now, response, extra)
 
     def _answer(
@@ -775,6 +771,11 @@ def _error(message: str) -> dict[str, Any]:
         "data": None,
         "additional_data": None,
     }
+
+
+def _over_limit() -> SimResponse:
+    # Undocumented: the shape of the 401's body, which names its code.
+    return _json(429, {**_error(OVER_LIMIT), "errorCode": 429})
 
 
 def _error_response(

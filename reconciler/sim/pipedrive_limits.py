@@ -135,9 +135,9 @@ class RateLimiter:
         request after it is refused.
         """
         self._roll(now)
-        if self.overdraft:
-            return self._spent >= self.daily_budget
-        return self._spent + cost > self.daily_budget
+        if self._spent >= self.daily_budget:
+            return True
+        return not self.overdraft and self._spent + cost > self.daily_budget
 
     def charge(self, cost: int, now: float) -> None:
         self._roll(now)

@@ -76,7 +76,7 @@ def test_the_default_budget_is_30000_times_the_multiplier_times_the_seats(
 
 
 def test_past_the_budget_every_request_is_429_until_midnight(make_api: MakeApi) -> None:
-    api = make_api(daily_budget=40)
+    api = make_api(daily_budget=40, edge_after=None)
     assert api.client.get("/v1/users").status_code == 200
     assert api.client.get("/v1/users").status_code == 200
     for name, call in calls(api).items():
@@ -96,6 +96,7 @@ def test_past_the_budget_every_request_is_429_until_midnight(make_api: MakeApi) 
         assert response.headers["x-daily-requests-left"] == "0"
         assert "retry-after" not in response.headers
     assert api.store.live_with_email("n@acme.com") is None
+    assert api.client.get("/v1/nothing").status_code == 429  # even what costs nothing
     assert api.sim.tokens_spent == 40
     api.clock.advance(2.0)  # nothing changes within the day, however long the client waits
     api.clock.set(NOON + 11.9 * 3600)
