@@ -1,4 +1,4 @@
-"""The simulator over a real HTTP socket, with the standard library's threading server."""
+"""A simulator over a real HTTP socket, with the standard library's threading server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from reconciler.sim.app import Simulator, split_target
+from reconciler.sim.app import split_target
+from reconciler.sim.transport import SimulatedApi
 
 #: Largest request body accepted; far above what 100,000 users take.
 MAX_BODY_BYTES = 512 * 1024 * 1024
@@ -19,7 +20,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator, verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], simulator: SimulatedApi, verbose: bool) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.simulator = simulator
@@ -106,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve_forever(
-    sim: Simulator,
+    sim: SimulatedApi,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -130,7 +131,7 @@ def serve_forever(
 
 @contextlib.contextmanager
 def running(
-    sim: Simulator, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    sim: SimulatedApi, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
 ) -> Iterator[str]:
     """Serve `sim` on a background thread; yields its base URL, stops on exit."""
     server = _Server((host, port), sim, verbose)

@@ -1,4 +1,4 @@
-"""The simulator over a real loopback socket."""
+"""The simulators over a real loopback socket."""
 
 from __future__ import annotations
 
@@ -14,10 +14,15 @@ import pytest
 from reconciler.client import is_loopback
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
+from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
+from reconciler.sim.pipedrive_limits import ManualClock
+from reconciler.sim.pipedrive_state import PipedriveStore
 from reconciler.sim.server import running
 from reconciler.sim.state import TenantStore
 
 from .conftest import AUTH, TOKEN, sample_users, user
+from .test_pipedrive import TOKEN as PD_TOKEN
+from .test_pipedrive import company
 
 
 def make_sim(**faults: Any) -> Simulator:
@@ -35,6 +40,16 @@ def raw_exchange(url: str, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
+def json_put(path: str, auth: str, payload: Any) -> bytes:
+    """The bytes of an HTTP/1.1 PUT of `payload` as JSON, with one authentication header."""
+    body = json.dumps(payload).encode()
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def test_running_serves_on_loopback_and_stops_on_exit() -> None:
     with running(make_sim()) as url:
         assert url.startswith("http://127.0.0.1:")
@@ -46,14 +61,8 @@ def test_running_serves_on_loopback_and_stops_on_exit() -> None:
 
 def test_a_lost_answer_closes_the_connection_without_a_byte() -> None:
     sim = make_sim(lost_rate=1.0)
-    body = json.dumps({"users": [user("new@acme")]}).encode()
-    request = (
-        b"PUT /api/v2/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-        + TOKEN.encode()
-        + b"\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
+    request = json_put(
+        "/api/v2/users", f"Authorization: Bearer {TOKEN}", {"users": [user("new@acme")]}
     )
     with running(sim) as url:
         assert raw_exchange(url, request) == b""
@@ -131,3 +140,41 @@ def test_ipv6_loopback_is_served() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+# Pipedrive
+
+
+def make_pipedrive(**options: Any) -> PipedriveSimulator:
+    return PipedriveSimulator(
+        PipedriveStore(company()),
+        token=PD_TOKEN,
+        options=PipedriveOptions(**options),
+        clock=ManualClock(),
+    )
+
+
+def test_pipedrive_is_served_with_its_headers_and_its_edge() -> None:
+    sim = make_pipedrive(burst=1, edge_after=0)
+    with (
+        running(sim) as url,
+        httpx.Client(base_url=url, headers={"x-api-token": PD_TOKEN}) as client,
+    ):
+        first = client.get("/api/v1/users")
+        assert first.status_code == 200
+        assert first.headers["x-ratelimit-remaining"] == "0"
+        assert client.get("/v1/users").status_code == 429
+        blocked = client.get("/v1/users")
+    assert blocked.status_code == 403
+    assert blocked.headers["content-type"] == "text/html; charset=UTF-8"
+    assert "<html>" in blocked.text
+
+
+def test_a_lost_pipedrive_answer_closes_the_connection_after_the_write() -> None:
+    sim = PipedriveSimulator(
+        PipedriveStore(company()), token=PD_TOKEN, faults=Faults(lost_rate=1.0)
+    )
+    request = json_put("/v1/users/102", f"x-api-token: {PD_TOKEN}", {"active_flag": False})
+    with running(sim) as url:
+        assert raw_exchange(url, request) == b""
+    assert sim.store.get(102)["active_flag"] is False  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""SimTransport and open_simulator: the in-process path an httpx client takes."""
+"""SimTransport and open_simulator: the in-process path an httpx client takes (both systems)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import pytest
 
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
+from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
+from reconciler.sim.pipedrive_limits import ManualClock
+from reconciler.sim.pipedrive_state import PipedriveStore
 from reconciler.sim.state import StateError, TenantStore
 from reconciler.sim.transport import SimTransport, open_simulator
 
 from .conftest import AUTH, TOKEN, sample_users, user
+from .test_pipedrive import TOKEN as PD_TOKEN
+from .test_pipedrive import company
 
 
 def client_for(sim: Simulator) -> httpx.Client:
@@ -81,3 +86,66 @@ def test_responses_carry_status_headers_and_body() -> None:
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3"
     assert response.json() == {"message": "Too Many Requests"}
+
+
+# Pipedrive
+
+
+def company_file(tmp_path: Path) -> Path:
+    path = tmp_path / "company.json"
+    path.write_text(json.dumps(company()), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_open_simulator_for_pipedrive_saves_only_when_writable(
+    tmp_path: Path, writable: bool
+) -> None:
+    path = company_file(tmp_path)
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    sim = open_simulator(path, token=PD_TOKEN, writable=writable, system="pipedrive")
+    assert isinstance(sim, PipedriveSimulator)
+    with httpx.Client(
+        transport=SimTransport(sim), base_url="http://simulator", headers={"x-api-token": PD_TOKEN}
+    ) as client:
+        assert client.post("/v1/users", json={"email": "new@acme.com"}).status_code == 200
+    saved = PipedriveStore.load(path, persist=False)
+    if writable:
+        assert saved.live_with_email("new@acme.com") is not None
+    else:
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_open_simulator_for_pipedrive_passes_options_faults_and_clock(tmp_path: Path) -> None:
+    clock = ManualClock()
+    sim = open_simulator(
+        company_file(tmp_path),
+        token=PD_TOKEN,
+        writable=False,
+        system="pipedrive",
+        options=PipedriveOptions(daily_budget=20),
+        faults=Faults(seed=3),
+        clock=clock,
+    )
+    assert sim.clock is clock and sim.daily_budget == 20 and sim.faults.seed == 3
+
+
+def test_open_simulator_reports_a_bad_company_file(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="company file not found"):
+        open_simulator(tmp_path / "nope.json", token=PD_TOKEN, writable=False, system="pipedrive")
+    # A DealHub tenant is not a Pipedrive company.
+    with pytest.raises(StateError):
+        open_simulator(tenant_file(tmp_path), token=PD_TOKEN, writable=False, system="pipedrive")
+
+
+def test_open_simulator_refuses_an_unknown_system_or_misplaced_options(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown system 'hubspot'"):
+        open_simulator(tenant_file(tmp_path), token=TOKEN, writable=False, system="hubspot")
+    with pytest.raises(ValueError, match="Pipedrive"):
+        open_simulator(
+            tenant_file(tmp_path), token=TOKEN, writable=False, options=PipedriveOptions()
+        )
+    assert isinstance(
+        open_simulator(tenant_file(tmp_path), token=TOKEN, writable=False, system="dealhub"),
+        Simulator,
+    )
