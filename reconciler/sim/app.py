@@ -69,7 +69,8 @@ class _Job:
     users: list[dict[str, Any]]
     polls: int = 0
     status: str = "queued"
-    error_description: str | None = None
+    # The vendor types both error fields as strings: "" while there is no error.
+    error_description: str = ""
 
 
 class Simulator:
@@ -211,7 +212,7 @@ class Simulator:
                     "request_id": request_id,
                     "status": job.status,
                     "error_description": job.error_description,
-                    "error_code": ASYNC_ERROR_CODE if failed else None,
+                    "error_code": ASYNC_ERROR_CODE if failed else "",
                 },
             )
 
