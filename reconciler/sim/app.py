@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from reconciler.fields import (
     BOOLEAN_FIELDS,
@@ -377,7 +377,10 @@ class Simulator:
                 self._on_request(entry)
 
     def _masked(self, text: str) -> str:
-        return text.replace(self._token, "[REDACTED]")
+        # A path carries the token percent-encoded, as a client quotes an id.
+        for form in (self._token, quote(self._token, safe="")):
+            text = text.replace(form, "[REDACTED]")
+        return text
 
     def _logged_body(self, body: bytes) -> Any:
         if not body:

@@ -580,6 +580,14 @@ def test_request_log_records_requests_but_never_the_token(api: Api) -> None:
     assert "Authorization" not in json.dumps(log)
 
 
+def test_request_log_masks_a_token_percent_encoded_in_the_path() -> None:
+    token = "tok/with+signs"
+    sim = Simulator(TenantStore(sample_users()), token=token)
+    auth = {"Authorization": f"Bearer {token}"}
+    sim.handle("GET", "/api/v1/request/tok%2Fwith%2Bsigns/status", {}, auth, b"")
+    assert sim.request_log[0]["path"] == "/api/v1/request/[REDACTED]/status"
+
+
 def test_handle_takes_plain_values() -> None:
     sim = Simulator(TenantStore(sample_users()), token=TOKEN)
     response = sim.handle("get", "/api/v1/users", {"status": "inactive"}, AUTH, b"")
