@@ -8,11 +8,11 @@ artifact, and must not be able to send the token to a host of its choosing.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from reconciler.client import (
     SIM_PREFIX,
     DealHubClient,
+    api_url_host,
     check_url,
     connect,
     is_loopback,
@@ -26,14 +26,19 @@ _TOKEN_VARIABLE = re.compile(r"DEALHUB_[A-Z0-9_]*")
 
 
 def is_trusted_target(url: str) -> bool:
-    """A target a file may choose by itself: a DealHub host, loopback, or the simulator."""
+    """A target a file may choose by itself: a DealHub host, loopback, or the simulator.
+
+    A URL that is not http(s) is simply not trusted; an http(s) URL that
+    cannot be read unambiguously (a space, user info, a bad port) is a UsageError.
+    """
     if url.startswith(SIM_PREFIX):
         return True
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
+    if not url.strip().lower().startswith(("http://", "https://")):
+        return False
+    scheme, host = api_url_host(url, source="the target")
+    if scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
         return True
-    return parts.scheme in ("http", "https") and bool(host) and is_loopback(host)
+    return is_loopback(host)
 
 
 def choose_target(env: Environment | None, api_url: str | None, *, ambient: bool) -> str:
