@@ -136,11 +136,18 @@ def api_url_is_ambient() -> bool:
 
 
 def open_client(
-    env: Environment | None, api_url: str | None, token_file: str | None, *, writable: bool
+    env: Environment | None,
+    api_url: str | None,
+    token_file: str | None,
+    *,
+    writable: bool,
+    expected_users: int = 0,
 ) -> DealHubClient:
     """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL (see targets)."""
     url = targets.choose_target(env, api_url, ambient=api_url_is_ambient())
-    return targets.open_client(env, url, token_file, writable=writable)
+    return targets.open_client(
+        env, url, token_file, writable=writable, expected_users=expected_users
+    )
 
 
 def make_plan(
@@ -257,7 +264,9 @@ def plan(
     if out == "-":
         raise UsageError("--out - would mix the saved plan with the shown one: use --format json")
     state = load_desired(inputs, environment=env_name)
-    with open_client(state.environment, api_url, token_file, writable=False) as client:
+    with open_client(
+        state.environment, api_url, token_file, writable=False, expected_users=len(state.users)
+    ) as client:
         result = make_plan(state, client.list_users(), client.target, allow_mass_deactivation)
     if out or fmt == "json":
         result.desired_digest = saved_plan.desired_digest(state)
@@ -335,7 +344,9 @@ def apply(
     if saved is not None:
         # Before the token goes anywhere: a plan for another tenant stops here.
         saved_plan.check_target(saved[0], targets.normalised(url), state)
-    with targets.open_client(state.environment, url, token_file, writable=True) as client:
+    with targets.open_client(
+        state.environment, url, token_file, writable=True, expected_users=len(state.users)
+    ) as client:
         tenant = client.list_users()
         planned = make_plan(state, tenant, client.target, allow_mass_deactivation)
         guards.raise_if_unsafe(planned)

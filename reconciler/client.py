@@ -8,24 +8,33 @@ writes `PUT /api/v2/users`, async requests are followed on
 Retries (429 honouring Retry-After, 5xx, network errors) use exponential
 backoff with full jitter. The v2 upsert is idempotent (same login, same
 fields), so a write whose answer was lost is retried safely.
+
+Every answer is read whole through `_Answer`, the one place server content
+enters: its size is capped, its exchange has a total deadline, and every string
+in it is masked (reconciler.redact) as it is parsed, so a token a server
+echoes back in any field, id or message goes no further.
 """
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import ipaddress
 import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, redact
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -33,6 +42,8 @@ from reconciler.errors import (
     TransportError,
     UsageError,
 )
+from reconciler.fields import READ_FIELDS
+from reconciler.textsafe import escape_char
 
 log = logging.getLogger("reconciler.client")
 
@@ -41,6 +52,14 @@ SIM_PREFIX = "sim:"
 SIM_DEFAULT_TOKEN = "sim-token"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 120.0
+#: Seconds allowed between two bytes of an answer.
+DEFAULT_TIMEOUT = 60.0
+#: Seconds one exchange (a request and its whole answer) may take, however it trickles.
+DEFAULT_TOTAL_TIMEOUT = 300.0
+#: An answer may hold max(MIN_RESPONSE_BYTES, RESPONSE_BYTES_PER_USER x expected users).
+MIN_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Generous: the read schema's limits add up to about 1.5 KB of text per user.
+RESPONSE_BYTES_PER_USER = 4 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,17 +117,68 @@ def _checked(source: TokenSource) -> TokenSource:
     return source
 
 
-def check_url(url: str) -> str:
-    """Refuse a URL that would send the token in clear text or is not a URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--api-url {url!r} is not an http(s) URL or sim:PATH")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+def check_url(url: str, *, source: str = "--api-url") -> str:
+    """Refuse a URL that would send the token in clear text or is not a usable URL.
+
+    What passes is what httpx will use (see `api_url_host`); `source` names
+    where the URL came from in the message.
+    """
+    scheme, host = api_url_host(url, source=source)
+    if scheme == "http" and not is_loopback(host):
         raise UsageError(
-            f"refusing plain http:// to {parts.hostname}: the token would cross the network "
+            f"refusing plain http:// to {host}: the token would cross the network "
             "in clear text (use https://, or http:// only on loopback)"
         )
     return url.rstrip("/")
+
+
+def api_url_host(url: str, *, source: str = "--api-url") -> tuple[str, str]:
+    """The scheme and host an http(s) API base URL reaches; UsageError for anything else.
+
+    Python's URL parser and httpx's must read the URL alike, so the host a
+    check approves is the host the token is sent to: a URL they could read
+    differently (a backslash, a space, user info, an odd IPv6 literal) is refused.
+    """
+    shown = _shown_url(url)
+    odd = sorted({ch for ch in url if not "!" <= ch <= "~"})
+    if odd:
+        names = ", ".join("a space" if ch == " " else escape_char(ch) for ch in odd)
+        raise UsageError(f"{source} {shown} has a character a URL cannot hold ({names}): check it")
+    if "\\" in url:
+        raise UsageError(f"{source} {shown} has a backslash, which URL parsers read differently")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{source} {shown} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"{source} {shown} is not an http(s) URL or sim:PATH")
+    if "@" in parts.netloc:
+        raise UsageError(
+            f"{source} must not carry a user name or password (USER:PASSWORD@HOST): "
+            "the token is read from DEALHUB_TOKEN or --token-file"
+        )
+    if not parts.hostname:
+        raise UsageError(f"{source} {shown} has no host")
+    if "%" in parts.hostname:
+        raise UsageError(f"{source} {shown} has a percent-encoded host: write it plainly")
+    if port == 0:
+        raise UsageError(f"{source} {shown} has port 0, outside 1-65535")
+    if "?" in url or "#" in url:
+        raise UsageError(f"{source} {shown} has a query or a fragment: give the base URL only")
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii").lower()
+    except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+        raise UsageError(f"{source} {shown} is not a valid URL: {exc}") from None
+    if host != parts.hostname:
+        raise UsageError(f"{source} {shown} does not name one host unambiguously")
+    return parts.scheme, host
+
+
+def _shown_url(url: str) -> str:
+    # User info may hold a password: it is never echoed.
+    shown = re.sub(r"(?<=//)[^/?#]*@", "***@", url)
+    return repr(shown if len(shown) <= 200 else shown[:200] + "...")
 
 
 def is_loopback(host: str) -> bool:
@@ -121,6 +191,37 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def response_limit(expected_users: int = 0) -> int:
+    """The default cap on one answer: max(64 MiB, 4 KiB x the users the caller expects)."""
+    return max(MIN_RESPONSE_BYTES, RESPONSE_BYTES_PER_USER * max(expected_users, 0))
+
+
+def retry_after_seconds(header: str | None, now: float) -> float | None:
+    """The wait a Retry-After header asks for, capped at MAX_RETRY_AFTER; None if unusable.
+
+    Accepts delay-seconds and an HTTP-date (`now` is the wall clock, as time.time()).
+    Anything else (nan, inf, a negative number, an empty value) is None: the
+    caller falls back to its own backoff.
+    """
+    if header is None:
+        return None
+    value = header.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        # An HTTP-date is GMT; a date without a zone is read as GMT too.
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        delay = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return min(max(delay, 0.0), MAX_RETRY_AFTER)
+
+
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 @dataclass
 class UpsertAnswer:
     """What one PUT /api/v2/users answered.
@@ -128,6 +229,8 @@ class UpsertAnswer:
     kind: "ok" (every user done), "errors" (per-user failures in `errors`),
     "async" (follow `request_id`), "rejected" (HTTP 400: the whole batch),
     "unknown" (a 200 whose body we cannot read: verification decides).
+    `request_id` is masked like every server string: pass it back to
+    `DealHubClient.request_status`, which polls with the id the server gave.
     """
 
     kind: str
@@ -146,8 +249,102 @@ class RequestCounter:
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
 
+class _Answer:
+    """One answer, read whole: the only way server content reaches the rest of the client.
+
+    `json()` and `text()` mask every string as it is parsed; `reason` and
+    `content_type` are masked here. Only `raw_json()` is unmasked, for the one
+    value that goes back to the same server (an async request id).
+    """
+
+    def __init__(self, method: str, path: str, response: httpx.Response, body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.status = response.status_code
+        self.headers = response.headers
+        self.reason = redact.redact(response.reason_phrase)
+        self.content_type = redact.redact(response.headers.get("Content-Type", "no content type"))
+        self.body = body
+        self._text: str | None = None
+        self._raw: Any = _UNREAD
+        self._masked: Any = _UNREAD
+        #: Whether masking json() changed anything: a string held a registered secret.
+        self.held_secret = False
+
+    def raw_json(self) -> Any:
+        """The parsed body, unmasked. ValueError when it is not JSON."""
+        if self._raw is _UNREAD:
+            if self._text is None:
+                self._text = self.body.decode("utf-8-sig")
+            try:
+                self._raw = json.loads(self._text)
+            except RecursionError:
+                raise ValueError("nested too deeply") from None
+        return self._raw
+
+    def json(self) -> Any:
+        """The parsed body with every string (keys too) masked. ValueError when not JSON."""
+        if self._masked is _UNREAD:
+            raw = self.raw_json()
+            if not _holds_secret(self._text or ""):
+                self._masked = raw
+            else:
+                try:
+                    self._masked = self._mask(raw)
+                except RecursionError:
+                    raise ValueError("nested too deeply") from None
+        return self._masked
+
+    def text(self) -> str:
+        """The body as text, masked."""
+        return redact.redact(self.body.decode("utf-8", errors="replace"))
+
+    def _mask(self, value: Any) -> Any:
+        if isinstance(value, str):
+            masked = redact.redact(value)
+            if masked != value:
+                self.held_secret = True
+            return masked
+        if isinstance(value, list):
+            return [self._mask(item) for item in value]
+        if isinstance(value, dict):
+            return {self._mask(k): self._mask(v) for k, v in value.items()}
+        return value
+
+
+_UNREAD = object()
+_DECODER = json.JSONDecoder()
+
+
+def _holds_secret(text: str) -> bool:
+    """Whether any string of the valid JSON `text` holds a registered secret once decoded.
+
+    A string without escapes is spelt in the text as it decodes, so one look at
+    the whole text covers it; only the strings with an escape (a secret could
+    hide as `\\u0074ok...`) are decoded one by one.
+    """
+    if redact.redact(text) != text:
+        return True
+    pos = text.find("\\")
+    while pos != -1:
+        # Backslashes occur only inside strings, and none since the last string
+        # decoded: the nearest quote before this one opens its string.
+        start = text.rfind('"', 0, pos)
+        value, end = _DECODER.raw_decode(text, start)
+        if redact.redact(value) != value:
+            return True
+        pos = text.find("\\", end)
+    return False
+
+
 class DealHubClient:
-    """A client for the DealHub User API (see the module docstring)."""
+    """A client for the DealHub User API (see the module docstring).
+
+    `total_timeout` bounds each exchange from request to last byte;
+    `max_response_bytes` caps one answer (default: `response_limit(expected_users)`).
+    The token in the `Authorization` header of `http` is registered with
+    reconciler.redact, so it is masked wherever the process writes.
+    """
 
     def __init__(
         self,
@@ -158,15 +355,25 @@ class DealHubClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        max_response_bytes: int | None = None,
+        expected_users: int = 0,
     ) -> None:
         self._http = http
         auth = http.headers.get("Authorization", "")
-        self._secret = auth.split(" ", 1)[1].strip() if " " in auth else ""
+        if " " in auth:
+            _register(auth.split(" ", 1)[1])
         self.target = target
         self._token_origin = token_origin
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._total_timeout = total_timeout
+        self.max_response_bytes = (
+            response_limit(expected_users) if max_response_bytes is None else max_response_bytes
+        )
+        # The id each masked request id stands for: polls go back with the server's own.
+        self._request_ids: dict[str, str] = {}
         self.requests = RequestCounter()
 
     def __enter__(self) -> DealHubClient:
@@ -184,71 +391,87 @@ class DealHubClient:
     # -- the three calls ------------------------------------------------------
 
     def list_users(self) -> list[dict[str, Any]]:
-        """Every user of the tenant, in one `GET /api/v1/users`."""
-        response = self._send("GET", "/api/v1/users", kind="read")
-        if response.status_code != 200:
-            raise self._unexpected(response)
-        data = self._json(response)
+        """Every user of the tenant, in one `GET /api/v1/users`, checked before anyone diffs it."""
+        answer = self._send("GET", "/api/v1/users", kind="read")
+        if answer.status != 200:
+            raise self._unexpected(answer)
+        data = self._json(answer)
+        where = f"{self.target} answered GET /api/v1/users"
         if not isinstance(data, list):
             raise ResponseError(
-                f"{self.target} answered GET /api/v1/users with {self._kind(data)}, "
-                "not the list of users the API returns"
+                f"{where} with {self._kind(data)}, not the list of users the API returns"
             )
-        for i, user in enumerate(data):
-            if not isinstance(user, dict) or not isinstance(user.get("login"), str):
-                raise ResponseError(
-                    f"{self.target} answered GET /api/v1/users with an entry #{i} that is "
-                    "not a user object with a login"
-                )
+        _check_users(data, where, token_seen=answer.held_secret)
         return data
 
     def upsert_users(self, users: list[dict[str, Any]]) -> UpsertAnswer:
         """One `PUT /api/v2/users` of a batch; see UpsertAnswer for the outcomes."""
-        response = self._send("PUT", "/api/v2/users", kind="write", json_body={"users": users})
-        if response.status_code in (400, 413, 422):
-            return UpsertAnswer("rejected", message=self._message(response))
-        if response.status_code != 200 and response.status_code // 100 != 2:
-            raise self._unexpected(response)
-        if not response.content.strip():
+        answer = self._send("PUT", "/api/v2/users", kind="write", json_body={"users": users})
+        if answer.status in (400, 413, 422):
+            return UpsertAnswer("rejected", message=self._message(answer))
+        if answer.status // 100 != 2:
+            raise self._unexpected(answer)
+        if not answer.body.strip():
             return UpsertAnswer("ok")
         try:
-            data = response.json()
+            data = answer.json()
         except ValueError:
             return UpsertAnswer("unknown", message="the answer was not JSON")
         if isinstance(data, dict):
             if data.get("request_id"):
-                return UpsertAnswer("async", request_id=str(data["request_id"]))
+                return self._async(answer.raw_json()["request_id"], data["request_id"])
             errors = data.get("errors")
             if isinstance(errors, list) and errors:
                 found: dict[str, str] = {}
                 for item in errors:
                     if isinstance(item, dict) and isinstance(item.get("login"), str):
-                        found[item["login"]] = self.redact(str(item.get("message") or "rejected"))
+                        found[item["login"]] = str(item.get("message") or "rejected")
                 if found:
                     return UpsertAnswer("errors", errors=found)
-                return UpsertAnswer(
-                    "unknown", message=self.redact(f"unreadable errors: {errors!r}")[:300]
-                )
+                return UpsertAnswer("unknown", message=f"unreadable errors: {errors!r}"[:300])
             return UpsertAnswer("ok")
         return UpsertAnswer("unknown", message="the answer was not a JSON object")
 
     def request_status(self, request_id: str) -> dict[str, Any]:
-        """The state of an asynchronous request."""
-        path = f"/api/v1/request/{quote(request_id, safe='')}/status"
-        response = self._send("GET", path, kind="status")
-        if response.status_code != 200:
-            raise self._unexpected(response)
-        data = self._json(response)
+        """The state of an asynchronous request, by the id `upsert_users` gave."""
+        raw = self._request_ids.get(request_id, request_id)
+        path = f"/api/v1/request/{quote(raw, safe='')}/status"
+        shown = f"/api/v1/request/{quote(request_id, safe='')}/status"
+        answer = self._send("GET", path, kind="status", shown_path=shown)
+        if answer.status != 200:
+            raise self._unexpected(answer)
+        data = self._json(answer)
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             raise ResponseError(
                 f"{self.target} answered the status of request {request_id} with "
                 f"{self._kind(data)}, not a status object"
             )
-        return {k: self.redact(v) if isinstance(v, str) else v for k, v in data.items()}
+        return data
+
+    def _async(self, raw: Any, shown: Any) -> UpsertAnswer:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            return UpsertAnswer("unknown", message=f"an unreadable request_id: {shown!r}"[:300])
+        raw, shown = str(raw), str(shown)
+        # Two ids that mask alike must still poll their own request.
+        unique, n = shown, 1
+        while self._request_ids.get(unique, raw) != raw:
+            n += 1
+            unique = f"{shown}#{n}"
+        self._request_ids[unique] = raw
+        return UpsertAnswer("async", request_id=unique)
 
     # -- plumbing -------------------------------------------------------------
 
-    def _send(self, method: str, path: str, *, kind: str, json_body: Any = None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        json_body: Any = None,
+        shown_path: str | None = None,
+    ) -> _Answer:
+        shown = shown_path or path
         content = None
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
@@ -256,49 +479,41 @@ class DealHubClient:
         while True:
             attempt += 1
             self.requests.add(kind)
-            start = time.monotonic()
             try:
-                response = self._http.request(
-                    method,
-                    path,
-                    content=content,
-                    headers={"Content-Type": "application/json"} if content else None,
-                )
+                answer = self._exchange(method, path, shown, content)
             except httpx.TimeoutException:
                 error: ApiError = TransportError(
-                    f"{self.target} did not answer {method} {path} in time"
+                    f"{self.target} did not answer {method} {shown} in time"
                 )
             except httpx.ConnectError as exc:
                 error = TransportError(f"cannot reach {self.target}: {_reason(exc)}")
             except httpx.TransportError as exc:
                 error = TransportError(
-                    f"{self.target} dropped the connection during {method} {path}: {_reason(exc)}"
+                    f"{self.target} dropped the connection during {method} {shown}: {_reason(exc)}"
                 )
+            except httpx.DecodingError as exc:
+                raise ResponseError(
+                    f"{self.target} answered {method} {shown} with a body that cannot be "
+                    f"decoded: {_reason(exc)}"
+                ) from None
             else:
-                log.debug(
-                    "%s %s -> %s in %.3fs",
-                    method,
-                    path,
-                    response.status_code,
-                    time.monotonic() - start,
-                )
-                if response.status_code in (401, 403):
+                if answer.status in (401, 403):
                     raise AuthError(
                         f"{self.target} rejected the token from {self._token_origin} "
-                        f"(HTTP {response.status_code}): check that it is current and has "
+                        f"(HTTP {answer.status}): check that it is current and has "
                         "admin access to users"
                     )
-                if response.status_code not in RETRY_STATUSES:
-                    return response
+                if answer.status not in RETRY_STATUSES:
+                    return answer
                 if attempt >= self._retry.attempts:
-                    return response
-                delay = self._retry_delay(response, attempt)
+                    return answer
+                delay = self._retry_delay(answer, attempt)
                 level = logging.WARNING if delay >= 5 else logging.DEBUG
                 log.log(
                     level,
                     "%s answered HTTP %s; retrying in %.0f s",
                     self.target,
-                    response.status_code,
+                    answer.status,
                     delay,
                 )
                 self._sleep(delay)
@@ -309,61 +524,154 @@ class DealHubClient:
             log.debug("retrying after %s in %.2fs", error, delay)
             self._sleep(delay)
 
-    def redact(self, text: str) -> str:
-        """Server-supplied text with the token masked: a server may echo it back."""
-        if len(self._secret) >= 4 and self._secret in text:
-            return text.replace(self._secret, "[REDACTED]")
-        return text
+    def _exchange(self, method: str, path: str, shown: str, content: bytes | None) -> _Answer:
+        """One request and its whole answer, within the total deadline and the size cap."""
+        start = time.monotonic()
+        deadline = start + self._total_timeout
+        limit = self.max_response_bytes
+        with self._http.stream(
+            method,
+            path,
+            content=content,
+            headers={"Content-Type": "application/json"} if content else None,
+        ) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(method, shown)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(method, shown)
+                if time.monotonic() > deadline:
+                    # Not retried: a server this slow would be as slow again.
+                    raise TransportError(
+                        f"{self.target} did not finish answering {method} {shown} within "
+                        f"{self._total_timeout:g} s"
+                    )
+                chunks.append(chunk)
+        log.debug(
+            "%s %s -> %s in %.3fs", method, shown, response.status_code, time.monotonic() - start
+        )
+        return _Answer(method, shown, response, b"".join(chunks))
 
-    def _message(self, response: httpx.Response) -> str:
-        # Mask, then shorten: shortening first could leave part of the token.
-        return self.redact(_server_text(response))[:300]
+    def _too_large(self, method: str, shown: str) -> ResponseError:
+        return ResponseError(
+            f"{self.target} answered {method} {shown} with more than "
+            f"{_size(self.max_response_bytes)}, the most one answer may hold "
+            "(max(64 MiB, 4 KiB per expected user)): refusing it"
+        )
+
+    def redact(self, text: str) -> str:
+        """`text` with every registered token masked (see reconciler.redact)."""
+        return redact.redact(text)
+
+    def _message(self, answer: _Answer) -> str:
+        # Masked as parsed, then shortened: shortening first could leave part of the token.
+        return _server_text(answer)[:300]
 
     def _kind(self, data: Any) -> str:
         if isinstance(data, dict):
             return "an object"
         if isinstance(data, list):
             return "a list"
-        return self.redact(repr(data))[:40]
+        return repr(data)[:40]
 
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        header = response.headers.get("Retry-After")
-        if header is not None:
-            try:
-                return min(max(float(header), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass  # an HTTP date or garbage: fall back to backoff
+    def _retry_delay(self, answer: _Answer, attempt: int) -> float:
+        seconds = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        if seconds is not None:
+            return seconds
         return self._retry.backoff(attempt, self._rng)
 
-    def _json(self, response: httpx.Response) -> Any:
+    def _json(self, answer: _Answer) -> Any:
         try:
-            return response.json()
+            return answer.json()
         except ValueError:
-            ctype = response.headers.get("Content-Type", "no content type")
             raise ResponseError(
-                f"{self.target} answered {response.request.method} {response.request.url.path} "
-                f"with something that is not JSON (HTTP {response.status_code}, {ctype})"
+                f"{self.target} answered {answer.method} {answer.path} with something that is "
+                f"not JSON (HTTP {answer.status}, {answer.content_type[:80]})"
             ) from None
 
-    def _unexpected(self, response: httpx.Response) -> ApiError:
-        req = response.request
+    def _unexpected(self, answer: _Answer) -> ApiError:
         return ApiError(
-            f"{self.target} answered {req.method} {req.url.path} with HTTP "
-            f"{response.status_code}: {self._message(response)}"
+            f"{self.target} answered {answer.method} {answer.path} with HTTP "
+            f"{answer.status}: {self._message(answer)}"
         )
 
 
+def _check_users(data: list[Any], where: str, *, token_seen: bool) -> None:
+    """Refuse a user list the diff could misread: one sentence naming the first problem."""
+    seen: set[str] = set()
+    for i, user in enumerate(data):
+        login = user.get("login") if isinstance(user, dict) else None
+        if not isinstance(login, str) or not login:
+            raise ResponseError(
+                f"{where} with an entry #{i} that is not a user object with a login"
+            )
+        if login in seen:
+            raise ResponseError(f"{where} with a user list that lists login {_quoted(login)} twice")
+        seen.add(login)
+        if token_seen and redact.MASK in login:
+            # Writing to the masked login would create a user nobody asked for.
+            raise ResponseError(f"{where} with a user whose login contains the API token")
+        for key, value in user.items():
+            if value is None or type(value) is (bool if key == "is_active" else str):
+                continue
+            problem = _field_problem(key, value)
+            if problem:
+                raise ResponseError(f"{where} with user {_quoted(login)} whose {key} is {problem}")
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    if key == "is_active":
+        return None if isinstance(value, bool) else f"{_describe(value)}, not true or false"
+    if key == "id" and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if key in _STRING_READ_FIELDS:
+        return f"{_describe(value)}, not a string"
+    return None  # a field the read schema does not list is left alone
+
+
+_STRING_READ_FIELDS = frozenset(READ_FIELDS) - {"is_active"}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {_quoted(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"[:60]
+    return "an object" if isinstance(value, dict) else "a list"
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= 100 else text[:100] + "...")
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit} bytes"
+
+
+def _register(secret: str) -> None:
+    # The token also travels percent-encoded (in a URL a log may show): mask both forms.
+    redact.register(secret)
+    redact.register(quote(secret.strip(), safe=""))
+
+
 def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+    text = redact.redact(str(exc) or type(exc).__name__)
     return text.splitlines()[0][:200]
 
 
-def _server_text(response: httpx.Response) -> str:
+def _server_text(answer: _Answer) -> str:
     """The vendor's error message from any of the shapes it uses, else the text."""
     try:
-        data = response.json()
+        data = answer.json()
     except ValueError:
-        return response.text.strip() or response.reason_phrase
+        return answer.text().strip() or answer.reason
     if isinstance(data, dict):
         for key in ("message", "error_description", "error", "detail"):
             value = data.get(key)
@@ -377,14 +685,31 @@ def connect(
     token: TokenSource | None,
     *,
     writable: bool,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    max_response_bytes: int | None = None,
+    expected_users: int = 0,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DealHubClient:
     """A client for `api_url`: an https URL, loopback http, or `sim:PATH`.
 
     `writable=False` guarantees a `sim:PATH` tenant file is never modified.
+    The token is registered with reconciler.redact before anything is sent.
+    `timeout` is the gap allowed between bytes, `total_timeout` one whole
+    exchange; an answer is capped at `max_response_bytes`, by default
+    `response_limit(expected_users)`.
     """
+    if token is not None:
+        _register(token.token)
+    client = functools.partial(
+        DealHubClient,
+        retry=retry,
+        sleep=sleep,
+        total_timeout=total_timeout,
+        max_response_bytes=max_response_bytes,
+        expected_users=expected_users,
+    )
     headers = {"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"}
     if api_url.startswith(SIM_PREFIX):
         from reconciler.sim.transport import SimTransport, open_simulator
@@ -404,14 +729,16 @@ def connect(
             timeout=timeout,
         )
         origin = token.origin if token else "the simulator's default token"
-        return DealHubClient(http, target=api_url, token_origin=origin, retry=retry, sleep=sleep)
+        return client(http, target=api_url, token_origin=origin)
     base = check_url(api_url)
     if token is None:
         raise UsageError("no API token: set DEALHUB_TOKEN (or pass --token-file PATH)")
+    # No single wait may outlast the whole exchange.
+    gap = min(timeout, total_timeout)
     http = httpx.Client(
         base_url=base,
         headers={**headers, "Authorization": f"Bearer {token.token}"},
-        timeout=httpx.Timeout(timeout, connect=10.0),
+        timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
         follow_redirects=False,
     )
-    return DealHubClient(http, target=base, token_origin=token.origin, retry=retry, sleep=sleep)
+    return client(http, target=base, token_origin=token.origin)

@@ -7,12 +7,10 @@ artifact, and must not be able to send the token to a host of its choosing.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from reconciler import redact
 from reconciler.client import (
     SIM_PREFIX,
     DealHubClient,
+    api_url_host,
     check_url,
     connect,
     is_loopback,
@@ -23,14 +21,19 @@ from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 
 
 def is_trusted_target(url: str) -> bool:
-    """A target a file may choose by itself: a DealHub host, loopback, or the simulator."""
+    """A target a file may choose by itself: a DealHub host, loopback, or the simulator.
+
+    A URL that is not http(s) is simply not trusted; an http(s) URL that
+    cannot be read unambiguously (a space, user info, a bad port) is a UsageError.
+    """
     if url.startswith(SIM_PREFIX):
         return True
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
+    if not url.strip().lower().startswith(("http://", "https://")):
+        return False
+    scheme, host = api_url_host(url, source="the target")
+    if scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
         return True
-    return parts.scheme in ("http", "https") and bool(host) and is_loopback(host)
+    return is_loopback(host)
 
 
 def choose_target(env: Environment | None, api_url: str | None, *, ambient: bool) -> str:
@@ -62,14 +65,20 @@ def normalised(url: str) -> str:
 
 
 def open_client(
-    env: Environment | None, url: str, token_file: str | None, *, writable: bool
+    env: Environment | None,
+    url: str,
+    token_file: str | None,
+    *,
+    writable: bool,
+    expected_users: int = 0,
 ) -> DealHubClient:
-    """Connect to `url` with the token of `env` (or DEALHUB_TOKEN), or --token-file."""
+    """Connect to `url` with the token of `env` (or DEALHUB_TOKEN), or --token-file.
+
+    `expected_users` (those of the desired state) raises the size cap of an answer.
+    """
     token = read_token(
         token_file=token_file,
         env_var=env.token_env if env else DEFAULT_TOKEN_ENV,
         required=not url.startswith(SIM_PREFIX),
     )
-    if token is not None:
-        redact.register(token.token)
-    return connect(url, token, writable=writable)
+    return connect(url, token, writable=writable, expected_users=expected_users)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler import redact
 from reconciler.client import (
     DealHubClient,
     RetryPolicy,
@@ -26,8 +27,9 @@ from reconciler.client import (
 from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 from reconciler.sim.server import running
+from reconciler.targets import is_trusted_target
 
-TOKEN = "t0ken-under-test"
+TOKEN = "t0ken/under+test"  # "/" and "+" change when percent-encoded
 USERS = [
     {"login": "a@x", "id": "1", "email": "a@x.com", "name": "A", "is_active": True},
     {"login": "b@x", "id": "2", "email": "b@x.com", "name": "B", "is_active": False},
@@ -35,6 +37,14 @@ USERS = [
 NEW = {"login": "n@x", "email": "n@x.com", "name": "N", "is_active": True}
 
 MakeClient = Callable[..., tuple[DealHubClient, Simulator, list[float]]]
+
+
+@pytest.fixture(autouse=True)
+def _forget_tokens() -> Iterator[None]:
+    """Clients register their token process-wide: start and end every test with none."""
+    redact.forget_all()
+    yield
+    redact.forget_all()
 
 
 @pytest.fixture(params=["in-process", "socket"])
@@ -48,8 +58,11 @@ def make_client(request: pytest.FixtureRequest) -> Iterator[MakeClient]:
         token: str = TOKEN,
         attempts: int = 5,
         timeout: float = 10.0,
+        tenant: list[dict[str, Any]] | None = None,
     ) -> tuple[DealHubClient, Simulator, list[float]]:
-        sim = Simulator(TenantStore(USERS), token=TOKEN, faults=faults)
+        sim = Simulator(
+            TenantStore(USERS if tenant is None else tenant), token=TOKEN, faults=faults
+        )
         headers = {"Authorization": f"Bearer {token}"}
         if request.param == "in-process":
             http = httpx.Client(
@@ -153,29 +166,59 @@ def test_async_answer_and_status(make_client: MakeClient) -> None:
 # -- a server that answers garbage, over a real socket ---------------------------------
 
 
+Respond = Callable[[BaseHTTPRequestHandler], None]
+
+
 @contextmanager
-def garbage_server(status: int, body: bytes, delay: float = 0.0) -> Iterator[str]:
+def serve(respond: Respond) -> Iterator[str]:
+    """A loopback HTTP server whose every GET and PUT is answered by `respond`."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            time.sleep(delay)
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(body)
+                respond(self)
+
+        do_PUT = do_GET
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def answer(status: int, body: bytes, content_type: str = "text/html", **headers: str) -> Respond:
+    """A responder that sends one complete answer."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            handler.send_header(name.replace("_", "-"), value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return respond
+
+
+@contextmanager
+def garbage_server(status: int, body: bytes, delay: float = 0.0) -> Iterator[str]:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay)
+        answer(status, body)(handler)
+
+    with serve(respond) as url:
+        yield url
 
 
 def _client(url: str, timeout: float = 5.0) -> DealHubClient:
@@ -245,6 +288,45 @@ def test_accepted_urls(url: str) -> None:
 def test_refused_urls(url: str, fragment: str) -> None:
     with pytest.raises(UsageError, match=re.escape(fragment)):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://[::1].dealhub.io", "is not a valid URL"),
+        ("https://api.dealhub.io\t", "cannot hold (\\u0009)"),
+        ("https://api.deal\nhub.io", "cannot hold (\\u000a)"),
+        ("https://api dealhub.io", "cannot hold (a space)"),
+        (" https://api.dealhub.io", "cannot hold (a space)"),
+        ("https://api.dealhub.io\u200b", "cannot hold (\\u200b)"),
+        ("https://host:99999", "is not a valid URL: Port out of range"),
+        ("https://host:0", "port 0"),
+        ("https://host:http", "is not a valid URL"),
+        ("https://user:pw@api.dealhub.io", "must not carry a user name or password"),
+        ("https://api.dealhub.io@evil.example", "must not carry a user name or password"),
+        ("https://api.dealhub.io\\@evil.example", "backslash"),
+        ("https://", "has no host"),
+        ("https://api.dealhub.io/?x=1", "query or a fragment"),
+        ("https://api.dealhub.io#top", "query or a fragment"),
+        ("https://[fe80::1", "is not a valid URL"),
+        ("https://api%2Edealhub.io", "percent-encoded host"),
+        ("https://api%2edealhub.io", "percent-encoded host"),
+    ],
+)
+def test_malformed_urls_are_one_usage_error(url: str, fragment: str) -> None:
+    # The same reading for the token's target and for the trust a file's URL gets.
+    for check, source in ((check_url, "--api-url"), (is_trusted_target, "the target")):
+        with pytest.raises(UsageError) as info:
+            check(url)
+        message = str(info.value)
+        assert fragment in message and message.startswith(source)
+        assert "\n" not in message and "\t" not in message and "pw" not in message
+
+
+def test_connect_refuses_a_url_httpx_cannot_use_before_sending_anything() -> None:
+    # urlsplit reads the host of this one as ::1 (loopback), httpx refuses it.
+    with pytest.raises(UsageError, match="is not a valid URL"):
+        connect("http://[::1].dealhub.io", TokenSource(TOKEN, "X"), writable=False)
 
 
 def test_token_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from reconciler.fields import (
     BOOLEAN_FIELDS,
@@ -69,7 +69,8 @@ class _Job:
     users: list[dict[str, Any]]
     polls: int = 0
     status: str = "queued"
-    error_description: str | None = None
+    # The vendor types both error fields as strings: "" while there is no error.
+    error_description: str = ""
 
 
 class Simulator:
@@ -211,7 +212,7 @@ class Simulator:
                     "request_id": request_id,
                     "status": job.status,
                     "error_description": job.error_description,
-                    "error_code": ASYNC_ERROR_CODE if failed else None,
+                    "error_code": ASYNC_ERROR_CODE if failed else "",
                 },
             )
 
@@ -376,7 +377,10 @@ class Simulator:
                 self._on_request(entry)
 
     def _masked(self, text: str) -> str:
-        return text.replace(self._token, "[REDACTED]")
+        # A path carries the token percent-encoded, as a client quotes an id.
+        for form in (self._token, quote(self._token, safe="")):
+            text = text.replace(form, "[REDACTED]")
+        return text
 
     def _logged_body(self, body: bytes) -> Any:
         if not body:

@@ -479,14 +479,29 @@ def test_async_request_goes_queued_in_progress_done(connect: Connect) -> None:
     assert first == {
         "request_id": request_id,
         "status": "queued",
-        "error_description": None,
-        "error_code": None,
+        "error_description": "",
+        "error_code": "",
     }
     assert poll(api, request_id)["status"] == "in-progress"
     assert "new@acme" not in api.store
     assert poll(api, request_id)["status"] == "done"
     assert "new@acme" in api.store
     assert poll(api, request_id)["status"] == "done"
+
+
+def test_async_status_error_fields_are_always_strings(connect: Connect) -> None:
+    """The vendor types error_description and error_code as strings: never null."""
+    api = connect(faults=Faults(async_mode=True))
+    good = put(api, [user("new@acme")]).json()["request_id"]
+    bad = put(api, [user("bad@acme", city="c" * 40)]).json()["request_id"]
+    answers = [poll(api, request_id) for request_id in (good, bad) for _ in range(4)]
+    phases = ["queued", "in-progress"]
+    assert [a["status"] for a in answers] == [*phases, "done", "done", *phases, "failed", "failed"]
+    for answer in answers:
+        assert isinstance(answer["error_description"], str)
+        assert isinstance(answer["error_code"], str)
+    assert answers[2]["error_code"] == answers[2]["error_description"] == ""
+    assert answers[6]["error_code"] and answers[6]["error_description"]
 
 
 def test_async_request_with_invalid_users_fails_after_applying_the_valid_ones(
@@ -563,6 +578,14 @@ def test_request_log_records_requests_but_never_the_token(api: Api) -> None:
     assert log[2]["status"] == 400
     assert TOKEN not in json.dumps(log)
     assert "Authorization" not in json.dumps(log)
+
+
+def test_request_log_masks_a_token_percent_encoded_in_the_path() -> None:
+    token = "tok/with+signs"
+    sim = Simulator(TenantStore(sample_users()), token=token)
+    auth = {"Authorization": f"Bearer {token}"}
+    sim.handle("GET", "/api/v1/request/tok%2Fwith%2Bsigns/status", {}, auth, b"")
+    assert sim.request_log[0]["path"] == "/api/v1/request/[REDACTED]/status"
 
 
 def test_handle_takes_plain_values() -> None:

@@ -1,0 +1,238 @@
+"""The token is masked where server text enters the client: every string of every answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import test_client
+from test_client import TOKEN, MakeClient, answer, serve
+
+from reconciler import redact
+from reconciler.apply import Applier
+from reconciler.cli import main
+from reconciler.client import DealHubClient, TokenSource, connect
+from reconciler.desired import DesiredState, DesiredUser
+from reconciler.diff import compute_plan
+from reconciler.render import render_plan
+from reconciler.render.report import render_json, render_markdown, render_text
+from reconciler.settings import Settings
+from reconciler.sim import Faults, Simulator, TenantStore
+from reconciler.sim.server import running
+
+MASK = redact.MASK
+make_client = test_client.make_client  # the fixture: a client on a fresh simulator
+TENANT = [
+    {
+        "login": "a@x",
+        "email": "a@x.com",
+        "name": f"A {TOKEN}",
+        "position": f"Bearer {TOKEN}",
+        "is_active": True,
+    },
+    {"login": "b@x", "email": "b@x.com", "name": "B", "is_active": True},
+]
+
+
+@pytest.fixture(autouse=True)
+def _forget_tokens() -> Iterator[None]:
+    redact.forget_all()
+    yield
+    redact.forget_all()
+
+
+class TokenIds(Faults):
+    """A server whose async request ids are the token itself."""
+
+    def request_id(self) -> str:
+        return TOKEN
+
+
+def test_connect_registers_the_token_and_its_url_form() -> None:
+    with connect("https://api.dealhub.io", TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False):
+        pass
+    assert redact.redact(f"x {TOKEN} y") == f"x {MASK} y"
+    assert redact.redact(quote(TOKEN, safe="")) == MASK
+    assert quote(TOKEN, safe="") != TOKEN
+
+
+def test_every_tenant_string_is_masked(make_client: MakeClient) -> None:
+    client, _, _ = make_client(tenant=TENANT)
+    users = {u["login"]: u for u in client.list_users()}
+    assert users["a@x"]["position"] == f"Bearer {MASK}"
+    assert users["a@x"]["name"] == f"A {MASK}"
+    assert users["b@x"]["name"] == "B"
+    assert TOKEN not in json.dumps(list(users.values()))
+
+
+def test_a_token_spelt_with_json_escapes_is_masked_too() -> None:
+    # \u0074 is "t", \/ is "/": the raw text never holds the token as written.
+    hidden = "\\u0074" + TOKEN[1:].replace("/", "\\/")
+    body = (
+        '[{"login": "a@x", "email": "a@x.com", "name": "Zo\\u00eb", '
+        f'"position": "Bearer {hidden}", "custom": {{"k {hidden}": ["{hidden}", 1]}}}}]'
+    ).encode()
+    with serve(answer(200, body, "application/json")) as url:
+        client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
+        (user,) = client.list_users()
+    assert user["position"] == f"Bearer {MASK}"
+    assert user["custom"] == {f"k {MASK}": [MASK, 1]}
+    assert user["name"] == "Zoë"  # other escapes decode as before
+    assert TOKEN not in json.dumps(user, ensure_ascii=False)
+
+
+def test_a_request_id_equal_to_the_token_is_masked_but_polled_as_given(
+    make_client: MakeClient,
+) -> None:
+    client, sim, _ = make_client(TokenIds(async_mode=True), tenant=[])
+    sent = client.upsert_users(
+        [{"login": "n@x", "email": "n@x.com", "name": "N", "is_active": True}]
+    )
+    assert sent.kind == "async" and sent.request_id == MASK
+    statuses = [client.request_status(sent.request_id) for _ in range(3)]
+    assert [s["status"] for s in statuses] == ["queued", "in-progress", "done"]
+    assert all(s["request_id"] == MASK for s in statuses)
+    # The simulator masks its own token in its log: the raw id went back to it.
+    polls = [e["path"] for e in sim.request_log if e["method"] == "GET"]
+    assert polls == [f"/api/v1/request/{MASK}/status"] * 3
+
+
+def test_two_request_ids_that_mask_alike_each_poll_their_own() -> None:
+    # The second id is what the first looks like masked: each must poll its own request.
+    ids = [f"{TOKEN}-1", f"{MASK}-1"]
+    polled: list[str] = []
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "PUT":
+            body = {"request_id": ids.pop(0)}
+        else:
+            polled.append(handler.path)
+            body = {"status": "done"}
+        answer(200, json.dumps(body).encode(), "application/json")(handler)
+
+    with serve(respond) as url:
+        client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
+        first = client.upsert_users([{"login": "a@x"}]).request_id
+        second = client.upsert_users([{"login": "b@x"}]).request_id
+        assert first == f"{MASK}-1" and second == f"{MASK}-1#2"
+        assert first is not None and second is not None
+        client.request_status(second)
+        client.request_status(first)
+    assert polled == [
+        f"/api/v1/request/{quote(f'{MASK}-1', safe='')}/status",
+        f"/api/v1/request/{quote(f'{TOKEN}-1', safe='')}/status",
+    ]
+
+
+def plan_for(client: DealHubClient, *users: dict[str, Any]) -> Any:
+    state = {
+        u["login"]: DesiredUser(u["login"], {"is_active": True, **u}, "users.yaml", 1, {})
+        for u in users
+    }
+    desired = DesiredState(state, Settings(unlisted="ignore"), ["users.yaml"])
+    return compute_plan(desired, client.list_users(), target=client.target)
+
+
+@pytest.mark.parametrize(
+    ("faults", "wait", "fragment"),
+    [
+        (TokenIds(async_mode=True, taken_logins=frozenset({"n@x"})), 9, f"request {MASK} failed"),
+        (TokenIds(async_mode=True), 1.5, f"request {MASK} still"),
+    ],
+)
+def test_apply_report_never_shows_a_token_request_id(
+    make_client: MakeClient, faults: Faults, wait: float, fragment: str
+) -> None:
+    client, _, _ = make_client(faults, tenant=[])
+    plan = plan_for(client, {"login": "n@x", "email": "n@x.com", "name": "N"})
+    ticks = iter(range(100))
+    report = Applier(
+        client, wait_timeout=wait, poll_interval=0, sleep=lambda _: None, clock=lambda: next(ticks)
+    ).run(plan)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and fragment in outcome.message
+    for shown in (render_text(report), render_json(report), render_markdown(report)):
+        assert TOKEN not in shown and quote(TOKEN, safe="") not in shown
+
+
+def test_status_error_text_is_masked() -> None:
+    body = json.dumps(
+        {"request_id": "R1", "status": "failed", "error_description": f"bad {TOKEN}"}
+    ).encode()
+    with serve(answer(200, body, "application/json")) as url:
+        client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
+        status = client.request_status("R1")
+    assert status["error_description"] == f"bad {MASK}"
+
+
+def test_per_user_errors_of_a_write_are_masked() -> None:
+    body = json.dumps({"errors": [{"login": "a@x", "message": f"no {TOKEN}"}]}).encode()
+    with serve(answer(200, body, "application/json")) as url:
+        client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
+        result = client.upsert_users([{"login": "a@x"}])
+    assert result.errors == {"a@x": f"no {MASK}"}
+
+
+# -- the plan a person reads ---------------------------------------------------------
+
+
+@pytest.fixture
+def desired_file(tmp_path: Path) -> Path:
+    path = tmp_path / "users.yaml"
+    path.write_text(
+        "version: 1\nsettings: {unlisted: ignore}\nusers:\n"
+        "  - {login: a@x, email: a@x.com, name: A, position: CCS}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", *args])
+    captured = capsys.readouterr()
+    return int(exit_info.value.code or 0), captured.out + captured.err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_plan_shows_a_tenant_field_holding_the_token_masked(
+    tmp_path: Path,
+    desired_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    monkeypatch.setenv("DEALHUB_TOKEN", TOKEN)
+    monkeypatch.delenv("DEALHUB_API_URL", raising=False)
+    tenant = tmp_path / "tenant.json"
+    tenant.write_text(json.dumps(TENANT), encoding="utf-8")
+    code, out = run_plan(capsys, str(desired_file), "--api-url", f"sim:{tenant}", "--format", fmt)
+    assert code == 0, out
+    assert "Bearer [REDACTED]" in out.replace("&#91;", "[").replace("&#93;", "]")
+    assert TOKEN not in out
+
+
+def test_plan_over_loopback_shows_the_token_masked(
+    desired_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEALHUB_TOKEN", TOKEN)
+    monkeypatch.delenv("DEALHUB_API_URL", raising=False)
+    sim = Simulator(TenantStore(TENANT), token=TOKEN)
+    with running(sim) as url:
+        code, out = run_plan(capsys, str(desired_file), "--api-url", url)
+    assert code == 0, out
+    assert "Bearer [REDACTED]" in out and TOKEN not in out
+
+
+def test_render_of_a_plan_from_the_client_is_masked(make_client: MakeClient) -> None:
+    client, _, _ = make_client(tenant=TENANT)
+    plan = plan_for(client, {"login": "a@x", "email": "a@x.com", "name": "A", "position": "CCS"})
+    for fmt in ("text", "json", "markdown"):
+        shown = render_plan(plan, fmt)
+        assert TOKEN not in shown and "REDACTED" in shown
