@@ -44,6 +44,14 @@ class DesiredUser:
     file: str
     line: int
     key_lines: dict[str, int]
+    #: The person's own `systems:` (None: the file's settings.systems).
+    systems: tuple[str, ...] | None = None
+    #: Per-system blocks after `defaults` (`{"pipedrive": {"access": [...]}}`).
+    blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def listed_for(self, system: str, default: tuple[str, ...]) -> bool:
+        """Whether this person is listed for `system` (their systems, else the file's)."""
+        return system in (self.systems if self.systems is not None else default)
 
     def where(self, name: str | None = None) -> str:
         """`FILE:LINE` of the user, or of one of its fields."""

@@ -48,6 +48,19 @@ class Threshold:
         return f"{shown}%" if self.percent else shown
 
 
+#: The systems a desired state may manage (the provider registry's names).
+SYSTEMS = ("dealhub", "pipedrive")
+DEFAULT_SYSTEMS = ("dealhub",)
+
+
+@dataclass(frozen=True)
+class SystemTarget:
+    """Where one system other than DealHub is, in an environment (`pipedrive: {...}`)."""
+
+    api_url: str
+    token_env: str
+
+
 @dataclass(frozen=True)
 class Environment:
     """A named target from `settings.environments`, chosen with `--env NAME`."""
@@ -56,6 +69,33 @@ class Environment:
     api_url: str
     token_env: str = DEFAULT_TOKEN_ENV
     login_suffix: str = ""
+    #: Targets of the other systems, by system name.
+    systems: dict[str, SystemTarget] = field(default_factory=dict)
+
+
+def _matches(key: str, patterns: tuple[str, ...], suffix: str = "") -> bool:
+    candidates = {key.lower()}
+    if suffix and key.endswith(suffix):
+        candidates.add(key[: -len(suffix)].lower())
+    return any(
+        fnmatchcase(candidate, pattern.lower()) for pattern in patterns for candidate in candidates
+    )
+
+
+@dataclass(frozen=True)
+class SystemSettings:
+    """The settings one system's plan follows: its own block over the shared ones."""
+
+    unlisted: Literal["deactivate", "ignore"] = "deactivate"
+    #: Globs of this system's keys (DealHub logins, Pipedrive emails).
+    protect: tuple[str, ...] = ()
+    max_deactivations: Threshold = Threshold(25, percent=True)
+    #: At most this many creates in one plan (None: no limit).
+    max_creates: int | None = None
+
+    def is_protected(self, key: str, suffix: str = "") -> bool:
+        """Whether a key matches a `protect` glob (letter case ignored, suffix optional)."""
+        return _matches(key, self.protect, suffix)
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,10 @@ class Settings:
     #: Every listed user must carry an external_user_id (the vendor's v2 schema requires one).
     require_external_id: bool = False
     environments: dict[str, Environment] = field(default_factory=dict)
+    #: The systems this desired state manages (`settings.systems`).
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
+    #: Each system's own block (`settings.pipedrive: {...}`), as validated mappings.
+    blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None) -> Settings:
@@ -90,12 +134,23 @@ class Settings:
         )
 
     def is_protected(self, login: str, suffix: str = "") -> bool:
-        """Whether a login matches a `protect` glob (letter case ignored, suffix optional)."""
-        candidates = {login.lower()}
-        if suffix and login.endswith(suffix):
-            candidates.add(login[: -len(suffix)].lower())
-        return any(
-            fnmatchcase(candidate, pattern.lower())
-            for pattern in self.protect
-            for candidate in candidates
+        """Whether a DealHub login matches a `protect` glob (case ignored, suffix optional)."""
+        return _matches(login, self.protect, suffix)
+
+    def for_system(self, name: str) -> SystemSettings:
+        """One system's settings: its block's values over the shared ones.
+
+        The shared `protect` names DealHub logins, so only DealHub takes it; every
+        other system protects what its own block lists.
+        """
+        block = self.blocks.get(name, {})
+        shared_protect = self.protect if name == "dealhub" else ()
+        limit = block.get("max_deactivations")
+        return SystemSettings(
+            unlisted=block.get("unlisted", self.unlisted),
+            protect=shared_protect + tuple(block.get("protect") or ()),
+            max_deactivations=(
+                Threshold.parse(limit) if limit is not None else self.max_deactivations
+            ),
+            max_creates=block.get("max_creates"),
         )
