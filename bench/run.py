@@ -356,7 +356,7 @@ def rss():  # resident MB now (Linux), else -1
 start = time.perf_counter()
 import reconciler.cli  # every module the CLI's plan loads
 from reconciler import guards
-from reconciler.client import connect
+from reconciler.providers.dealhub.client import connect
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.render import render_plan

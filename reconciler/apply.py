@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.client import DealHubClient, UpsertAnswer
 from reconciler.diff import normalise
 from reconciler.errors import AuthError, ReconcilerError
-from reconciler.fields import WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, Plan
 from reconciler.progress import Progress
+from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer
+from reconciler.providers.dealhub.fields import WRITE_ONLY_FIELDS
 
 DEFAULT_BATCH_SIZE = 100
 #: Phases of an asynchronous request that is still under way.

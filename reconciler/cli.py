@@ -23,9 +23,6 @@ from reconciler.apply import (
     Applier,
     ApplyReport,
 )
-from reconciler.client import (
-    DealHubClient,
-)
 from reconciler.desired import DesiredState, load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import (
@@ -42,6 +39,9 @@ from reconciler.errors import (
 from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, from_json_data, json_text
+from reconciler.providers.dealhub.client import (
+    DealHubClient,
+)
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
 from reconciler.render.text import clean, use_color

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from reconciler.errors import InputError, Problem, UsageError
-from reconciler.fields import STRING_FIELDS
+from reconciler.providers.dealhub.fields import STRING_FIELDS
 from reconciler.schema import (
     defaults_checker,
     document_validator,

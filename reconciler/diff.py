@@ -13,8 +13,8 @@ from typing import Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import InputError, Problem
-from reconciler.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanWarning
+from reconciler.providers.dealhub.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 from reconciler.settings import DEFAULT_TOKEN_ENV
 
 #: Always in a write: the v2 endpoint lists them as required.

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.fields import USER_FIELDS, WRITE_ONLY_FIELDS
+from reconciler.providers.dealhub.fields import USER_FIELDS, WRITE_ONLY_FIELDS
 
 #: Fields worth factoring into `defaults` when most users share a value.
 FACTORED_FIELDS = ("company", "country", "state", "city")

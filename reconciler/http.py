@@ -1,9 +1,8 @@
 """One JSON-over-HTTP client for every vendor, on httpx.
 
 Token sources, URL rules, retries, the total deadline, the size cap and the
-masking of server text live here once; a vendor's client (reconciler/client.py
-for DealHub, providers/*/client.py for the others) adds only its calls and the
-shapes of its answers.
+masking of server text live here once; a vendor's client
+(providers/NAME/client.py) adds only its calls and the shapes of its answers.
 
 One code path for the real API and the simulator: `sim:PATH` only swaps the
 transport. Retries (429 honouring Retry-After, 5xx, network errors) use

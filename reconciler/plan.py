@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
+from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.settings import DEFAULT_TOKEN_ENV
 from reconciler.textsafe import json_safe
 

@@ -27,8 +27,8 @@ from typing import Any
 from reconciler.desired import DesiredState
 from reconciler.diff import expected_payload, tenant_view
 from reconciler.errors import StalePlanError
-from reconciler.fields import USER_FIELDS, WRITE_ONLY_FIELDS
 from reconciler.plan import Change, Plan, to_json_data
+from reconciler.providers.dealhub.fields import USER_FIELDS, WRITE_ONLY_FIELDS
 
 #: How many differing users a refusal names before it says "and N more".
 MAX_SHOWN = 20

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import Applier, complete_line, order_batches
-from reconciler.client import DealHubClient
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.http import RetryPolicy
 from reconciler.plan import Change, Plan
+from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.settings import Settings, Threshold
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 from reconciler.sim.server import running

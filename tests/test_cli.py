@@ -178,7 +178,7 @@ def test_unreachable_url_is_one_clear_line(run, monkeypatch) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setattr("reconciler.client.RetryPolicy.__init__.__defaults__", (2, 0.0, 0.0))
+    monkeypatch.setattr("reconciler.http.RetryPolicy.__init__.__defaults__", (2, 0.0, 0.0))
     result = run("plan", str(EXAMPLE), "--api-url", f"http://127.0.0.1:{port}")
     assert result.code == 1
     assert result.err.startswith(f"error: cannot reach http://127.0.0.1:{port}")

@@ -15,7 +15,6 @@ import pytest
 from test_client import Respond, answer, serve
 
 from reconciler import redact
-from reconciler.client import DealHubClient, connect
 from reconciler.errors import ResponseError, TransportError
 from reconciler.http import (
     MAX_RETRY_AFTER,
@@ -25,6 +24,7 @@ from reconciler.http import (
     response_limit,
     retry_after_seconds,
 )
+from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.sim import Simulator, TenantStore
 from reconciler.sim.server import running
 

@@ -12,9 +12,9 @@ from test_client import answer, serve
 
 from reconciler import redact
 from reconciler.cli import main
-from reconciler.client import connect
 from reconciler.errors import ResponseError
 from reconciler.http import RetryPolicy, TokenSource
+from reconciler.providers.dealhub.client import connect
 
 TOKEN = "tenant-test-token"
 A = {"login": "a@x", "email": "a@x.com", "name": "A"}

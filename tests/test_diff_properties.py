@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan, normalise
 from reconciler.errors import InputError
-from reconciler.fields import WRITE_ONLY_FIELDS
 from reconciler.plan import ACTIONS, Plan
+from reconciler.providers.dealhub.fields import WRITE_ONLY_FIELDS
 from reconciler.settings import Settings
 
 TARGET = "https://api.dealhub.io"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.export import choose_defaults, export_yaml, scalar
-from reconciler.fields import COMPARED_FIELDS, STRING_FIELDS
+from reconciler.providers.dealhub.fields import COMPARED_FIELDS, STRING_FIELDS
 from reconciler.sim.generate import generate_tenant
 
 OPTIONAL = [f for f in COMPARED_FIELDS if f not in ("email", "name", "is_active")]

@@ -11,9 +11,9 @@ import httpx
 from test_apply import desired, user
 
 from reconciler.apply import Applier
-from reconciler.client import DealHubClient
 from reconciler.diff import compute_plan
 from reconciler.progress import BarProgress, LogProgress, Progress, for_stream
+from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler import schema
-from reconciler.fields import (
+from reconciler.providers.dealhub.fields import (
     NOT_DEFAULTABLE,
     REQUIRED_FIELDS,
     STRING_FIELDS,

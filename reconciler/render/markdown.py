@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import re
 
-from reconciler.fields import USER_FIELDS
 from reconciler.plan import ACTIONS, Action, Change, Plan, summary_line
+from reconciler.providers.dealhub.fields import USER_FIELDS
 from reconciler.render.text import SYMBOLS
 from reconciler.textsafe import printable
 

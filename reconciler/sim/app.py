@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from reconciler.fields import (
+from reconciler.providers.dealhub.fields import (
     BOOLEAN_FIELDS,
     READ_FIELDS,
     STRING_FIELDS,

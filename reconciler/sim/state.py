@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.files import write_text_atomic
+from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
 
 User = dict[str, Any]
 

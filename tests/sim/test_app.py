@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.fields import STRING_FIELDS, V1_LOGIN_LIMIT
+from reconciler.providers.dealhub.fields import STRING_FIELDS, V1_LOGIN_LIMIT
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
 from reconciler.sim.state import TenantStore

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import reconciler
-from reconciler.fields import STRING_FIELDS, USER_FIELDS
+from reconciler.providers.dealhub.fields import STRING_FIELDS, USER_FIELDS
 from reconciler.sim.generate import generate_desired, generate_tenant
 from reconciler.sim.state import TenantStore
 

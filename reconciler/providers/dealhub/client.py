@@ -21,7 +21,6 @@ import httpx
 
 from reconciler import __version__, redact
 from reconciler.errors import ResponseError, UsageError
-from reconciler.fields import READ_FIELDS
 from reconciler.http import (
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
@@ -33,6 +32,7 @@ from reconciler.http import (
     check_url,
     register,
 )
+from reconciler.providers.dealhub.fields import READ_FIELDS
 
 
 @dataclass

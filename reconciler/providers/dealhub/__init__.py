@@ -1,0 +1,1 @@
+"""DealHub CPQ: the first system (see provider.py)."""
