@@ -18,8 +18,6 @@ import click
 
 from reconciler import __version__, github, guards, progress, redact, saved_plan, targets
 from reconciler.apply import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_WAIT_TIMEOUT,
     Applier,
     ApplyReport,
 )
@@ -41,6 +39,11 @@ from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, from_json_data, json_text
 from reconciler.providers.dealhub.client import (
     DealHubClient,
+)
+from reconciler.providers.dealhub.provider import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WAIT_TIMEOUT,
+    DealHubRemote,
 )
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.report import render_report
@@ -527,10 +530,11 @@ def confirm(planned: Plan) -> None:
 def run_apply(
     client: DealHubClient, planned: Plan, batch_size: int, wait: float, *, quiet: bool
 ) -> ApplyReport:
+    remote = DealHubRemote(client, wait_timeout=wait)
     # A single request needs no progress: the report follows at once.
     several = -(-len(planned.changes) // batch_size) > 1
     shown = progress.for_stream(sys.stderr, quiet=quiet or not several)
-    return Applier(client, batch_size=batch_size, wait_timeout=wait, progress=shown).run(planned)
+    return Applier(remote, batch_size=batch_size, progress=shown).run(planned)
 
 
 def _report(error: BaseException, debug: bool) -> int:

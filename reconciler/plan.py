@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
-from reconciler.settings import DEFAULT_TOKEN_ENV
+from reconciler.settings import DEFAULT_TOKEN_ENV, SYSTEMS
 from reconciler.textsafe import json_safe
 
 FORMAT_VERSION = 1
@@ -47,6 +46,17 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanNote:
+    """A difference the system's API cannot write: shown, never sent, not a change."""
+
+    login: str
+    field: str
+    before: Any
+    after: Any
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlanWarning:
     login: str
     message: str
@@ -77,6 +87,9 @@ class Plan:
     login_suffix: str = ""
     #: A digest of the desired state (saved_plan.desired_digest); set for saved plans.
     desired_digest: str | None = None
+    #: The system planned (a provider's name).
+    system: str = "dealhub"
+    notes: list[PlanNote] = field(default_factory=list)
 
     @property
     def safe(self) -> bool:
@@ -123,6 +136,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
     """The JSON form of SPEC section 5, which is also the saved plan."""
     return {
         "format_version": FORMAT_VERSION,
+        "system": plan.system,
         "target": plan.target,
         "environment": plan.environment,
         "token_env": plan.token_env,
@@ -150,6 +164,16 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
                 **({"blocked": c.blocked} if c.blocked else {}),
             }
             for c in plan.changes
+        ],
+        "notes": [
+            {
+                "login": n.login,
+                "field": n.field,
+                "before": n.before,
+                "after": n.after,
+                "reason": n.reason,
+            }
+            for n in plan.notes
         ],
         "warnings": [{"login": w.login, "message": w.message} for w in plan.warnings],
     }
@@ -181,11 +205,9 @@ _TOKEN_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _read_send(login: str, send: Any) -> dict[str, Any]:
-    _require(isinstance(send, dict) and send.get("login") == login, f"{login}: bad send")
-    for name, value in send.items():
-        _require(name in USER_FIELDS, f"{login}: send has unknown field {name!r}")
-        wanted = bool if name in BOOLEAN_FIELDS else str
-        _require(isinstance(value, wanted), f"{login}: send.{name} is not a {wanted.__name__}")
+    # Only the shape here: what a payload may hold is the provider's rule, checked
+    # against a fresh derivation by saved_plan.check_consistent.
+    _require(_is_json_str_dict(send), f"{login}: bad send")
     return dict(send)
 
 
@@ -278,6 +300,22 @@ def from_json_data(data: Any) -> Plan:
         isinstance(token_env, str) and _TOKEN_ENV.fullmatch(token_env) is not None,
         "bad token_env",
     )
+    system = data.get("system", "dealhub")
+    _require(isinstance(system, str) and system in SYSTEMS, f"unknown system {system!r}")
+    notes = []
+    raw_notes = data.get("notes", [])
+    _require(isinstance(raw_notes, list), "bad notes")
+    for n in raw_notes:
+        _require(
+            isinstance(n, dict)
+            and isinstance(n.get("login"), str)
+            and isinstance(n.get("field"), str)
+            and isinstance(n.get("reason", ""), str),
+            "bad note",
+        )
+        notes.append(
+            PlanNote(n["login"], n["field"], n.get("before"), n.get("after"), n.get("reason", ""))
+        )
     login_suffix = data.get("login_suffix", "")
     _require(isinstance(login_suffix, str), "bad login_suffix")
     digest = data.get("desired_digest")
@@ -299,6 +337,8 @@ def from_json_data(data: Any) -> Plan:
         guards=guards,
         login_suffix=login_suffix,
         desired_digest=digest,
+        system=system,
+        notes=notes,
     )
     if "safe" in data:
         _require(data["safe"] is plan.safe, "safe does not agree with its guards")

@@ -24,11 +24,12 @@ import hashlib
 import json
 from typing import Any
 
+from reconciler import providers
 from reconciler.desired import DesiredState
-from reconciler.diff import expected_payload, tenant_view
+from reconciler.diff import as_compared
 from reconciler.errors import StalePlanError
 from reconciler.plan import Change, Plan, to_json_data
-from reconciler.providers.dealhub.fields import USER_FIELDS, WRITE_ONLY_FIELDS
+from reconciler.providers.base import Provider
 
 #: How many differing users a refusal names before it says "and N more".
 MAX_SHOWN = 20
@@ -58,9 +59,10 @@ def desired_digest(desired: DesiredState) -> str:
 # -- the plan against itself -------------------------------------------------------
 
 
-def _inconsistency(change: Change) -> str | None:
+def _inconsistency(change: Change, provider: Provider) -> str | None:
     """Why a saved change contradicts itself, or None when it does not."""
-    unknown = sorted((set(change.fields) - set(USER_FIELDS)) | ({"login"} & set(change.fields)))
+    caps = provider.capabilities
+    unknown = sorted(set(change.fields) - set(caps.compared))
     if unknown:
         return f"fields names {', '.join(unknown)}, which a plan never changes"
     if change.action == "create":
@@ -71,7 +73,7 @@ def _inconsistency(change: Change) -> str | None:
         current = None
     else:
         assert change.before is not None
-        current = tenant_view(change.before)
+        current = as_compared(change.before)
         for name, fc in change.fields.items():
             if fc.before != current.get(name):
                 return (
@@ -93,10 +95,10 @@ def _inconsistency(change: Change) -> str | None:
                 f"its action is {change.action}, but its fields make it {expected_action}"
                 " (an is_active change must be a reactivate or deactivate)"
             )
-    for name in WRITE_ONLY_FIELDS:
+    for name in caps.write_only:
         if name in change.send:
             wanted[name] = change.send[name]
-    expected = expected_payload(change.login, wanted, current, list(change.fields))
+    expected = provider.payload(change.login, wanted, current, list(change.fields))
     if change.send != expected:
         names = sorted(
             name
@@ -109,9 +111,10 @@ def _inconsistency(change: Change) -> str | None:
 
 def check_consistent(saved: Plan) -> None:
     """Refuse a saved plan that contradicts itself: someone edited it by hand."""
+    provider = providers.get(saved.system)
     problems = []
     for change in saved.changes:
-        reason = _inconsistency(change)
+        reason = _inconsistency(change, provider)
         if reason:
             problems.append(f"{change.login} ({change.action}): {reason}")
     if problems:

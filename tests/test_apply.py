@@ -17,6 +17,7 @@ from reconciler.diff import compute_plan
 from reconciler.http import RetryPolicy
 from reconciler.plan import Change, Plan
 from reconciler.providers.dealhub.client import DealHubClient
+from reconciler.providers.dealhub.provider import DEALHUB, DealHubRemote
 from reconciler.settings import Settings, Threshold
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 from reconciler.sim.server import running
@@ -62,7 +63,7 @@ def test_batches_respect_size_and_order() -> None:
 def test_manager_created_in_an_earlier_request_than_reports() -> None:
     changes = [change("boss"), change("mid", manager="boss"), change("ic", manager="mid")]
     changes += [change(f"peer{i}") for i in range(3)]
-    batches = order_batches(changes, 100)
+    batches = order_batches(changes, 100, DEALHUB.depends_on)
     where = {c.login: i for i, batch in enumerate(batches) for c in batch}
     assert where["boss"] < where["mid"] < where["ic"]
     assert len(batches) == 3
@@ -70,7 +71,7 @@ def test_manager_created_in_an_earlier_request_than_reports() -> None:
 
 def test_update_pointing_at_a_created_manager_comes_after_it() -> None:
     changes = [change("u", "update", manager="new"), change("new")]
-    batches = order_batches(changes, 100)
+    batches = order_batches(changes, 100, DEALHUB.depends_on)
     where = {c.login: i for i, batch in enumerate(batches) for c in batch}
     assert where["new"] < where["u"]
 
@@ -154,7 +155,7 @@ def test_apply_converges_under_faults(served: Any, fault: str) -> None:
     client, sim = served(tenant, FAULTS[fault])
     plan = plan_for(client, state)
     planned = {c.login for c in plan.changes}
-    report = Applier(client, batch_size=10, poll_interval=0).run(plan)
+    report = Applier(DealHubRemote(client, poll_interval=0), batch_size=10).run(plan)
     assert report.ok, [o for o in report.outcomes if o.status != "done"]
     assert len(report.outcomes) == len(plan.changes)
     written = {
@@ -171,7 +172,7 @@ def test_request_counts_are_one_read_ceil_writes_one_verification(served: Any) -
     state = desired([user(f"u{i}@x", position="B") for i in range(250)])
     client, _ = served(tenant)
     plan = plan_for(client, state)
-    report = Applier(client, batch_size=100).run(plan)
+    report = Applier(DealHubRemote(client), batch_size=100).run(plan)
     assert report.ok
     assert report.requests == {"read": 2, "write": 3}
     assert complete_line(report.counts()) == (
@@ -182,7 +183,7 @@ def test_request_counts_are_one_read_ceil_writes_one_verification(served: Any) -
 def test_per_user_errors_are_reported_and_the_rest_applied(served: Any) -> None:
     client, _ = served([user("a@x")], Faults(taken_logins=frozenset({"taken@x"})))
     state = desired([user("a@x", position="P"), user("taken@x"), user("fine@x")])
-    report = Applier(client).run(plan_for(client, state))
+    report = Applier(DealHubRemote(client)).run(plan_for(client, state))
     outcome = {o.login: o for o in report.outcomes}
     assert outcome["taken@x"].status == "failed" and outcome["taken@x"].message
     assert outcome["a@x"].status == "done" and outcome["fine@x"].status == "done"
@@ -192,7 +193,7 @@ def test_per_user_errors_are_reported_and_the_rest_applied(served: Any) -> None:
 def test_a_rejected_batch_is_split_to_isolate_the_bad_user(served: Any) -> None:
     client, _ = served([], Faults(max_batch=1))
     state = desired([user(f"u{i}@x") for i in range(5)])
-    report = Applier(client, batch_size=5).run(plan_for(client, state))
+    report = Applier(DealHubRemote(client), batch_size=5).run(plan_for(client, state))
     assert report.ok
     assert_converged(client, state)
 
@@ -200,7 +201,7 @@ def test_a_rejected_batch_is_split_to_isolate_the_bad_user(served: Any) -> None:
 def test_reports_of_a_manager_that_failed_are_skipped(served: Any) -> None:
     client, sim = served([], Faults(taken_logins=frozenset({"boss@x"})))
     state = desired([user("boss@x"), user("ic@x", user_manager_login="boss@x"), user("other@x")])
-    report = Applier(client).run(plan_for(client, state))
+    report = Applier(DealHubRemote(client)).run(plan_for(client, state))
     outcome = {o.login: o for o in report.outcomes}
     assert outcome["boss@x"].status == "failed"
     assert outcome["ic@x"].status == "skipped"
@@ -216,7 +217,9 @@ def test_reports_of_a_manager_that_failed_are_skipped(served: Any) -> None:
 def test_async_wait_timeout_is_reported_as_failed(served: Any) -> None:
     client, _ = served([], Faults(async_mode=True))
     ticks = iter(range(1000))
-    applier = Applier(client, wait_timeout=0.5, poll_interval=0, clock=lambda: next(ticks) * 1.0)
+    applier = Applier(
+        DealHubRemote(client, wait_timeout=0.5, poll_interval=0, clock=lambda: next(ticks) * 1.0)
+    )
     report = applier.run(plan_for(client, desired([user("slow@x")])))
     # The status endpoint needs three polls to reach done; the clock runs out first,
     # so the user is not in the tenant at verification.
@@ -230,7 +233,7 @@ def test_verification_catches_a_silent_failure(served: Any) -> None:
     state = desired([user("a@x", position="New")])
     plan = plan_for(client, state)
     plan.changes[0].send["position"] = "Mangled"  # as if the server stored something else
-    report = Applier(client).run(plan)
+    report = Applier(DealHubRemote(client)).run(plan)
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and "did not converge" in outcome.message
 
@@ -277,7 +280,7 @@ def test_apply_then_plan_is_empty_and_nothing_is_lost(case: Any) -> None:
     )
     client = DealHubClient(http, target="sim", token_origin="x", sleep=lambda s: None)
     plan = plan_for(client, state)
-    report = Applier(client, batch_size=3).run(plan)
+    report = Applier(DealHubRemote(client), batch_size=3).run(plan)
     assert report.ok
     after = {u["login"]: u for u in client.list_users()}
     before = {u["login"]: u for u in tenant}
@@ -309,7 +312,7 @@ def test_unwritable_users_are_named_by_the_plan_and_never_sent(served: Any) -> N
     assert "no name" in (blocked["noname@x"] or "")
 
     sim.request_log.clear()
-    report = Applier(client).run(plan)
+    report = Applier(DealHubRemote(client)).run(plan)
     outcomes = {o.login: o for o in report.outcomes}
     assert outcomes["bye@x"].status == "done"
     for login in blocked:
@@ -335,7 +338,7 @@ def test_a_rejection_for_the_missing_external_id_says_what_to_do(served: Any) ->
         client,
         desired([user("a@x", position="New"), user("b@x", external_user_id="005B")]),
     )
-    report = Applier(client).run(plan)
+    report = Applier(DealHubRemote(client)).run(plan)
     outcomes = {o.login: o for o in report.outcomes}
     assert outcomes["b@x"].status == "done"
     assert outcomes["a@x"].status == "failed"

@@ -20,6 +20,7 @@ from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.http import TokenSource
 from reconciler.providers.dealhub.client import DealHubClient, connect
+from reconciler.providers.dealhub.provider import DealHubRemote
 from reconciler.render import render_plan
 from reconciler.render.report import render_json, render_markdown, render_text
 from reconciler.settings import Settings
@@ -152,9 +153,10 @@ def test_apply_report_never_shows_a_token_request_id(
     client, _, _ = make_client(faults, tenant=[])
     plan = plan_for(client, {"login": "n@x", "email": "n@x.com", "name": "N"})
     ticks = iter(range(100))
-    report = Applier(
+    remote = DealHubRemote(
         client, wait_timeout=wait, poll_interval=0, sleep=lambda _: None, clock=lambda: next(ticks)
-    ).run(plan)
+    )
+    report = Applier(remote).run(plan)
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and fragment in outcome.message
     for shown in (render_text(report), render_json(report), render_markdown(report)):

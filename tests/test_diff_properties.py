@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired import DesiredState, DesiredUser
-from reconciler.diff import compute_plan, normalise
+from reconciler.diff import compute_plan
 from reconciler.errors import InputError
 from reconciler.plan import ACTIONS, Plan
 from reconciler.providers.dealhub.fields import WRITE_ONLY_FIELDS
+from reconciler.providers.dealhub.rules import normalise
 from reconciler.settings import Settings
 
 TARGET = "https://api.dealhub.io"

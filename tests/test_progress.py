@@ -14,6 +14,7 @@ from reconciler.apply import Applier
 from reconciler.diff import compute_plan
 from reconciler.progress import BarProgress, LogProgress, Progress, for_stream
 from reconciler.providers.dealhub.client import DealHubClient
+from reconciler.providers.dealhub.provider import DealHubRemote
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,8 @@ def test_polling_an_asynchronous_request_says_what_it_waits_for() -> None:
     plan = compute_plan(desired([user("a@x", position="New")]), client.list_users(), target="t")
     stream = io.StringIO()
     report = Applier(
-        client, poll_interval=0, sleep=lambda _: None, progress=LogProgress(stream, interval=3600)
+        DealHubRemote(client, poll_interval=0, sleep=lambda _: None),
+        progress=LogProgress(stream, interval=3600),
     ).run(plan)
     assert report.ok
     assert "waiting for asynchronous request" in stream.getvalue()

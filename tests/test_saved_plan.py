@@ -20,9 +20,9 @@ from test_cli import EXAMPLE, SECRET, tenant_of
 from test_diff_properties import desired_states, plan_or_input_error, tenants
 
 from reconciler import guards
-from reconciler.diff import expected_payload, tenant_view
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import dumps, from_json_data
+from reconciler.providers.dealhub.rules import expected_payload, tenant_view
 from reconciler.saved_plan import (
     ALTERED,
     MISMATCH,
@@ -104,6 +104,18 @@ def _extra_field_consistently(data: dict[str, Any], users: dict[str, dict[str, A
     change["fields"]["phone"] = {"before": None, "after": "+1-555-0100"}
 
 
+def _send_login(data: dict[str, Any], users: dict[str, dict[str, Any]]) -> None:
+    change_of(data, "daniel@acme")["send"]["login"] = "roy@acme"
+
+
+def _send_number(data: dict[str, Any], users: dict[str, dict[str, Any]]) -> None:
+    change_of(data, "daniel@acme")["send"]["position"] = 3
+
+
+def _send_active_string(data: dict[str, Any], users: dict[str, dict[str, Any]]) -> None:
+    change_of(data, "noa@acme")["send"]["is_active"] = "1"
+
+
 def _renamed_login(data: dict[str, Any], users: dict[str, dict[str, Any]]) -> None:
     change = change_of(data, "lucas@acme")
     change["login"] = change["send"]["login"] = "lucas.evil@acme"
@@ -154,6 +166,9 @@ EDITS: dict[str, tuple[Edit, str]] = {
     "an email blanked in send": (_blank_email, ALTERED),
     "an extra field in send": (_extra_field_in_send, ALTERED),
     "an extra field, consistently": (_extra_field_consistently, MISMATCH),
+    "send aimed at another login": (_send_login, ALTERED),
+    "a number in send": (_send_number, ALTERED),
+    "is_active a string in send": (_send_active_string, ALTERED),
     "a renamed login": (_renamed_login, MISMATCH),
     "a reordered batch": (_reordered, MISMATCH),
     "a changed target": (_changed_target, MISMATCH),

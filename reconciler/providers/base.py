@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from reconciler.errors import Problem
     from reconciler.http import TokenSource
     from reconciler.plan import Change, PlanWarning
+    from reconciler.progress import Progress
 
-#: What a write did to one user, as far as the answer tells.
-WriteStatus = Literal["done", "failed", "pending"]
+#: What a write did to one user, as far as the answer tells ("skipped": not sent).
+WriteStatus = Literal["done", "failed", "pending", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,11 @@ class Remote(Protocol):
         """Every user, in the one listing call the system has."""
         ...
 
-    def write(self, batch: list[Change]) -> WriteResult:
-        """Send one batch of planned changes; a per-user failure is an outcome, not a raise."""
+    def write(self, batch: list[Change], progress: Progress) -> WriteResult:
+        """Send one batch of planned changes; a per-user failure is an outcome, not a raise.
+
+        A long wait (an asynchronous request, a rate limit) is told to `progress`.
+        """
         ...
 
     def request_counts(self) -> dict[str, int]:
