@@ -7,16 +7,9 @@ artifact, and must not be able to send the token to a host of its choosing.
 
 from __future__ import annotations
 
-from reconciler.client import (
-    SIM_PREFIX,
-    DealHubClient,
-    api_url_host,
-    check_url,
-    connect,
-    is_loopback,
-    read_token,
-)
+from reconciler.client import DealHubClient, connect
 from reconciler.errors import UsageError
+from reconciler.http import SIM_PREFIX, api_url_host, check_url, is_loopback, read_token
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
 
 

@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import Applier, complete_line, order_batches
-from reconciler.client import DealHubClient, RetryPolicy
+from reconciler.client import DealHubClient
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
+from reconciler.http import RetryPolicy
 from reconciler.plan import Change, Plan
 from reconciler.settings import Settings, Threshold
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore

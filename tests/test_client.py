@@ -16,15 +16,9 @@ import httpx
 import pytest
 
 from reconciler import redact
-from reconciler.client import (
-    DealHubClient,
-    RetryPolicy,
-    TokenSource,
-    check_url,
-    connect,
-    read_token,
-)
+from reconciler.client import DealHubClient, connect
 from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
+from reconciler.http import RetryPolicy, TokenSource, check_url, read_token
 from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
 from reconciler.sim.server import running
 from reconciler.targets import is_trusted_target

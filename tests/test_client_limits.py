@@ -15,17 +15,16 @@ import pytest
 from test_client import Respond, answer, serve
 
 from reconciler import redact
-from reconciler.client import (
+from reconciler.client import DealHubClient, connect
+from reconciler.errors import ResponseError, TransportError
+from reconciler.http import (
     MAX_RETRY_AFTER,
     MIN_RESPONSE_BYTES,
-    DealHubClient,
     RetryPolicy,
     TokenSource,
-    connect,
     response_limit,
     retry_after_seconds,
 )
-from reconciler.errors import ResponseError, TransportError
 from reconciler.sim import Simulator, TenantStore
 from reconciler.sim.server import running
 

@@ -16,9 +16,10 @@ from test_client import TOKEN, MakeClient, answer, serve
 from reconciler import redact
 from reconciler.apply import Applier
 from reconciler.cli import main
-from reconciler.client import DealHubClient, TokenSource, connect
+from reconciler.client import DealHubClient, connect
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
+from reconciler.http import TokenSource
 from reconciler.render import render_plan
 from reconciler.render.report import render_json, render_markdown, render_text
 from reconciler.settings import Settings

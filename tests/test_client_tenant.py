@@ -12,8 +12,9 @@ from test_client import answer, serve
 
 from reconciler import redact
 from reconciler.cli import main
-from reconciler.client import RetryPolicy, TokenSource, connect
+from reconciler.client import connect
 from reconciler.errors import ResponseError
+from reconciler.http import RetryPolicy, TokenSource
 
 TOKEN = "tenant-test-token"
 A = {"login": "a@x", "email": "a@x.com", "name": "A"}

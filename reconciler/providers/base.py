@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from reconciler.client import TokenSource
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.errors import Problem
+    from reconciler.http import TokenSource
     from reconciler.plan import Change, PlanWarning
 
 #: What a write did to one user, as far as the answer tells.

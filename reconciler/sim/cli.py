@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 from click.core import ParameterSource
 
-from reconciler.client import is_loopback
+from reconciler.http import is_loopback
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
 from reconciler.sim.generate import (

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from reconciler.client import is_loopback
+from reconciler.http import is_loopback
 from reconciler.sim.app import Simulator
 from reconciler.sim.faults import Faults
 from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator

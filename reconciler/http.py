@@ -1,0 +1,549 @@
+"""One JSON-over-HTTP client for every vendor, on httpx.
+
+Token sources, URL rules, retries, the total deadline, the size cap and the
+masking of server text live here once; a vendor's client (reconciler/client.py
+for DealHub, providers/*/client.py for the others) adds only its calls and the
+shapes of its answers.
+
+One code path for the real API and the simulator: `sim:PATH` only swaps the
+transport. Retries (429 honouring Retry-After, 5xx, network errors) use
+exponential backoff with full jitter.
+
+Every answer is read whole through `Answer`, the one place server content
+enters: its size is capped, its exchange has a total deadline, and every string
+in it is masked (reconciler.redact) as it is parsed, so a token a server
+echoes back in any field, id or message goes no further.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timezone
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from typing_extensions import Self
+
+from reconciler import redact
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    ResponseError,
+    TransportError,
+    UsageError,
+)
+from reconciler.textsafe import escape_char
+
+log = logging.getLogger("reconciler.http")
+
+SIM_PREFIX = "sim:"
+#: The token the in-process simulator uses when the environment gives none.
+SIM_DEFAULT_TOKEN = "sim-token"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 120.0
+#: Seconds allowed between two bytes of an answer.
+DEFAULT_TIMEOUT = 60.0
+#: Seconds one exchange (a request and its whole answer) may take, however it trickles.
+DEFAULT_TOTAL_TIMEOUT = 300.0
+#: An answer may hold max(MIN_RESPONSE_BYTES, RESPONSE_BYTES_PER_USER x expected users).
+MIN_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Generous: the read schema's limits add up to about 1.5 KB of text per user.
+RESPONSE_BYTES_PER_USER = 4 * 1024
+
+
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
+        return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where the token came from, to name in an error: never the token itself."""
+
+    token: str = field(repr=False)
+    origin: str = ""
+
+
+def read_token(
+    *, token_file: str | None, env_var: str, required: bool = True
+) -> TokenSource | None:
+    """The API token from --token-file or the environment variable."""
+    if token_file:
+        try:
+            with open(token_file, encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--token-file {token_file} is not a text file") from None
+        if not token:
+            raise UsageError(f"--token-file {token_file} is empty")
+        return _checked(TokenSource(token, f"--token-file {token_file}"))
+    token = os.environ.get(env_var, "").strip()
+    if token:
+        return _checked(TokenSource(token, env_var))
+    if required:
+        raise UsageError(
+            f"no API token: set {env_var} (or pass --token-file PATH); "
+            "the token is never accepted on the command line"
+        )
+    return None
+
+
+def _checked(source: TokenSource) -> TokenSource:
+    # An HTTP header carries printable ASCII only; say so without showing any of it.
+    if not all(33 <= ord(ch) < 127 for ch in source.token):
+        raise UsageError(
+            f"the token from {source.origin} has a character that cannot be sent in an "
+            "HTTP header (a space, a line break or a non-ASCII character): check it"
+        )
+    return source
+
+
+def check_url(url: str, *, source: str = "--api-url") -> str:
+    """Refuse a URL that would send the token in clear text or is not a usable URL.
+
+    What passes is what httpx will use (see `api_url_host`); `source` names
+    where the URL came from in the message.
+    """
+    scheme, host = api_url_host(url, source=source)
+    if scheme == "http" and not is_loopback(host):
+        raise UsageError(
+            f"refusing plain http:// to {host}: the token would cross the network "
+            "in clear text (use https://, or http:// only on loopback)"
+        )
+    return url.rstrip("/")
+
+
+def api_url_host(url: str, *, source: str = "--api-url") -> tuple[str, str]:
+    """The scheme and host an http(s) API base URL reaches; UsageError for anything else.
+
+    Python's URL parser and httpx's must read the URL alike, so the host a
+    check approves is the host the token is sent to: a URL they could read
+    differently (a backslash, a space, user info, an odd IPv6 literal) is refused.
+    """
+    shown = _shown_url(url)
+    odd = sorted({ch for ch in url if not "!" <= ch <= "~"})
+    if odd:
+        names = ", ".join("a space" if ch == " " else escape_char(ch) for ch in odd)
+        raise UsageError(f"{source} {shown} has a character a URL cannot hold ({names}): check it")
+    if "\\" in url:
+        raise UsageError(f"{source} {shown} has a backslash, which URL parsers read differently")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{source} {shown} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"{source} {shown} is not an http(s) URL or sim:PATH")
+    if "@" in parts.netloc:
+        raise UsageError(
+            f"{source} must not carry a user name or password (USER:PASSWORD@HOST): "
+            "the token is read from DEALHUB_TOKEN or --token-file"
+        )
+    if not parts.hostname:
+        raise UsageError(f"{source} {shown} has no host")
+    if "%" in parts.hostname:
+        raise UsageError(f"{source} {shown} has a percent-encoded host: write it plainly")
+    if port == 0:
+        raise UsageError(f"{source} {shown} has port 0, outside 1-65535")
+    if "?" in url or "#" in url:
+        raise UsageError(f"{source} {shown} has a query or a fragment: give the base URL only")
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii").lower()
+    except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+        raise UsageError(f"{source} {shown} is not a valid URL: {exc}") from None
+    if host != parts.hostname:
+        raise UsageError(f"{source} {shown} does not name one host unambiguously")
+    return parts.scheme, host
+
+
+def _shown_url(url: str) -> str:
+    # User info may hold a password: it is never echoed.
+    shown = re.sub(r"(?<=//)[^/?#]*@", "***@", url)
+    return repr(shown if len(shown) <= 200 else shown[:200] + "...")
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` names this machine only (127.0.0.0/8, ::1, [::1] or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def response_limit(expected_users: int = 0) -> int:
+    """The default cap on one answer: max(64 MiB, 4 KiB x the users the caller expects)."""
+    return max(MIN_RESPONSE_BYTES, RESPONSE_BYTES_PER_USER * max(expected_users, 0))
+
+
+def retry_after_seconds(header: str | None, now: float) -> float | None:
+    """The wait a Retry-After header asks for, capped at MAX_RETRY_AFTER; None if unusable.
+
+    Accepts delay-seconds and an HTTP-date (`now` is the wall clock, as time.time()).
+    Anything else (nan, inf, a negative number, an empty value) is None: the
+    caller falls back to its own backoff.
+    """
+    if header is None:
+        return None
+    value = header.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        # An HTTP-date is GMT; a date without a zone is read as GMT too.
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        delay = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return min(max(delay, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass
+class RequestCounter:
+    """How many requests of each kind were sent (the benchmark reports them)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+
+class Answer:
+    """One answer, read whole: the only way server content reaches the rest of the client.
+
+    `json()` and `text()` mask every string as it is parsed; `reason` and
+    `content_type` are masked here. Only `raw_json()` is unmasked, for the one
+    value that goes back to the same server (an async request id).
+    """
+
+    def __init__(self, method: str, path: str, response: httpx.Response, body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.status = response.status_code
+        self.headers = response.headers
+        self.reason = redact.redact(response.reason_phrase)
+        self.content_type = redact.redact(response.headers.get("Content-Type", "no content type"))
+        self.body = body
+        self._text: str | None = None
+        self._raw: Any = _UNREAD
+        self._masked: Any = _UNREAD
+        #: Whether masking json() changed anything: a string held a registered secret.
+        self.held_secret = False
+
+    def raw_json(self) -> Any:
+        """The parsed body, unmasked. ValueError when it is not JSON."""
+        if self._raw is _UNREAD:
+            if self._text is None:
+                self._text = self.body.decode("utf-8-sig")
+            try:
+                self._raw = json.loads(self._text)
+            except RecursionError:
+                raise ValueError("nested too deeply") from None
+        return self._raw
+
+    def json(self) -> Any:
+        """The parsed body with every string (keys too) masked. ValueError when not JSON."""
+        if self._masked is _UNREAD:
+            raw = self.raw_json()
+            if not _holds_secret(self._text or ""):
+                self._masked = raw
+            else:
+                try:
+                    self._masked = self._mask(raw)
+                except RecursionError:
+                    raise ValueError("nested too deeply") from None
+        return self._masked
+
+    def text(self) -> str:
+        """The body as text, masked."""
+        return redact.redact(self.body.decode("utf-8", errors="replace"))
+
+    def _mask(self, value: Any) -> Any:
+        if isinstance(value, str):
+            masked = redact.redact(value)
+            if masked != value:
+                self.held_secret = True
+            return masked
+        if isinstance(value, list):
+            return [self._mask(item) for item in value]
+        if isinstance(value, dict):
+            return {self._mask(k): self._mask(v) for k, v in value.items()}
+        return value
+
+
+_UNREAD = object()
+_DECODER = json.JSONDecoder()
+
+
+def _holds_secret(text: str) -> bool:
+    """Whether any string of the valid JSON `text` holds a registered secret once decoded.
+
+    A string without escapes is spelt in the text as it decodes, so one look at
+    the whole text covers it; only the strings with an escape (a secret could
+    hide as `\\u0074ok...`) are decoded one by one.
+    """
+    if redact.redact(text) != text:
+        return True
+    pos = text.find("\\")
+    while pos != -1:
+        # Backslashes occur only inside strings, and none since the last string
+        # decoded: the nearest quote before this one opens its string.
+        start = text.rfind('"', 0, pos)
+        value, end = _DECODER.raw_decode(text, start)
+        if redact.redact(value) != value:
+            return True
+        pos = text.find("\\", end)
+    return False
+
+
+class JsonClient:
+    """The plumbing every vendor client shares: retries, deadline, size cap, masking.
+
+    `total_timeout` bounds each exchange from request to last byte;
+    `max_response_bytes` caps one answer (default: `response_limit(expected_users)`).
+    The token in the `Authorization` header of `http` is registered with
+    reconciler.redact, so it is masked wherever the process writes.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        target: str,
+        token_origin: str,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        max_response_bytes: int | None = None,
+        expected_users: int = 0,
+    ) -> None:
+        self._http = http
+        for secret in self._secrets_in(http.headers):
+            register(secret)
+        self.target = target
+        self._token_origin = token_origin
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._total_timeout = total_timeout
+        self.max_response_bytes = (
+            response_limit(expected_users) if max_response_bytes is None else max_response_bytes
+        )
+        self.requests = RequestCounter()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(target={self.target!r})"
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        json_body: Any = None,
+        shown_path: str | None = None,
+    ) -> Answer:
+        shown = shown_path or path
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests.add(kind)
+            try:
+                answer = self._exchange(method, path, shown, content)
+            except httpx.TimeoutException:
+                error: ApiError = TransportError(
+                    f"{self.target} did not answer {method} {shown} in time"
+                )
+            except httpx.ConnectError as exc:
+                error = TransportError(f"cannot reach {self.target}: {reason(exc)}")
+            except httpx.TransportError as exc:
+                error = TransportError(
+                    f"{self.target} dropped the connection during {method} {shown}: {reason(exc)}"
+                )
+            except httpx.DecodingError as exc:
+                raise ResponseError(
+                    f"{self.target} answered {method} {shown} with a body that cannot be "
+                    f"decoded: {reason(exc)}"
+                ) from None
+            else:
+                refusal = self._refusal(answer)
+                if refusal is not None:
+                    raise refusal
+                if answer.status not in RETRY_STATUSES:
+                    return answer
+                if attempt >= self._retry.attempts:
+                    return answer
+                delay = self._retry_delay(answer, attempt)
+                level = logging.WARNING if delay >= 5 else logging.DEBUG
+                log.log(
+                    level,
+                    "%s answered HTTP %s; retrying in %.0f s",
+                    self.target,
+                    answer.status,
+                    delay,
+                )
+                self._sleep(delay)
+                continue
+            if attempt >= self._retry.attempts:
+                raise error
+            delay = self._retry.backoff(attempt, self._rng)
+            log.debug("retrying after %s in %.2fs", error, delay)
+            self._sleep(delay)
+
+    def _exchange(self, method: str, path: str, shown: str, content: bytes | None) -> Answer:
+        """One request and its whole answer, within the total deadline and the size cap."""
+        start = time.monotonic()
+        deadline = start + self._total_timeout
+        limit = self.max_response_bytes
+        with self._http.stream(
+            method,
+            path,
+            content=content,
+            headers={"Content-Type": "application/json"} if content else None,
+        ) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(method, shown)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(method, shown)
+                if time.monotonic() > deadline:
+                    # Not retried: a server this slow would be as slow again.
+                    raise TransportError(
+                        f"{self.target} did not finish answering {method} {shown} within "
+                        f"{self._total_timeout:g} s"
+                    )
+                chunks.append(chunk)
+        log.debug(
+            "%s %s -> %s in %.3fs", method, shown, response.status_code, time.monotonic() - start
+        )
+        return Answer(method, shown, response, b"".join(chunks))
+
+    def _too_large(self, method: str, shown: str) -> ResponseError:
+        return ResponseError(
+            f"{self.target} answered {method} {shown} with more than "
+            f"{size_text(self.max_response_bytes)}, the most one answer may hold "
+            "(max(64 MiB, 4 KiB per expected user)): refusing it"
+        )
+
+    def _secrets_in(self, headers: httpx.Headers) -> list[str]:
+        """The secrets in the client's own headers: the `Authorization` credential."""
+        auth = headers.get("Authorization", "")
+        return [auth.split(" ", 1)[1]] if " " in auth else []
+
+    def _refusal(self, answer: Answer) -> ApiError | None:
+        """The error an answer means for the whole run (a rejected token), or None."""
+        if answer.status in (401, 403):
+            return AuthError(
+                f"{self.target} rejected the token from {self._token_origin} "
+                f"(HTTP {answer.status}): check that it is current and has "
+                "admin access to users"
+            )
+        return None
+
+    def redact(self, text: str) -> str:
+        """`text` with every registered token masked (see reconciler.redact)."""
+        return redact.redact(text)
+
+    def _message(self, answer: Answer) -> str:
+        # Masked as parsed, then shortened: shortening first could leave part of the token.
+        return server_text(answer)[:300]
+
+    def _kind(self, data: Any) -> str:
+        if isinstance(data, dict):
+            return "an object"
+        if isinstance(data, list):
+            return "a list"
+        return repr(data)[:40]
+
+    def _retry_delay(self, answer: Answer, attempt: int) -> float:
+        seconds = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        if seconds is not None:
+            return seconds
+        return self._retry.backoff(attempt, self._rng)
+
+    def _json(self, answer: Answer) -> Any:
+        try:
+            return answer.json()
+        except ValueError:
+            raise ResponseError(
+                f"{self.target} answered {answer.method} {answer.path} with something that is "
+                f"not JSON (HTTP {answer.status}, {answer.content_type[:80]})"
+            ) from None
+
+    def _unexpected(self, answer: Answer) -> ApiError:
+        return ApiError(
+            f"{self.target} answered {answer.method} {answer.path} with HTTP "
+            f"{answer.status}: {self._message(answer)}"
+        )
+
+
+def size_text(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit} bytes"
+
+
+def register(secret: str) -> None:
+    # The token also travels percent-encoded (in a URL a log may show): mask both forms.
+    redact.register(secret)
+    redact.register(quote(secret.strip(), safe=""))
+
+
+def reason(exc: Exception) -> str:
+    text = redact.redact(str(exc) or type(exc).__name__)
+    return text.splitlines()[0][:200]
+
+
+def server_text(answer: Answer) -> str:
+    """The vendor's error message from any of the shapes it uses, else the text."""
+    try:
+        data = answer.json()
+    except ValueError:
+        return answer.text().strip() or answer.reason
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "error", "detail"):
+            value = data.get(key)
+            if isinstance(value, str):
+                return value
+    return json.dumps(data)
