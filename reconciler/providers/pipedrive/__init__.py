@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from reconciler.providers.pipedrive import rules
 
 if TYPE_CHECKING:
-    from reconciler.client import TokenSource
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.errors import Problem
+    from reconciler.http import TokenSource
     from reconciler.plan import Change, PlanWarning
-    from reconciler.providers.base import Remote
+    from reconciler.providers.base import Provider
+    from reconciler.providers.pipedrive.client import PipedriveClient
 
 
 class PipedriveProvider:
@@ -69,11 +70,17 @@ class PipedriveProvider:
     def depends_on(self, change: Change) -> str | None:
         return None
 
-    def open(self, target: str, token: TokenSource | None, *, writable: bool) -> Remote:
+    def open(self, target: str, token: TokenSource | None, *, writable: bool) -> PipedriveClient:
         """A connection to `target`: https://COMPANY.pipedrive.com, loopback http, or sim:PATH."""
-        raise NotImplementedError("the Pipedrive client comes in the next commit")
+        from reconciler.providers.pipedrive.client import connect
+
+        return connect(target, token, writable=writable)
 
 
 PROVIDER = PipedriveProvider()
+
+if TYPE_CHECKING:
+    # mypy holds the provider to the boundary's protocols (the client to Remote).
+    _provider: Provider = PROVIDER
 
 __all__ = ["PROVIDER", "PipedriveProvider"]
