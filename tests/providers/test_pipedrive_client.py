@@ -664,3 +664,54 @@ def test_the_company_host_is_asked_on_its_api_path() -> None:
     assert request.headers["x-api-token"] == TOKEN
     assert "authorization" not in request.headers
     assert redact.redact(f"say {TOKEN}") == f"say {redact.MASK}"
+
+
+def test_the_tokens_own_user_is_never_deactivated_even_if_asked(make: Make) -> None:
+    pd = make()
+    you = Change(
+        "deactivate",
+        "owner@acme.com",
+        {},
+        {"id": 101, "is_you": True},
+        {"id": 101, "active_flag": False},
+    )
+    result = pd.client.write([you])
+    assert result.status == {"owner@acme.com": "failed"}
+    assert "is_you" in result.message["owner@acme.com"]
+    assert pd.log() == []
+
+
+@pytest.mark.parametrize("readd_deleted", ["same-id", "new-id"])
+def test_the_email_of_a_deleted_user_can_be_created_again(make: Make, readd_deleted: str) -> None:
+    pd = make(readd_deleted=readd_deleted)
+    assert pd.client.write([create("gone@acme.com")]).status == {"gone@acme.com": "done"}
+    views = [PROVIDER.tenant_view(u) for u in pd.client.read()]
+    assert [v["is_active"] for v in views if v and v["email"] == "gone@acme.com"] == [True]
+
+
+def test_a_linked_person_keeps_their_name(make: Make) -> None:
+    pd = make(linked_people={"Ann@acme.com": "Ann Other"})
+    assert pd.client.write([create("ann@acme.com")]).status == {"ann@acme.com": "done"}
+    [view] = [
+        v for v in map(PROVIDER.tenant_view, pd.client.read()) if v and v["email"] == "ann@acme.com"
+    ]
+    assert view["name"] == "Ann Other"
+
+
+def test_views_stay_the_same_when_last_login_moves(make: Make) -> None:
+    pd = make(login_drift_rate=1.0)
+    first = [PROVIDER.tenant_view(u) for u in pd.client.read()]
+    pd.clock.advance(3600)
+    second_raw = pd.client.read()
+    assert any(u["last_login"] for u in second_raw)
+    assert [PROVIDER.tenant_view(u) for u in second_raw] == first
+
+
+def test_a_burst_429_is_not_taken_for_the_budget_when_the_header_counts_writes(
+    make: Make,
+) -> None:
+    pd = make(burst=1, daily_token_headers=False, daily_requests_left="writes")
+    pd.client._http.get("/v1/users")
+    result = pd.client.write([toggle("deactivate", "sara@acme.com", 105)])
+    assert result.status == {"sara@acme.com": "done"}
+    assert [e["status"] for e in pd.log()] == [200, 429, 200]

@@ -50,7 +50,7 @@ from reconciler.http import (
     retry_after_seconds,
 )
 from reconciler.providers.base import WriteResult, WriteStatus
-from reconciler.providers.pipedrive.rules import CAPABILITIES, entry_problem
+from reconciler.providers.pipedrive.rules import CAPABILITIES, SELF_DEACTIVATION, entry_problem
 
 if TYPE_CHECKING:
     from reconciler.plan import Change
@@ -324,6 +324,9 @@ class PipedriveClient(JsonClient):
         if change.action == "create":
             return self._create(send)
         if change.action in ("reactivate", "deactivate"):
+            if change.action == "deactivate" and change.before and change.before.get("is_you"):
+                # The plan never holds this; a hand-made batch must not lock the token out.
+                return "failed", f"not sent: {SELF_DEACTIVATION}"
             user_id = send.get("id")
             if user_id is None and change.before is not None:
                 user_id = change.before.get("id")
