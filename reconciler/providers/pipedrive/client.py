@@ -1,0 +1,694 @@
+"""The Pipedrive Users API client, on the shared HTTP layer (reconciler.http).
+
+Three calls, nothing else: `GET /v1/users` (every user; each page a call when
+the server pages with `additional_data.pagination`), `POST /v1/users` (create)
+and `PUT /v1/users/{id}` with `{"active_flag": bool}` alone (reactivate,
+deactivate). The token travels only in the `x-api-token` header.
+
+What differs from DealHub's retries, and why:
+- A create is not idempotent. When its answer is lost (or is a 5xx, which a
+  gateway may send after the write), the list is read before it is sent again:
+  a user found there is reported from the list, never created twice. A refusal
+  of a repeated create (the vendor's duplicate-email 400) is checked the same way.
+- A 429 is waited out on the vendor's numbers (Retry-After, else
+  `x-ratelimit-reset`), a bounded number of times, and nothing is sent before
+  the wait is over: the vendor's edge blocks a client that keeps sending after
+  429s. A 429 for the daily budget (its headers say so) is not waited out: the
+  run stops and the rest is left for the next one.
+- A 403 that is not JSON is that edge's block page: the run stops at once,
+  nothing is retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler import __version__, redact
+from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
+from reconciler.http import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    MAX_RETRY_AFTER,
+    SIM_DEFAULT_TOKEN,
+    SIM_PREFIX,
+    Answer,
+    JsonClient,
+    RetryPolicy,
+    TokenSource,
+    check_url,
+    reason,
+    register,
+    retry_after_seconds,
+)
+from reconciler.providers.base import WriteResult, WriteStatus
+from reconciler.providers.pipedrive.rules import CAPABILITIES, SELF_DEACTIVATION, entry_problem
+
+if TYPE_CHECKING:
+    from reconciler.plan import Change
+
+log = logging.getLogger("reconciler.pipedrive")
+
+TOKEN_HEADER = "x-api-token"
+READ_COST = CAPABILITIES.read_cost
+WRITE_COST = CAPABILITIES.write_cost
+#: A burst window is two seconds; a wait longer than this is for the daily budget.
+LONGEST_BURST_WAIT = 60.0
+#: Pages of one list read at most (500 users a page is the vendor's largest).
+MAX_PAGES = 10_000
+#: Consecutive JSON 403s on writes after which the token is taken to lack admin rights.
+FORBIDDEN_STREAK = 3
+_ERROR_STATUSES = frozenset({400, 404, 409, 410, 415, 422})
+_RETRIED_5XX = frozenset({500, 502, 503, 504})
+
+
+@dataclass
+class RateLimits:
+    """The rate-limit headers of the last answer, as numbers (None: not sent or unreadable).
+
+    `reset` is the seconds left in the 2-second burst window (not a timestamp).
+    `daily_token_limit` and `daily_token_remaining` are undocumented but the only
+    sure sign of the daily budget; `daily_requests_left` counts either tokens or
+    requests, depending on the server.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: int | None = None
+    daily_requests_left: int | None = None
+    daily_token_limit: int | None = None
+    daily_token_remaining: int | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimits:
+        return cls(
+            limit=_whole(headers.get("x-ratelimit-limit")),
+            remaining=_whole(headers.get("x-ratelimit-remaining")),
+            reset=_whole(headers.get("x-ratelimit-reset")),
+            daily_requests_left=_whole(headers.get("x-daily-requests-left")),
+            daily_token_limit=_whole(headers.get("x-daily-ratelimit-token-limit")),
+            daily_token_remaining=_whole(headers.get("x-daily-ratelimit-token-remaining")),
+        )
+
+
+def _whole(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+class Blocked(ApiError):
+    """The vendor's edge answered its HTML 403: stop at once, never retry."""
+
+
+class BudgetSpent(ApiError):
+    """The company's daily token budget is spent (or would be by the next call)."""
+
+
+class RateLimited(TransportError):
+    """Still rate-limited after the bounded number of waits."""
+
+
+class _Unsure(Exception):
+    """A create may or may not have been made: its answer was lost, or was a 5xx."""
+
+
+class PipedriveClient(JsonClient):
+    """A `Remote` for one Pipedrive company (see the module docstring).
+
+    `users_path` is where the users are, relative to the base URL
+    (`/api/v1/users` on COMPANY.pipedrive.com). `clock` is what `sleep` moves
+    (time.monotonic by default). `rate` holds the rate-limit headers of the
+    last answer. Writes stop while fewer than `reserve` tokens would be left
+    after them (by default one list read, so that apply can verify).
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        target: str,
+        token_origin: str,
+        users_path: str = "/v1/users",
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        max_response_bytes: int | None = None,
+        expected_users: int = 0,
+        max_waits: int = 5,
+        reserve: int = READ_COST,
+    ) -> None:
+        super().__init__(
+            http,
+            target=target,
+            token_origin=token_origin,
+            retry=retry,
+            sleep=sleep,
+            seed=seed,
+            total_timeout=total_timeout,
+            max_response_bytes=max_response_bytes,
+            expected_users=expected_users,
+        )
+        self.users_path = users_path
+        self.rate = RateLimits()
+        self.max_waits = max_waits
+        self.reserve = reserve
+        self._clock = clock
+        #: No request leaves before this moment of `clock` (a 429's wait, a spent window).
+        self._hold_until = 0.0
+        self._forbidden = 0
+
+    def _secrets_in(self, headers: httpx.Headers) -> list[str]:
+        token = headers.get(TOKEN_HEADER, "")
+        return [token] if token else []
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests sent, by kind: read (list pages), create, update."""
+        return dict(self.requests.counts)
+
+    # -- reading --------------------------------------------------------------
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every user of the company as the API shows it, deleted ones included.
+
+        One `GET /v1/users`; when the answer carries `additional_data.pagination`
+        with `more_items_in_collection: true`, the next page is asked with
+        `start` (the server's `next_start`) and `limit`, each page a call. Every
+        entry is checked (types, one id and one live email each) before anyone
+        diffs the list: ResponseError names the first problem.
+        """
+        users, token_seen = self._list()
+        self._check(users, token_seen)
+        return users
+
+    def _list(self) -> tuple[list[dict[str, Any]], bool]:
+        users: list[dict[str, Any]] = []
+        token_seen = False
+        start = 0
+        query = ""
+        for _ in range(MAX_PAGES):
+            answer = self._call("GET", self.users_path + query, kind="read", cost=READ_COST)
+            if answer.status != 200:
+                raise self._read_error(answer)
+            data, pagination = self._envelope(answer)
+            token_seen = token_seen or answer.held_secret
+            users.extend(data)
+            if pagination is None or pagination.get("more_items_in_collection") is not True:
+                return users, token_seen
+            following = pagination.get("next_start")
+            if type(following) is not int:
+                following = start + len(data)
+            if not data or following <= start:
+                raise ResponseError(
+                    f"{self.target} answered GET {self.users_path} with a page that does not "
+                    "move on (more_items_in_collection without a later start)"
+                )
+            start = following
+            limit = pagination.get("limit")
+            query = f"?start={start}" + (f"&limit={limit}" if type(limit) is int else "")
+        raise ResponseError(f"{self.target} answered GET {self.users_path} with too many pages")
+
+    def _envelope(self, answer: Answer) -> tuple[list[Any], dict[str, Any] | None]:
+        where = f"{self.target} answered GET {self.users_path}"
+        body = self._json(answer)
+        if not isinstance(body, dict) or body.get("success") is not True:
+            raise ResponseError(f"{where} with {self._kind(body)}, not {{success: true, data}}")
+        data = body.get("data")
+        if data is None:
+            data = []
+        if not isinstance(data, list):
+            raise ResponseError(f"{where} with data that is {self._kind(data)}, not a list")
+        extra = body.get("additional_data")
+        pagination = extra.get("pagination") if isinstance(extra, dict) else None
+        return data, pagination if isinstance(pagination, dict) else None
+
+    def _check(self, users: list[Any], token_seen: bool) -> None:
+        where = f"{self.target} answered GET {self.users_path}"
+        ids: set[int] = set()
+        emails: dict[str, int] = {}
+        for index, user in enumerate(users):
+            problem = entry_problem(user)
+            if problem is not None:
+                named = f" (id {user['id']})" if isinstance(user, dict) and "id" in user else ""
+                raise ResponseError(f"{where} with entry #{index}{named} that {problem}")
+            if user["id"] in ids:
+                raise ResponseError(f"{where} with user id {user['id']} twice")
+            ids.add(user["id"])
+            if token_seen and redact.MASK in user["email"]:
+                # A write keyed by the masked email would reach no one, or someone else.
+                raise ResponseError(f"{where} with a user whose email contains the API token")
+            if user.get("is_deleted") is True:
+                continue
+            email = user["email"].casefold()
+            if email in emails:
+                raise ResponseError(
+                    f"{where} with two users (ids {emails[email]} and {user['id']}) of email "
+                    f"{_quoted(user['email'])}: Pipedrive keys users by email"
+                )
+            emails[email] = user["id"]
+
+    def _read_error(self, answer: Answer) -> ApiError:
+        message = self._message(answer)
+        if answer.status == 401:
+            return self._rejected(answer)
+        if answer.status == 402:
+            return ApiError(
+                f"{self.target} refused GET {self.users_path} (HTTP 402: {message}): the "
+                "company account is not open (billing)"
+            )
+        if answer.status == 403:
+            return AuthError(
+                f"{self.target} refused GET {self.users_path} with the token from "
+                f"{self._token_origin} (HTTP 403: {message})"
+            )
+        return self._unexpected(answer)
+
+    # -- writing --------------------------------------------------------------
+
+    def write(self, batch: list[Change]) -> WriteResult:
+        """Send each change (one call per user); a failure is an outcome, not a raise.
+
+        A create is `POST /v1/users` with the payload; a reactivation or
+        deactivation is `PUT /v1/users/{id}` with `{"active_flag": ...}` alone,
+        the id taken from the payload's `id` (never sent in a body). A rejected
+        token, the edge's block, the spent daily budget, an unreachable server
+        or repeated 403s set `abort`; the changes after it are left out.
+        """
+        result = WriteResult()
+        for change in batch:
+            if result.abort is not None:
+                break
+            key = change.login
+            try:
+                status, message = self._write_one(change)
+            except (AuthError, Blocked) as exc:
+                result.mark([key], "failed", str(exc))
+                result.abort = str(exc)
+                continue
+            except BudgetSpent as exc:
+                result.mark([key], "pending", f"not sent: {exc}")
+                result.abort = str(exc)
+                continue
+            except RateLimited as exc:
+                status, message = "pending", str(exc)
+            except TransportError as exc:
+                result.mark([key], "pending", str(exc))
+                result.abort = str(exc)
+                continue
+            except ResponseError as exc:
+                status, message = "pending", str(exc)
+            except ApiError as exc:
+                status, message = "failed", str(exc)
+            result.mark([key], status, message)
+            if self._forbidden >= FORBIDDEN_STREAK:
+                result.abort = (
+                    f"{self.target} refused {self._forbidden} writes in a row with HTTP 403: "
+                    f"the user of the token from {self._token_origin} cannot manage users "
+                    "(it needs account-settings access or global admin)"
+                )
+        return result
+
+    def _write_one(self, change: Change) -> tuple[WriteStatus, str]:
+        send = change.send
+        if change.action == "create":
+            return self._create(send)
+        if change.action in ("reactivate", "deactivate"):
+            if change.action == "deactivate" and change.before and change.before.get("is_you"):
+                # The plan never holds this; a hand-made batch must not lock the token out.
+                return "failed", f"not sent: {SELF_DEACTIVATION}"
+            user_id = send.get("id")
+            if user_id is None and change.before is not None:
+                user_id = change.before.get("id")
+            return self._update(user_id, send.get("active_flag"))
+        return "failed", f"Pipedrive's API cannot {change.action} a user"
+
+    def _create(self, send: Mapping[str, Any]) -> tuple[WriteStatus, str]:
+        body = {name: send[name] for name in ("email", "access", "active_flag") if name in send}
+        email = body.get("email")
+        if not isinstance(email, str) or type(body.get("active_flag")) is not bool:
+            return "failed", "not sent: a create needs an email and active_flag true or false"
+        unsure: str | None = None
+        for attempt in range(1, self._retry.attempts + 1):
+            if unsure is not None:
+                found = self._find(email, unsure)
+                if found is not None:
+                    return self._judged_found(found, body)
+            try:
+                answer = self._call(
+                    "POST", self.users_path, kind="create", cost=WRITE_COST, body=body, once=True
+                )
+            except _Unsure as exc:
+                unsure = str(exc)
+                self._sleep(self._retry.backoff(attempt, self._rng))
+                continue
+            if answer.status // 100 == 2:
+                user = self._user_of(answer)
+                if user is None:
+                    return "pending", f"{self.target} answered the create with no user object"
+                return self._judged(user, body, "created")
+            if unsure is not None and answer.status in _ERROR_STATUSES:
+                # The create whose answer was lost may be what this refusal is about.
+                found = self._find(email, unsure)
+                if found is not None:
+                    return self._judged_found(found, body)
+            return self._refused(answer)
+        tries = self._retry.attempts
+        return "pending", f"no sure answer to the create after {tries} tries: {unsure}"
+
+    def _update(self, user_id: Any, active: Any) -> tuple[WriteStatus, str]:
+        if type(user_id) is not int or user_id < 1 or type(active) is not bool:
+            return "failed", "not sent: an update needs the user's id and active_flag"
+        path = f"{self.users_path}/{user_id}"
+        body = {"active_flag": active}
+        answer = self._call("PUT", path, kind="update", cost=WRITE_COST, body=body)
+        if answer.status // 100 != 2:
+            return self._refused(answer)
+        user = self._user_of(answer)
+        if user is None:
+            return "pending", f"{self.target} answered PUT {path} with no user object"
+        if user.get("active_flag") is not active:
+            return "failed", (
+                f"{self.target} answered PUT {path} with active_flag "
+                f"{_shown_value(user.get('active_flag'))}, not {_shown_value(active)}"
+            )
+        return "done", ""
+
+    def _find(self, email: str, unsure: str) -> dict[str, Any] | tuple[WriteStatus, str] | None:
+        """The live user with this email, from a fresh list read.
+
+        When the list cannot be read, whether the create was made stays unknown:
+        the outcome is pending (verification decides), never a second create.
+        """
+        try:
+            users, _ = self._list()
+        except (AuthError, Blocked, BudgetSpent):
+            raise
+        except ApiError as exc:
+            return "pending", f"{unsure}; the list read to check it failed: {exc}"
+        wanted = email.casefold()
+        for user in users:
+            if (
+                isinstance(user, dict)
+                and user.get("is_deleted") is not True
+                and isinstance(user.get("email"), str)
+                and user["email"].casefold() == wanted
+            ):
+                return user
+        return None
+
+    def _judged_found(
+        self, found: dict[str, Any] | tuple[WriteStatus, str], body: Mapping[str, Any]
+    ) -> tuple[WriteStatus, str]:
+        if isinstance(found, tuple):
+            return found
+        return self._judged(found, body, "created (its first answer was lost)")
+
+    def _judged(
+        self, user: Mapping[str, Any], body: Mapping[str, Any], done: str
+    ) -> tuple[WriteStatus, str]:
+        """Whether the user the server shows is the one the create asked for."""
+        email = user.get("email")
+        if not isinstance(email, str) or email.casefold() != str(body["email"]).casefold():
+            return "pending", (
+                f"{self.target} answered the create of {_quoted(str(body['email']))} with "
+                f"another user ({_quoted(str(email))})"
+            )
+        if user.get("active_flag") is not body["active_flag"]:
+            state = "inactive" if body["active_flag"] else "active"
+            return "failed", (
+                f"{_quoted(email)} already exists in Pipedrive and is {state}: "
+                "plan again to see what is left to do"
+            )
+        return "done", ("" if done == "created" else done)
+
+    def _user_of(self, answer: Answer) -> dict[str, Any] | None:
+        try:
+            body = answer.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("success") is False:
+            return None
+        data = body.get("data")
+        return data if isinstance(data, dict) else None
+
+    def _refused(self, answer: Answer) -> tuple[WriteStatus, str]:
+        where = f"{self.target} answered {answer.method} {answer.path}"
+        message = self._message(answer)
+        status = answer.status
+        if status == 403:
+            self._forbidden += 1
+            return "failed", (
+                f"{where} with HTTP 403: {message} (managing users takes account-settings "
+                "access or global admin)"
+            )
+        self._forbidden = 0
+        if status == 402:
+            return "failed", (
+                f"{where} with HTTP 402: {message} (seats and billing: no free seat, or the "
+                "company account is not open)"
+            )
+        if status // 100 == 5:
+            return "pending", f"{where} with HTTP {status}: {message}"
+        return "failed", f"{where} with HTTP {status}: {message}"
+
+    # -- one call, paced and retried -------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        cost: int,
+        body: Any = None,
+        once: bool = False,
+    ) -> Answer:
+        """Send one request until it has an answer worth returning.
+
+        `once`: the request must not be repeated blindly (a create): a lost
+        answer or a 5xx raises _Unsure instead. A 429 is waited out (bounded)
+        whatever the request, since the vendor did nothing with it.
+        """
+        content = None
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        attempt = 0
+        waits = 0
+        while True:
+            self._pace(cost, writing=method != "GET")
+            self.requests.add(kind)
+            try:
+                answer = self._exchange(method, path, path, content)
+            except httpx.ConnectError as exc:
+                # Nothing reached the server: repeating is safe for any request.
+                error: ApiError = TransportError(f"cannot reach {self.target}: {reason(exc)}")
+            except httpx.TimeoutException:
+                error = TransportError(f"{self.target} did not answer {method} {path} in time")
+                if once:
+                    raise _Unsure(str(error)) from None
+            except httpx.TransportError as exc:
+                error = TransportError(
+                    f"{self.target} dropped the connection during {method} {path}: {reason(exc)}"
+                )
+                if once:
+                    raise _Unsure(str(error)) from None
+            except httpx.DecodingError as exc:
+                raise ResponseError(
+                    f"{self.target} answered {method} {path} with a body that cannot be "
+                    f"decoded: {reason(exc)}"
+                ) from None
+            else:
+                self._note(answer)
+                status = answer.status
+                if status == 403 and not _is_json(answer):
+                    raise Blocked(
+                        f"{self.target} blocked this client (HTTP 403, an HTML page from the "
+                        "vendor's edge) for sending after rate limits: stopped at once, "
+                        "nothing retried; wait several minutes before running again"
+                    )
+                if status == 401:
+                    raise self._rejected(answer)
+                if status == 429:
+                    waits += 1
+                    self._wait_out(answer, cost, waits, method, path)
+                    continue
+                if status not in _RETRIED_5XX:
+                    return answer
+                if once:
+                    raise _Unsure(f"{self.target} answered {method} {path} with HTTP {status}")
+                attempt += 1
+                if attempt >= self._retry.attempts:
+                    return answer
+                self._sleep(self._retry.backoff(attempt, self._rng))
+                continue
+            attempt += 1
+            if attempt >= self._retry.attempts:
+                raise error
+            log.debug("retrying after %s", error)
+            self._sleep(self._retry.backoff(attempt, self._rng))
+
+    def _pace(self, cost: int, *, writing: bool) -> None:
+        """Wait out a hold, and refuse a call the daily budget cannot pay for."""
+        wait = self._hold_until - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        left = self.rate.daily_token_remaining
+        needed = cost + (self.reserve if writing else 0)
+        if left is not None and left < needed:
+            raise BudgetSpent(self._budget_message(left))
+
+    def _note(self, answer: Answer) -> None:
+        self.rate = RateLimits.from_headers(answer.headers)
+        if self.rate.remaining == 0 and self.rate.reset:
+            # The window is spent: the next request would be a 429.
+            self._hold(float(self.rate.reset))
+
+    def _hold(self, seconds: float) -> None:
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+    def _wait_out(self, answer: Answer, cost: int, waits: int, method: str, path: str) -> None:
+        rate = self.rate
+        asked = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        daily = (
+            (rate.daily_token_remaining is not None and rate.daily_token_remaining < cost)
+            # Tokens or requests left, by the server's reading: fewer than this call costs
+            # is the budget either way (a burst 429 leaves the day's numbers high).
+            or (rate.daily_requests_left is not None and rate.daily_requests_left < cost)
+            or (asked is not None and asked > LONGEST_BURST_WAIT)
+        )
+        if daily:
+            raise BudgetSpent(self._budget_message(rate.daily_token_remaining))
+        if waits > self.max_waits:
+            raise RateLimited(
+                f"{self.target} still answered {method} {path} with HTTP 429 (rate limit) "
+                f"after {self.max_waits} waits"
+            )
+        delay = asked if asked is not None else float(max(rate.reset or 0, 1))
+        delay = min(max(delay, 1.0), MAX_RETRY_AFTER)
+        level = logging.WARNING if delay >= 5 else logging.DEBUG
+        log.log(level, "%s is rate limiting; waiting %.0f s", self.target, delay)
+        self._hold(delay)
+
+    def _budget_message(self, left: int | None) -> str:
+        shown = f" ({left} tokens left)" if left is not None else ""
+        return (
+            f"Pipedrive's daily token budget of this company is spent{shown}; it resets at "
+            "midnight, server time: what is left is for the next run"
+        )
+
+    def _rejected(self, answer: Answer) -> AuthError:
+        return AuthError(
+            f"{self.target} rejected the token from {self._token_origin} "
+            f"(HTTP {answer.status}, token rejected): check that it is current"
+        )
+
+
+def _is_json(answer: Answer) -> bool:
+    try:
+        return isinstance(answer.json(), dict)
+    except ValueError:
+        return False
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= 100 else text[:100] + "...")
+
+
+def _shown_value(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else _quoted(repr(value))
+
+
+def users_path(base: str) -> str:
+    """Where the users are, relative to a base URL.
+
+    A base that names the API version keeps it (`.../v1`, `.../api`); the company
+    host takes the vendor's recommended `/api/v1`; api.pipedrive.com and every
+    other host (a loopback stand-in) the documented `/v1`.
+    """
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        return "/users"
+    if path.endswith("/api"):
+        return "/v1/users"
+    host = (parts.hostname or "").lower()
+    if host.endswith(".pipedrive.com") and host != "api.pipedrive.com" and not path:
+        return "/api/v1/users"
+    return "/v1/users"
+
+
+def connect(
+    api_url: str,
+    token: TokenSource | None,
+    *,
+    writable: bool,
+    timeout: float = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    max_response_bytes: int | None = None,
+    expected_users: int = 0,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> PipedriveClient:
+    """A client for `api_url`: https://COMPANY.pipedrive.com, loopback http, or `sim:PATH`.
+
+    `writable=False` guarantees a `sim:PATH` company file is never modified.
+    The token is registered with reconciler.redact before anything is sent and
+    travels only in the `x-api-token` header.
+    """
+    if token is not None:
+        register(token.token)
+    client = functools.partial(
+        PipedriveClient,
+        retry=retry,
+        sleep=sleep,
+        clock=clock,
+        total_timeout=total_timeout,
+        max_response_bytes=max_response_bytes,
+        expected_users=expected_users,
+    )
+    headers = {"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"}
+    if api_url.startswith(SIM_PREFIX):
+        from reconciler.sim.transport import SimTransport, open_simulator
+
+        path = api_url[len(SIM_PREFIX) :]
+        secret = token.token if token else SIM_DEFAULT_TOKEN
+        try:
+            sim = open_simulator(path, token=secret, writable=writable, system="pipedrive")
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"--api-url pipedrive={api_url}: cannot load the simulator state: {exc}"
+            ) from None
+        http = httpx.Client(
+            transport=SimTransport(sim),
+            base_url="http://simulator",
+            headers={**headers, TOKEN_HEADER: secret},
+            timeout=timeout,
+        )
+        origin = token.origin if token else "the simulator's default token"
+        return client(http, target=api_url, token_origin=origin, users_path="/v1/users")
+    base = check_url(api_url, source="the Pipedrive API URL")
+    if token is None:
+        raise UsageError(
+            f"no Pipedrive API token: set {CAPABILITIES.token_env} "
+            "(or pass --token-file pipedrive=PATH)"
+        )
+    gap = min(timeout, total_timeout)
+    http = httpx.Client(
+        base_url=base,
+        headers={**headers, TOKEN_HEADER: token.token},
+        timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
+        follow_redirects=False,
+    )
+    return client(http, target=base, token_origin=token.origin, users_path=users_path(base))
