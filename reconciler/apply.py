@@ -207,8 +207,16 @@ class Applier:
             return
         result = self.remote.write(ready, self.progress)
         for change in ready:
-            status = result.status.get(change.login, "pending")
-            state.mark([change.login], status, result.message.get(change.login, ""))
+            if change.login in result.status:
+                state.mark(
+                    [change.login],
+                    result.status[change.login],
+                    result.message.get(change.login, ""),
+                )
+            elif result.abort:
+                state.mark([change.login], "skipped", f"not attempted: {result.abort}")
+            else:
+                state.mark([change.login], "pending")
         if result.abort:
             state.aborted = result.abort
 

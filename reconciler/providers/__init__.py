@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 #: name -> "module:attribute" of the provider object.
 REGISTRY: dict[str, str] = {
     "dealhub": "reconciler.providers.dealhub.provider:DEALHUB",
-    "pipedrive": "reconciler.providers.pipedrive:PIPEDRIVE",
+    "pipedrive": "reconciler.providers.pipedrive:PROVIDER",
 }
 
 

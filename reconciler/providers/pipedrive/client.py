@@ -49,6 +49,7 @@ from reconciler.http import (
     register,
     retry_after_seconds,
 )
+from reconciler.progress import Progress
 from reconciler.providers.base import WriteResult, WriteStatus
 from reconciler.providers.pipedrive.rules import CAPABILITIES, SELF_DEACTIVATION, entry_problem
 
@@ -276,7 +277,7 @@ class PipedriveClient(JsonClient):
 
     # -- writing --------------------------------------------------------------
 
-    def write(self, batch: list[Change]) -> WriteResult:
+    def write(self, batch: list[Change], progress: Progress | None = None) -> WriteResult:
         """Send each change (one call per user); a failure is an outcome, not a raise.
 
         A create is `POST /v1/users` with the payload; a reactivation or
