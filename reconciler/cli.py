@@ -11,18 +11,27 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, github, guards, progress, redact, saved_plan, targets
+from reconciler import (
+    __version__,
+    engine,
+    github,
+    guards,
+    progress,
+    providers,
+    redact,
+    saved_plan,
+    targets,
+)
 from reconciler.apply import (
-    Applier,
     ApplyReport,
 )
 from reconciler.desired import DesiredState, load_desired
-from reconciler.diff import compute_plan
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -36,20 +45,15 @@ from reconciler.errors import (
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, from_json_data, json_text
-from reconciler.providers.dealhub.client import (
-    DealHubClient,
-)
+from reconciler.plan import Plan, dumps_plans, from_json_data, json_text, multi_plan_parts
+from reconciler.providers.base import OpenOptions
 from reconciler.providers.dealhub.provider import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
-    DealHubRemote,
 )
-from reconciler.render import FORMATS, render_plan
-from reconciler.render.report import render_report
+from reconciler.render import FORMATS, render_plans, render_reports
 from reconciler.render.text import clean, use_color
 from reconciler.schema import load_schema
-from reconciler.settings import Environment
 from reconciler.sim.cli import sim as sim_commands
 from reconciler.yaml_source import paused_gc
 
@@ -93,20 +97,33 @@ def inputs_argument(func: F) -> F:
 def target_options(func: F) -> F:
     func = click.option(
         "--token-file",
-        type=click.Path(dir_okay=False),
-        help="Read the API token from this file (default: the DEALHUB_TOKEN variable).",
+        "token_files",
+        multiple=True,
+        metavar="[SYSTEM=]PATH",
+        help="Read a system's API token from this file (bare: DealHub's; default: its "
+        "variable, DEALHUB_TOKEN or PIPEDRIVE_API_TOKEN). Repeatable.",
     )(func)
     func = click.option(
         "--api-url",
-        envvar="DEALHUB_API_URL",
-        help="The API: https://api.dealhub.io, a regional host, or sim:TENANT.json for the "
-        "built-in simulator. Default: $DEALHUB_API_URL.",
+        "api_urls",
+        multiple=True,
+        metavar="[SYSTEM=]URL",
+        help="A system's API (bare: DealHub's): https://api.dealhub.io, "
+        "pipedrive=https://COMPANY.pipedrive.com, or sim:PATH for the built-in simulator. "
+        "Default: $DEALHUB_API_URL, $PIPEDRIVE_API_URL. Repeatable.",
+    )(func)
+    func = click.option(
+        "--system",
+        "system_names",
+        multiple=True,
+        metavar="NAME",
+        help="Only this system (dealhub, pipedrive); repeatable. Default: settings.systems.",
     )(func)
     return click.option(
         "--env",
         "env_name",
         metavar="NAME",
-        help="Use settings.environments.NAME: its URL, token variable and login suffix.",
+        help="Use settings.environments.NAME: its URLs, token variables and login suffix.",
     )(func)
 
 
@@ -127,39 +144,6 @@ def allow_mass_deactivation_option(func: F) -> F:
         is_flag=True,
         help="Override the safety guards (max_deactivations, all users, empty file).",
     )(func)
-
-
-def api_url_is_ambient() -> bool:
-    """Whether --api-url's value came from DEALHUB_API_URL rather than the command line."""
-    ctx = click.get_current_context(silent=True)
-    return (
-        ctx is not None
-        and ctx.get_parameter_source("api_url") == click.core.ParameterSource.ENVIRONMENT
-    )
-
-
-def open_client(
-    env: Environment | None,
-    api_url: str | None,
-    token_file: str | None,
-    *,
-    writable: bool,
-    expected_users: int = 0,
-) -> DealHubClient:
-    """Connect to the target chosen by --api-url, --env or DEALHUB_API_URL (see targets)."""
-    url = targets.choose_target(env, api_url, ambient=api_url_is_ambient())
-    return targets.open_client(
-        env, url, token_file, writable=writable, expected_users=expected_users
-    )
-
-
-def make_plan(
-    state: DesiredState, tenant: list[dict[str, Any]], target: str, allow_mass_deactivation: bool
-) -> Plan:
-    plan = compute_plan(state, tenant, target=target)
-    return guards.evaluate(
-        plan, state.settings.max_deactivations, allow_mass_deactivation=allow_mass_deactivation
-    )
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -255,38 +239,50 @@ def _problem_data(problem: Problem) -> dict[str, Any]:
 def plan(
     inputs: tuple[str, ...],
     env_name: str | None,
-    api_url: str | None,
-    token_file: str | None,
+    system_names: tuple[str, ...],
+    api_urls: tuple[str, ...],
+    token_files: tuple[str, ...],
     fmt: str,
     out: str | None,
     detailed_exitcode: bool,
     allow_mass_deactivation: bool,
     debug: bool,
 ) -> int:
-    """Show what apply would change in the tenant. Never writes to it."""
+    """Show what apply would change in each system. Never writes to them."""
     if out == "-":
         raise UsageError("--out - would mix the saved plan with the shown one: use --format json")
     state = load_desired(inputs, environment=env_name)
-    with open_client(
-        state.environment, api_url, token_file, writable=False, expected_users=len(state.users)
-    ) as client:
-        result = make_plan(state, client.list_users(), client.target, allow_mass_deactivation)
+    chosen = engine.select(state, system_names)
+    where = engine.Targets.parse(api_urls, token_files)
+    plans = []
+    for provider in chosen:
+        with where.connect(provider, state, writable=False) as remote:
+            plans.append(
+                engine.make_plan(
+                    state,
+                    provider,
+                    remote.read(),
+                    remote.target,
+                    allow_mass_deactivation=allow_mass_deactivation,
+                )
+            )
     if out or fmt == "json":
-        result.desired_digest = saved_plan.desired_digest(state)
-    click.echo(render_plan(result, fmt, color=use_color()), nl=False)
-    annotate_plan(state, result)
+        digest = saved_plan.desired_digest(state)
+        for planned in plans:
+            planned.desired_digest = digest
+    click.echo(render_plans(plans, fmt, color=use_color()), nl=False)
+    for planned in plans:
+        annotate_plan(state, planned)
     if out:
-        from reconciler.plan import dumps
-
-        write_atomically(out, dumps(result))
+        write_atomically(out, dumps_plans(plans))
         click.echo(
             f"Saved the plan to {out}; apply it with: reconciler apply --plan {out} "
             + " ".join(inputs),
             err=True,
         )
-    if not result.safe:
-        guards.raise_if_unsafe(result)
-    if detailed_exitcode and result.has_changes:
+    for planned in plans:
+        guards.raise_if_unsafe(planned)
+    if detailed_exitcode and any(p.has_changes for p in plans):
         return EXIT_CHANGES
     return EXIT_OK
 
@@ -305,9 +301,9 @@ def plan(
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 1000),
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
-    help="Users per PUT /api/v2/users request.",
+    default=None,
+    help=f"Users per DealHub write request (default {DEFAULT_BATCH_SIZE}; Pipedrive "
+    "writes one user per call).",
 )
 @click.option(
     "--wait-timeout",
@@ -323,50 +319,81 @@ def plan(
 def apply(
     inputs: tuple[str, ...],
     env_name: str | None,
-    api_url: str | None,
-    token_file: str | None,
+    system_names: tuple[str, ...],
+    api_urls: tuple[str, ...],
+    token_files: tuple[str, ...],
     plan_file: str | None,
     auto_approve: bool,
-    batch_size: int,
+    batch_size: int | None,
     wait_timeout: float,
     quiet: bool,
     fmt: str,
     allow_mass_deactivation: bool,
     debug: bool,
 ) -> int:
-    """Make the tenant match the files, then verify it.
+    """Make each system match the files, then verify it.
 
     With --plan PLAN.json, the files are planned afresh and applied only if
     that plan is exactly the saved one (same users, actions, fields, values
-    and payloads); otherwise nothing is written.
+    and payloads); otherwise nothing is written. Every system's guards (and
+    saved plan) are checked before any system is written.
     """
     color = use_color()
     state = load_desired(inputs, environment=env_name)
-    saved = load_saved_plan(plan_file) if plan_file else None
-    url = targets.choose_target(state.environment, api_url, ambient=api_url_is_ambient())
-    if saved is not None:
-        # Before the token goes anywhere: a plan for another tenant stops here.
-        saved_plan.check_target(saved[0], targets.normalised(url), state)
-    with targets.open_client(
-        state.environment, url, token_file, writable=True, expected_users=len(state.users)
-    ) as client:
-        tenant = client.list_users()
-        planned = make_plan(state, tenant, client.target, allow_mass_deactivation)
-        guards.raise_if_unsafe(planned)
-        if saved is not None:
-            saved_plan.verify(
-                saved[1], planned, tenant, files_digest=saved_plan.desired_digest(state)
+    chosen = engine.select(state, system_names)
+    where = engine.Targets.parse(api_urls, token_files)
+    saved = None
+    if plan_file:
+        saved = engine.check_saved(load_saved_plans(plan_file), chosen, state)
+        for provider in chosen:
+            # Before the token goes anywhere: a plan for another tenant stops here.
+            url, _ = where.url(provider, state)
+            saved_plan.check_target(
+                saved[provider.capabilities.name][0], targets.normalised(url), state
             )
-        click.echo(render_plan(planned, fmt, color=color), nl=False, err=fmt != "text")
-        if not planned.has_changes:
-            empty = ApplyReport(planned.target, [], environment=planned.environment)
-            click.echo(render_report(empty, fmt, color=color), nl=False)
-            return EXIT_OK
-        if saved is None and not auto_approve:
-            confirm(planned)
-        report = run_apply(client, planned, batch_size, wait_timeout, quiet=quiet)
-    click.echo(render_report(report, fmt, color=color), nl=False)
-    if not report.ok:
+    with ExitStack() as stack:
+        runs = []
+        for provider in chosen:
+            remote = stack.enter_context(
+                where.connect(provider, state, writable=True, wait_timeout=wait_timeout)
+            )
+            tenant = remote.read()
+            made = engine.make_plan(
+                state,
+                provider,
+                tenant,
+                remote.target,
+                allow_mass_deactivation=allow_mass_deactivation,
+            )
+            runs.append(engine.Planned(provider, remote, tenant, made))
+        for run in runs:
+            guards.raise_if_unsafe(run.plan)
+        if saved is not None:
+            for run in runs:
+                engine.verify_saved(run, saved[run.plan.system], state)
+        plans = [run.plan for run in runs]
+        click.echo(render_plans(plans, fmt, color=color), nl=False, err=fmt != "text")
+        if saved is None and not auto_approve and any(p.has_changes for p in plans):
+            confirm(plans)
+        reports = []
+        for run in runs:
+            if not run.plan.has_changes:
+                reports.append(
+                    ApplyReport(
+                        run.plan.target,
+                        [],
+                        environment=run.plan.environment,
+                        system=run.plan.system,
+                    )
+                )
+                continue
+            try:
+                reports.append(run_apply(run, batch_size, quiet=quiet))
+            except ReconcilerError as exc:
+                # One system failing does not stop the others.
+                reports.append(engine.failed_report(run, exc))
+    click.echo(render_reports(reports, fmt, color=color), nl=False)
+    if not all(report.ok for report in reports):
         raise ApplyFailed("apply did not converge for every user (see the report above)")
     return EXIT_OK
 
@@ -408,8 +435,9 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
 @debug_option
 def export(
     env_name: str | None,
-    api_url: str | None,
-    token_file: str | None,
+    system_names: tuple[str, ...],
+    api_urls: tuple[str, ...],
+    token_files: tuple[str, ...],
     output: str | None,
     schema_ref: str,
     login_suffix: str,
@@ -421,11 +449,27 @@ def export(
             "export has no desired-state file to read environments from: pass --api-url, "
             "the token (DEALHUB_TOKEN or --token-file) and --login-suffix instead"
         )
-    with open_client(None, api_url, token_file, writable=False) as client:
-        tenant = client.list_users()
-        text = export_yaml(
-            tenant, login_suffix=login_suffix, source=client.target, schema_ref=schema_ref
-        )
+    names = system_names or ("dealhub",)
+    if names != ("dealhub",):
+        raise UsageError("export writes DealHub tenants only, for now: --system dealhub")
+    provider = providers.get("dealhub")
+    where = engine.Targets.parse(api_urls, token_files)
+    url, token_env = targets.system_target(provider, None, where.api_urls.get("dealhub"))
+    remote = targets.open_remote(
+        provider,
+        url,
+        token_env,
+        where.token_files.get("dealhub"),
+        writable=False,
+        options=OpenOptions(),
+    )
+    try:
+        tenant = remote.read()
+    finally:
+        remote.close()
+    text = export_yaml(
+        tenant, login_suffix=login_suffix, source=remote.target, schema_ref=schema_ref
+    )
     if output and output != "-":
         write_atomically(output, text)
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
@@ -463,8 +507,8 @@ def show(plan_file: str, fmt: str, debug: bool) -> int:
     text beside plan.json from one plan run. A plan that contradicts itself
     is refused, as apply --plan would.
     """
-    saved, _ = load_saved_plan(plan_file)
-    click.echo(render_plan(saved, fmt, color=use_color()), nl=False)
+    saved = [plan for plan, _ in load_saved_plans(plan_file)]
+    click.echo(render_plans(saved, fmt, color=use_color()), nl=False)
     return EXIT_OK
 
 
@@ -489,16 +533,23 @@ def completion(shell: str) -> int:
 cli.add_command(sim_commands)
 
 
-def load_saved_plan(path: str) -> tuple[Plan, dict[str, Any]]:
-    """A saved plan, read as the untrusted input it is: its Plan and its JSON data."""
+def load_saved_plans(path: str) -> list[tuple[Plan, dict[str, Any]]]:
+    """A saved plan (one system's, or several under `plans`), read as the untrusted input
+    it is: each system's Plan and its JSON data."""
     try:
         raw = read_regular_file(path, MAX_SAVED_PLAN_BYTES)
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
-    plan = from_json_data(data)
-    saved_plan.check_consistent(plan)
-    return plan, data
+    parts = multi_plan_parts(data)
+    loaded = []
+    for part in parts:
+        plan = from_json_data(part)
+        saved_plan.check_consistent(plan)
+        loaded.append((plan, part))
+    if len({plan.system for plan, _ in loaded}) != len(loaded):
+        raise UsageError("the saved plan is not a reconciler plan: a system planned twice")
+    return loaded
 
 
 #: A saved plan of 100,000 changes is about 100 MB.
@@ -513,28 +564,25 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def confirm(planned: Plan) -> None:
+def confirm(plans: list[Plan]) -> None:
     if not sys.stdin.isatty():
         raise UsageError(
             "refusing to apply without confirmation: no terminal to ask on. "
             "Pass --auto-approve (or apply a reviewed plan with --plan PLAN.json FILE_OR_DIR...)."
         )
-    summary = planned.summary()
-    changed = sum(summary[a] for a in ("create", "update", "reactivate", "deactivate"))
-    if not click.confirm(
-        f"Apply these {changed} changes to {planned.target}?", default=False, err=True
-    ):
+    changed = sum(len(p.changes) for p in plans)
+    where = ", ".join(p.target for p in plans if p.has_changes)
+    if not click.confirm(f"Apply these {changed} changes to {where}?", default=False, err=True):
         raise UsageError("apply cancelled; nothing was written")
 
 
-def run_apply(
-    client: DealHubClient, planned: Plan, batch_size: int, wait: float, *, quiet: bool
-) -> ApplyReport:
-    remote = DealHubRemote(client, wait_timeout=wait)
+def run_apply(run: engine.Planned, batch_size: int | None, *, quiet: bool) -> ApplyReport:
+    caps = run.provider.capabilities
+    size = batch_size if caps.batch_size > 1 and batch_size else caps.batch_size
     # A single request needs no progress: the report follows at once.
-    several = -(-len(planned.changes) // batch_size) > 1
+    several = -(-len(run.plan.changes) // size) > 1
     shown = progress.for_stream(sys.stderr, quiet=quiet or not several)
-    return Applier(remote, batch_size=batch_size, progress=shown).run(planned)
+    return engine.apply_system(run, batch_size=size, progress=shown)
 
 
 def _report(error: BaseException, debug: bool) -> int:

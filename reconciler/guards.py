@@ -11,9 +11,25 @@ from reconciler.plan import GuardTrip, Plan
 from reconciler.settings import Threshold
 
 
-def evaluate(plan: Plan, threshold: Threshold, *, allow_mass_deactivation: bool) -> Plan:
+def evaluate(
+    plan: Plan,
+    threshold: Threshold,
+    *,
+    allow_mass_deactivation: bool,
+    max_creates: int | None = None,
+) -> Plan:
     """Record on the plan every guard it trips (overridden when allowed)."""
     trips: list[GuardTrip] = []
+    creates = plan.summary()["create"]
+    if max_creates is not None and creates > max_creates:
+        # Each new user may take a paid seat: a reviewer raises the limit on purpose.
+        trips.append(
+            GuardTrip(
+                "max_creates",
+                f"{creates} creates exceed max_creates (at most {max_creates}) "
+                f"by {creates - max_creates}",
+            )
+        )
     deactivations = plan.summary()["deactivate"]
     active = plan.active_users
     if threshold.exceeded_by(deactivations, active):

@@ -183,6 +183,28 @@ def dumps(plan: Plan) -> str:
     return json_text(to_json_data(plan))
 
 
+def dumps_plans(plans: list[Plan]) -> str:
+    """One system's plan as SPEC section 5 shows it; several as `{"plans": [...]}`."""
+    if len(plans) == 1:
+        return dumps(plans[0])
+    return json_text({"format_version": FORMAT_VERSION, "plans": [to_json_data(p) for p in plans]})
+
+
+def multi_plan_parts(data: Any) -> list[Any]:
+    """The plan objects of a saved plan: itself, or each of its `plans`."""
+    if isinstance(data, dict) and "plans" in data:
+        _require(
+            set(data) == {"format_version", "plans"}
+            and data["format_version"] == FORMAT_VERSION
+            and isinstance(data["plans"], list)
+            and len(data["plans"]) > 0,
+            "bad plans",
+        )
+        parts: list[Any] = data["plans"]
+        return parts
+    return [data]
+
+
 def json_text(data: Any) -> str:
     """Indented JSON with invisible characters escaped, so a reader sees them."""
     return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"

@@ -7,14 +7,17 @@ artifact, and must not be able to send the token to a host of its choosing.
 
 from __future__ import annotations
 
+import os
+
 from reconciler.errors import UsageError
 from reconciler.http import SIM_PREFIX, api_url_host, check_url, is_loopback, read_token
+from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.providers.dealhub.client import DealHubClient, connect
-from reconciler.settings import DEFAULT_TOKEN_ENV, Environment
+from reconciler.settings import DEFAULT_TOKEN_ENV, SYSTEMS, Environment
 
 
-def is_trusted_target(url: str) -> bool:
-    """A target a file may choose by itself: a DealHub host, loopback, or the simulator.
+def is_trusted_target(url: str, domain: str = "dealhub.io") -> bool:
+    """A target a file may choose by itself: the vendor's hosts, loopback, or the simulator.
 
     A URL that is not http(s) is simply not trusted; an http(s) URL that
     cannot be read unambiguously (a space, user info, a bad port) is a UsageError.
@@ -24,7 +27,7 @@ def is_trusted_target(url: str) -> bool:
     if not url.strip().lower().startswith(("http://", "https://")):
         return False
     scheme, host = api_url_host(url, source="the target")
-    if scheme == "https" and (host == "dealhub.io" or host.endswith(".dealhub.io")):
+    if scheme == "https" and (host == domain or host.endswith("." + domain)):
         return True
     return is_loopback(host)
 
@@ -75,3 +78,74 @@ def open_client(
         required=not url.startswith(SIM_PREFIX),
     )
     return connect(url, token, writable=writable, expected_users=expected_users)
+
+
+# -- several systems -------------------------------------------------------------------
+
+
+def by_system(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """`--api-url URL` (DealHub's) and `--api-url SYSTEM=URL`, by system name."""
+    named: dict[str, str] = {}
+    for value in values:
+        system, sep, rest = value.partition("=")
+        if not (sep and system in SYSTEMS):
+            system, rest = "dealhub", value
+        if system in named:
+            raise UsageError(f"{option} names {system} twice")
+        named[system] = rest
+    return named
+
+
+def system_target(
+    provider: Provider, env: Environment | None, named: str | None
+) -> tuple[str, str]:
+    """(URL, token variable) of one system: --api-url, then --env, then PREFIX_API_URL.
+
+    The command line wins; an environment chosen on the command line wins over
+    a variable merely left in the environment, or the token of one tenant
+    would be used against another. A file may only name the vendor's own
+    hosts, loopback or the simulator.
+    """
+    caps = provider.capabilities
+    token_env = caps.token_env
+    env_url = None
+    if env is not None:
+        if caps.name == "dealhub":
+            env_url, token_env = env.api_url, env.token_env
+        elif caps.name in env.systems:
+            env_url, token_env = env.systems[caps.name].api_url, env.systems[caps.name].token_env
+    if named:
+        return named, token_env
+    if env_url is not None:
+        if not is_trusted_target(env_url, caps.trusted_domain):
+            where = "" if caps.name == "dealhub" else f".{caps.name}"
+            raise UsageError(
+                f"settings.environments.{env.name if env else ''}{where}.api_url is {env_url}: "
+                f"a file may only name a {caps.title} host (https://*.{caps.trusted_domain}) "
+                "or loopback; pass any other target with --api-url"
+            )
+        return env_url, token_env
+    ambient = os.environ.get(f"{caps.env_prefix}_API_URL", "").strip()
+    if ambient:
+        return ambient, token_env
+    flag = "--api-url URL" if caps.name == "dealhub" else f"--api-url {caps.name}=URL"
+    raise UsageError(
+        f"no target for {caps.title}: pass {flag} (or sim:PATH), set "
+        f"{caps.env_prefix}_API_URL, or choose --env NAME"
+    )
+
+
+def open_remote(
+    provider: Provider,
+    url: str,
+    token_env: str,
+    token_file: str | None,
+    *,
+    writable: bool,
+    options: OpenOptions,
+) -> Remote:
+    """Connect to one system with its token (from `token_env`, or --token-file)."""
+    token = read_token(
+        token_file=token_file, env_var=token_env, required=not url.startswith(SIM_PREFIX)
+    )
+    return provider.open(url, token, writable=writable, options=options)

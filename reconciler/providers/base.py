@@ -92,6 +92,16 @@ class WriteResult:
                 self.message[key] = message
 
 
+@dataclass(frozen=True)
+class OpenOptions:
+    """How a command wants a connection: the size of its desired state, its patience."""
+
+    #: Users in the desired state: raises the size cap of an answer.
+    expected_users: int = 0
+    #: Seconds to wait for an asynchronous write to finish.
+    wait_timeout: float = 300.0
+
+
 class Remote(Protocol):
     """An open connection to one system's tenant."""
 
@@ -175,6 +185,8 @@ class Provider(Protocol):
         """The key of a user this change needs created first, or None."""
         ...
 
-    def open(self, target: str, token: TokenSource | None, *, writable: bool) -> Remote:
+    def open(
+        self, target: str, token: TokenSource | None, *, writable: bool, options: OpenOptions
+    ) -> Remote:
         """Connect to `target` (an https URL, loopback http, or sim:PATH)."""
         ...

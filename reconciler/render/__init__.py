@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Plan
+from reconciler.apply import ApplyReport
+from reconciler.plan import Plan, dumps_plans, json_text
 from reconciler.render.json_format import JsonRenderer
 from reconciler.render.markdown import MarkdownRenderer
 from reconciler.render.text import TextRenderer
@@ -17,3 +18,34 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
     if fmt == "markdown":
         return MarkdownRenderer().render(plan)
     return TextRenderer(color=color).render(plan)
+
+
+def render_plans(plans: list[Plan], fmt: str, *, color: bool = False) -> str:
+    """One plan per system: one after another, each headed by its system and target."""
+    if len(plans) == 1:
+        return render_plan(plans[0], fmt, color=color)
+    if fmt == "json":
+        return dumps_plans(plans)
+    if fmt == "markdown":
+        # The summary of every system first, then each system's plan.
+        from reconciler.plan import summary_line
+
+        head = ["### reconciler plan", ""]
+        head += [
+            f"- **{p.system}**: {summary_line(p.summary())}"
+            + (" (guard tripped)" if not p.safe else "")
+            for p in plans
+        ]
+        return "\n".join(head) + "\n\n" + "\n".join(render_plan(p, fmt) for p in plans)
+    return "\n".join(render_plan(p, fmt, color=color) for p in plans)
+
+
+def render_reports(reports: list[ApplyReport], fmt: str, *, color: bool = False) -> str:
+    """One apply report per system, each with its own `Apply complete:` line."""
+    from reconciler.render.report import render_report, report_data
+
+    if len(reports) == 1:
+        return render_report(reports[0], fmt, color=color)
+    if fmt == "json":
+        return json_text({"format_version": 1, "reports": [report_data(r) for r in reports]})
+    return "\n".join(render_report(r, fmt, color=color) for r in reports)

@@ -17,7 +17,7 @@ from reconciler.errors import AuthError, Problem, ReconcilerError
 from reconciler.http import TokenSource
 from reconciler.plan import Change, PlanWarning
 from reconciler.progress import Progress
-from reconciler.providers.base import Capabilities, WriteResult
+from reconciler.providers.base import Capabilities, OpenOptions, WriteResult
 from reconciler.providers.dealhub import rules
 from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer, connect
 from reconciler.providers.dealhub.fields import COMPARED_FIELDS, USER_FIELDS, WRITE_ONLY_FIELDS
@@ -106,8 +106,11 @@ class DealHubProvider:
         manager = change.send.get("user_manager_login")
         return manager if isinstance(manager, str) and manager else None
 
-    def open(self, target: str, token: TokenSource | None, *, writable: bool) -> DealHubRemote:
-        return DealHubRemote(connect(target, token, writable=writable))
+    def open(
+        self, target: str, token: TokenSource | None, *, writable: bool, options: OpenOptions
+    ) -> DealHubRemote:
+        client = connect(target, token, writable=writable, expected_users=options.expected_users)
+        return DealHubRemote(client, wait_timeout=options.wait_timeout)
 
 
 DEALHUB = DealHubProvider()

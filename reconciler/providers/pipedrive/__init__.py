@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from reconciler.errors import Problem
     from reconciler.http import TokenSource
     from reconciler.plan import Change, PlanWarning
-    from reconciler.providers.base import Provider
+    from reconciler.providers.base import OpenOptions, Provider
     from reconciler.providers.pipedrive.client import PipedriveClient
 
 
@@ -70,11 +70,19 @@ class PipedriveProvider:
     def depends_on(self, change: Change) -> str | None:
         return None
 
-    def open(self, target: str, token: TokenSource | None, *, writable: bool) -> PipedriveClient:
+    def open(
+        self,
+        target: str,
+        token: TokenSource | None,
+        *,
+        writable: bool,
+        options: OpenOptions | None = None,
+    ) -> PipedriveClient:
         """A connection to `target`: https://COMPANY.pipedrive.com, loopback http, or sim:PATH."""
         from reconciler.providers.pipedrive.client import connect
 
-        return connect(target, token, writable=writable)
+        expected = options.expected_users if options else 0
+        return connect(target, token, writable=writable, expected_users=expected)
 
 
 PROVIDER = PipedriveProvider()

@@ -1,0 +1,156 @@
+"""The plan and apply workflows over the selected systems, kept out of the CLI.
+
+For each system: choose its target, read its users once, plan, judge the
+guards. Apply checks every system's guards (and saved plan) before it writes
+to any, then applies each system on its own, so one failing does not stop
+the others. The CLI parses options, calls these, renders, maps to exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import guards, providers, saved_plan, targets
+from reconciler.apply import Applier, ApplyReport
+from reconciler.desired import DesiredState
+from reconciler.diff import compute_plan
+from reconciler.errors import ReconcilerError, StalePlanError, UsageError
+from reconciler.plan import Plan
+from reconciler.progress import Progress
+from reconciler.providers.base import OpenOptions, Provider, Remote
+from reconciler.settings import SYSTEMS
+
+
+def select(state: DesiredState, names: tuple[str, ...]) -> list[Provider]:
+    """The providers of `--system NAME...`, by default every system of settings.systems."""
+    managed = state.settings.systems
+    for name in names:
+        if name not in SYSTEMS:
+            raise UsageError(f"--system {name}: reconciler knows {', '.join(SYSTEMS)}")
+        if name not in managed:
+            raise UsageError(
+                f"--system {name}: the files do not manage it (settings.systems is "
+                f"{', '.join(managed)})"
+            )
+    chosen = [name for name in SYSTEMS if name in (names or managed)]
+    return [providers.get(name) for name in chosen]
+
+
+@dataclass
+class Targets:
+    """Where each system is, from the command line, the environment and --env."""
+
+    api_urls: dict[str, str]
+    token_files: dict[str, str]
+
+    @classmethod
+    def parse(cls, api_urls: tuple[str, ...], token_files: tuple[str, ...]) -> Targets:
+        return cls(
+            targets.by_system(api_urls, "--api-url"),
+            targets.by_system(token_files, "--token-file"),
+        )
+
+    def url(self, provider: Provider, state: DesiredState) -> tuple[str, str]:
+        """(URL, token variable) of one system; see targets.system_target."""
+        name = provider.capabilities.name
+        return targets.system_target(provider, state.environment, self.api_urls.get(name))
+
+    @contextmanager
+    def connect(
+        self,
+        provider: Provider,
+        state: DesiredState,
+        *,
+        writable: bool,
+        wait_timeout: float = 300.0,
+    ) -> Iterator[Remote]:
+        url, token_env = self.url(provider, state)
+        options = OpenOptions(expected_users=len(state.users), wait_timeout=wait_timeout)
+        remote = targets.open_remote(
+            provider,
+            url,
+            token_env,
+            self.token_files.get(provider.capabilities.name),
+            writable=writable,
+            options=options,
+        )
+        try:
+            yield remote
+        finally:
+            remote.close()
+
+
+def make_plan(
+    state: DesiredState,
+    provider: Provider,
+    tenant: list[dict[str, Any]],
+    target: str,
+    *,
+    allow_mass_deactivation: bool,
+) -> Plan:
+    """One system's plan, with the guards it trips recorded on it."""
+    plan = compute_plan(state, tenant, target=target, provider=provider)
+    system_settings = state.settings.for_system(provider.capabilities.name)
+    return guards.evaluate(
+        plan,
+        system_settings.max_deactivations,
+        allow_mass_deactivation=allow_mass_deactivation,
+        max_creates=system_settings.max_creates,
+    )
+
+
+@dataclass
+class Planned:
+    """One system planned against its live users, its connection still open."""
+
+    provider: Provider
+    remote: Remote
+    tenant: list[dict[str, Any]]
+    plan: Plan
+
+
+def check_saved(
+    saved: list[tuple[Plan, dict[str, Any]]], chosen: list[Provider], state: DesiredState
+) -> dict[str, tuple[Plan, dict[str, Any]]]:
+    """The saved plan of each chosen system; refuses a set of systems that differs."""
+    by_system = {plan.system: (plan, data) for plan, data in saved}
+    names = [p.capabilities.name for p in chosen]
+    if sorted(by_system) != sorted(names):
+        raise StalePlanError(
+            f"{saved_plan.MISMATCH}: it covers {', '.join(sorted(by_system)) or 'no system'}, "
+            f"this run {', '.join(names)}. Nothing was sent."
+        )
+    return by_system
+
+
+def verify_saved(planned: Planned, saved: tuple[Plan, dict[str, Any]], state: DesiredState) -> None:
+    """Refuse unless a fresh plan of this system is exactly its saved plan."""
+    saved_plan.verify(
+        saved[1],
+        planned.plan,
+        planned.tenant,
+        files_digest=saved_plan.desired_digest(state),
+    )
+
+
+def apply_system(planned: Planned, *, batch_size: int | None, progress: Progress) -> ApplyReport:
+    """Write one system's plan and verify it; a run that stops early reports what it did."""
+    applier = Applier(
+        planned.remote, provider=planned.provider, batch_size=batch_size, progress=progress
+    )
+    return applier.run(planned.plan)
+
+
+def failed_report(planned: Planned, error: ReconcilerError) -> ApplyReport:
+    """The report of a system whose apply raised: every planned user failed with why."""
+    from reconciler.apply import Outcome
+
+    return ApplyReport(
+        target=planned.plan.target,
+        outcomes=[Outcome(c.login, c.action, "failed", str(error)) for c in planned.plan.changes],
+        environment=planned.plan.environment,
+        system=planned.plan.system,
+    )
