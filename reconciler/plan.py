@@ -120,6 +120,20 @@ class Plan:
         return sum(1 for c in self.changes if not c.blocked and "external_user_id" not in c.send)
 
 
+def external_id_note(plan: Plan) -> str | None:
+    """What a reviewer should know about writes without external_user_id, or None."""
+    missing = plan.writes_without_external_id
+    if plan.system != "dealhub" or missing == 0:
+        return None
+    writes = sum(1 for c in plan.changes if not c.blocked)
+    return (
+        f"{missing} of {writes} writes carry no external_user_id: reads never return it, and "
+        "the vendor's v2 schema lists it as required. If DealHub rejects them, add "
+        "external_user_id to those users in the files (settings.require_external_id checks "
+        "it offline)."
+    )
+
+
 def summary_line(summary: dict[str, int]) -> str:
     """`Plan: N to create, N to update, N to reactivate, N to deactivate.`"""
     return (

@@ -24,3 +24,8 @@ def get(name: str) -> Provider:
     module, attribute = REGISTRY[name].split(":")
     provider: Provider = getattr(importlib.import_module(module), attribute)
     return provider
+
+
+def title(name: str) -> str:
+    """How a system is named to people ("DealHub", "Pipedrive")."""
+    return get(name).capabilities.title if name in REGISTRY else name

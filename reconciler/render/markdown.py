@@ -12,10 +12,14 @@ from __future__ import annotations
 import html
 import re
 
-from reconciler.plan import ACTIONS, Action, Change, Plan, summary_line
+from reconciler.plan import ACTIONS, Action, Change, Plan, external_id_note, summary_line
+from reconciler.providers import title
 from reconciler.providers.dealhub.fields import USER_FIELDS
 from reconciler.render.text import SYMBOLS
 from reconciler.textsafe import printable
+
+#: How many blocked users and notes the comment names before "and N more".
+NAMED_SHOWN = 20
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 MAX_CHARS = 65_000
@@ -202,13 +206,42 @@ class MarkdownRenderer:
     def title(self, plan: Plan) -> list[str]:
         env = f" · environment **{escape(plan.environment)}**" if plan.environment else ""
         return [
-            f"### DealHub plan for {escape(plan.target)}{env}",
+            f"### {title(plan.system)} plan for {escape(plan.target)}{env}",
             "",
             f"**{summary_line(plan.summary())}** {plan.unchanged} unchanged.",
         ]
 
     def guards(self, plan: Plan) -> list[str]:
         lines: list[str] = []
+        blocked = plan.blocked
+        if blocked:
+            shown = ", ".join(code(c.login) for c in blocked[:NAMED_SHOWN])
+            more = f" and {len(blocked) - NAMED_SHOWN} more" if len(blocked) > NAMED_SHOWN else ""
+            lines += [
+                "",
+                "> [!WARNING]",
+                f"> **{_count(len(blocked), 'user', 'users')} the API cannot take "
+                f"(apply skips them):** {shown}{more}. The text plan gives each reason.",
+            ]
+        external = external_id_note(plan)
+        if external:
+            lines += ["", f"> **Note:** {escape(external)}"]
+        if plan.notes:
+            items = [
+                f"- {code(n.login)} {_field(n.field)}: {_value(n.before)} → {_value(n.after)}"
+                for n in plan.notes[:NAMED_SHOWN]
+            ]
+            if len(plan.notes) > NAMED_SHOWN:
+                items.append(f"- and {len(plan.notes) - NAMED_SHOWN} more (see the text plan)")
+            summary = _count(len(plan.notes), "note", "notes")
+            lines += [
+                "",
+                f"<details><summary>{summary}: differences apply cannot change</summary>",
+                "",
+                *items,
+                "",
+                "</details>",
+            ]
         for guard in plan.guards:
             if guard.overridden:
                 lines += ["", f"> **Safety guard overridden:** {escape(guard.message)}"]

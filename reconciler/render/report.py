@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyReport, Outcome, complete_line
+from reconciler.providers import title
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.textsafe import printable
 
@@ -34,7 +35,7 @@ def render_text(report: ApplyReport, *, color: bool = False) -> str:
         return click.style(text, **kw) if color else text
 
     env = f" (environment: {report.environment})" if report.environment else ""
-    lines = [f"DealHub apply to {printable(report.target)}{printable(env)}", ""]
+    lines = [f"{title(report.system)} apply to {printable(report.target)}{printable(env)}", ""]
     for o in report.outcomes:
         mark, colour = _MARKS[o.status]
         line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {printable(o.login)}"
@@ -54,7 +55,7 @@ def render_json(report: ApplyReport) -> str:
 def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
     counts = report.counts()
     env = f" · environment **{escape(report.environment)}**" if report.environment else ""
-    head = [f"### DealHub apply to {escape(report.target)}{env}", ""]
+    head = [f"### {title(report.system)} apply to {escape(report.target)}{env}", ""]
     head += [f"**{complete_line(counts)}**", ""]
     problems = [o for o in report.outcomes if o.status != "done"]
     if problems:

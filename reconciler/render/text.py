@@ -9,7 +9,8 @@ from typing import IO, Any
 
 import click
 
-from reconciler.plan import Action, Change, Plan, summary_line
+from reconciler.plan import Action, Change, Plan, external_id_note, summary_line
+from reconciler.providers import title
 from reconciler.textsafe import printable
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
@@ -51,7 +52,7 @@ class TextRenderer:
 
     def header(self, plan: Plan) -> str:
         env = f" (environment: {printable(plan.environment)})" if plan.environment else ""
-        return f"DealHub plan for {printable(plan.target)}{env}"
+        return f"{title(plan.system)} plan for {printable(plan.target)}{env}"
 
     def change(self, change: Change) -> list[str]:
         symbol, colour = SYMBOLS[change.action]
@@ -67,7 +68,20 @@ class TextRenderer:
                 lines.append(f"      {label} {show(fc.after)}")
             else:
                 lines.append(f"      {label} {show(fc.before)} -> {show(fc.after)}")
+        if change.blocked:
+            lines.append(self._style(f"      not sent: {printable(change.blocked)}", fg="red"))
         return lines
+
+    def notes(self, plan: Plan) -> list[str]:
+        if not plan.notes:
+            return []
+        out = ["", "Notes (differences apply cannot change; not counted as changes):"]
+        for note in plan.notes:
+            out.append(
+                f"  = {printable(note.login)} {note.field}: {show(note.before)} -> "
+                f"{show(note.after)}" + (f" ({printable(note.reason)})" if note.reason else "")
+            )
+        return out
 
     def render(self, plan: Plan) -> str:
         out = [self.header(plan), ""]
@@ -77,6 +91,10 @@ class TextRenderer:
             out.extend(self.change(change))
         if plan.changes:
             out += ["", LEGEND]
+        out += self.notes(plan)
+        external = external_id_note(plan)
+        if external:
+            out += ["", f"Note: {external}"]
         if plan.warnings:
             out += ["", "Warnings:"]
             out += [self._style(f"  ! {printable(w.message)}", fg="yellow") for w in plan.warnings]
