@@ -52,9 +52,10 @@ from reconciler.providers.dealhub.provider import (
     DEFAULT_WAIT_TIMEOUT,
 )
 from reconciler.render import FORMATS, render_plans, render_reports
-from reconciler.render.text import clean, use_color
+from reconciler.render.text import use_color
 from reconciler.schema import load_schema
 from reconciler.sim.cli import sim as sim_commands
+from reconciler.textsafe import printable
 from reconciler.yaml_source import paused_gc
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,7 +86,11 @@ def debug_option(func: F) -> F:
 
 def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
     if github.enabled(_output["mode"]):
-        click.echo(github.annotation(level, message, file=file, line=line), err=True)
+        # Escapes and bidi overrides in a name or a file name must not reach the log raw.
+        shown_file = printable(file) if file else None
+        click.echo(
+            github.annotation(level, printable(message), file=shown_file, line=line), err=True
+        )
 
 
 def inputs_argument(func: F) -> F:
@@ -596,9 +601,9 @@ def _report(error: BaseException, debug: bool) -> int:
         click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
     else:
         # Messages may quote the server or the tenant: show control characters escaped.
-        click.echo(f"error: {clean(str(error))}", err=True)
+        click.echo(f"error: {printable(str(error))}", err=True)
         for detail in getattr(error, "details", ()):
-            click.echo(f"  - {clean(detail)}", err=True)
+            click.echo(f"  - {printable(detail)}", err=True)
         annotate("error", str(error))
     return exit_code_for(error)
 

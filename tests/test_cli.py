@@ -471,3 +471,18 @@ def test_main_leaves_the_garbage_collector_as_it_found_it(run, tenant: Path) -> 
     assert gc.isenabled()
     run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}")
     assert gc.isenabled()
+
+
+def test_annotations_show_invisible_and_controlling_characters_escaped(
+    run, tmp_path: Path, monkeypatch
+) -> None:
+    bad = write(
+        tmp_path / "bad\u202eyaml.yaml",
+        'version: 1\nusers:\n  - {login: a@x, email: "n\\u001b[2Jope", name: A}\n',
+    )
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = run("validate", str(bad))
+    assert result.code == 1
+    annotations = [line for line in result.err.splitlines() if line.startswith("::error")]
+    assert annotations and all("\u202e" not in a and "\x1b" not in a for a in annotations)
+    assert "\\u202e" in annotations[0]

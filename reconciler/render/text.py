@@ -22,12 +22,6 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
 LEGEND = "Legend: + create, ~ update, ^ reactivate, - deactivate"
 
 
-# User text goes through textsafe.printable: a login or a name in the tenant must
-# not move the cursor, colour the log, forge a line of the plan, reorder what the
-# reader sees, or hide a character. `clean` is the name the CLI imports.
-clean = printable
-
-
 def use_color(stream: IO[str] | None = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     if os.environ.get("NO_COLOR"):
