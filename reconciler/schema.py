@@ -134,6 +134,9 @@ def explain(
             if key not in props:
                 yield [*path, key], f"{prefix}unknown key {key!r}{suggest(str(key), list(props))}"
         return
+    negated = error.validator_value if error.validator == "not" else None
+    if isinstance(negated, dict) and "pattern" in negated and not isinstance(error.instance, str):
+        return  # `pattern` passes anything but a string: the type error says it
     if error.validator == "uniqueItems" and isinstance(error.instance, list):
         second = _repeated(error.instance)
         if second is not None:
@@ -181,6 +184,8 @@ def _message(where: str, error: jsonschema.ValidationError) -> str:
         return f"{where} must be {error.validator_value} or more, not {value!r}"
     if kind == "pattern" and isinstance(schema, dict) and "patternErrorMessage" in schema:
         return f"{where} {value!r} {schema['patternErrorMessage']}"
+    if kind == "not" and error.validator_value == {"pattern": r"\s"}:
+        return f"{where} {value!r} must not contain spaces"
     if kind == "not" and isinstance(error.validator_value, dict):
         both = error.validator_value.get("required")
         if isinstance(both, list) and len(both) == 2:
