@@ -841,3 +841,16 @@ def test_an_old_file_loads_as_before() -> None:
 
 def test_pipedrive_key_ignores_letter_case() -> None:
     assert pipedrive_key("Dana@Acme.COM") == pipedrive_key("dana@acme.com") == "dana@acme.com"
+
+
+def test_the_readme_example_loads(write: WriteFile) -> None:
+    readme = (EXAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Several systems") :]
+    example = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
+    state = load_desired([write("readme.yaml", "version: 1\n" + example)])
+    assert state.settings.systems == ("dealhub", "pipedrive")
+    assert state.users["finance@acme"].systems == ("dealhub",)
+    assert state.users["daniel@acme"].blocks["pipedrive"]["access"][1] == {
+        "app": "global",
+        "admin": True,
+    }
