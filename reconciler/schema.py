@@ -254,8 +254,8 @@ class EntryChecker:
         known: dict[str, tuple[FieldError, ...]] = {}
 
         def check(value: Any) -> tuple[FieldError, ...]:
-            # repr tells apart what jsonschema does (True and 1, "1" and 1) and,
-            # for the plain data YAML gives, nothing it does not.
+            # Equal reprs are equal YAML data of equal types: repr keeps apart what
+            # Python's == joins and jsonschema does not (True and 1, 1.0 and 1).
             key = repr(value)
             found = known.get(key)
             if found is None:
