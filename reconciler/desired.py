@@ -13,26 +13,32 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from reconciler.errors import InputError, Problem, UsageError
 from reconciler.providers.dealhub.fields import STRING_FIELDS
 from reconciler.schema import (
     defaults_checker,
     document_validator,
+    explain,
     load_schema,
-    suggest,
-    type_name,
     user_checker,
 )
-from reconciler.settings import Environment, Settings
+from reconciler.settings import SYSTEMS, Environment, Settings, SystemSettings
 from reconciler.textsafe import invisible_chars, printable
-from reconciler.yaml_source import Mapping, YamlError, read_yaml, read_yaml_stream
+from reconciler.yaml_source import Mapping, YamlError, paused_gc, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
 
 YAML_SUFFIXES = (".yaml", ".yml")
 #: How standard input (the input `-`) is named in messages and in DesiredState.files.
 STDIN = "<stdin>"
+#: The systems a person may have a block of their own for (`pipedrive: {access: ...}`).
+BLOCK_SYSTEMS: tuple[str, ...] = tuple(name for name in SYSTEMS if name != "dealhub")
+#: The keys of a person (and of `defaults`) that are not DealHub fields.
+PERSON_SYSTEM_KEYS: tuple[str, ...] = ("systems", *BLOCK_SYSTEMS)
+
+
+def pipedrive_key(email: str) -> str:
+    """A Pipedrive user's key: the email, without regard to letter case."""
+    return email.lower()
 
 
 @dataclass(slots=True)
@@ -46,7 +52,8 @@ class DesiredUser:
     key_lines: dict[str, int]
     #: The person's own `systems:` (None: the file's settings.systems).
     systems: tuple[str, ...] | None = None
-    #: Per-system blocks after `defaults` (`{"pipedrive": {"access": [...]}}`).
+    #: Per-system blocks after `defaults` (`{"pipedrive": {"access": [...]}}`): the
+    #: dicts and lists read, shared with other users of the same defaults (do not change them).
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def listed_for(self, system: str, default: tuple[str, ...]) -> bool:
@@ -70,6 +77,11 @@ class DesiredState:
     @property
     def login_suffix(self) -> str:
         return self.environment.login_suffix if self.environment else ""
+
+    def listed(self, system: str) -> list[DesiredUser]:
+        """The people listed for `system` (their `systems`, else settings.systems)."""
+        default = self.settings.systems
+        return [user for user in self.users.values() if user.listed_for(system, default)]
 
 
 def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
@@ -119,10 +131,23 @@ def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
 
 
 @dataclass
+class _Defaults:
+    """A file's valid `defaults`, split once: DealHub fields, and the systems keys."""
+
+    raw: Mapping
+    file: str
+    fields: dict[str, Any]
+    #: The raw key lines, plus a block's (`pipedrive.access`).
+    key_lines: dict[Any, int]
+    systems: tuple[str, ...] | None
+    blocks: dict[str, dict[str, Any]]
+
+
+@dataclass
 class _Entry:
     raw: Mapping
     file: str
-    defaults: Mapping | None
+    defaults: _Defaults | None
     valid: bool = True
 
     @property
@@ -133,9 +158,10 @@ class _Entry:
 _TOP_KEYS = ["version", "settings", "defaults", "users"]
 
 
-def _line_at(doc: Any, path: Iterable[Any]) -> int:
-    """The line of the deepest key or item of `path` found in doc."""
-    line = getattr(doc, "line", 1)
+def _line_at(doc: Any, path: Iterable[Any], line: int | None = None) -> int:
+    """The line of the deepest key or item of `path` found in doc (else `line`, else doc's)."""
+    if line is None:
+        line = getattr(doc, "line", 1)
     node = doc
     for step in path:
         if isinstance(node, Mapping) and step in node:
@@ -149,68 +175,15 @@ def _line_at(doc: Any, path: Iterable[Any]) -> int:
     return line
 
 
-def _dotted(path: Iterable[Any]) -> str:
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
-
-
 def _schema_problems(file: str, doc: Mapping) -> list[Problem]:
     """jsonschema over everything but the user entries and defaults."""
     light = {k: v for k, v in doc.items() if k not in ("users", "defaults")}
     light["users"] = []
-    problems = []
-    for error in document_validator().iter_errors(light):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties":
-            props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-            instance = error.instance if isinstance(error.instance, dict) else {}
-            for key in instance:
-                if key not in props:
-                    where = _dotted(path)
-                    prefix = f"{where}: " if where else ""
-                    problems.append(
-                        Problem(
-                            file,
-                            _line_at(doc, [*path, key]),
-                            f"{prefix}unknown key {key!r}{suggest(str(key), list(props))}",
-                        )
-                    )
-            continue
-        where = _dotted(path) or "document"
-        problems.append(Problem(file, _line_at(doc, path), _schema_message(where, error)))
-    return problems
-
-
-_SCHEMA_TYPES = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _schema_message(where: str, error: jsonschema.ValidationError) -> str:
-    if error.validator == "type":
-        expected = error.validator_value
-        types = expected if isinstance(expected, list) else [expected]
-        shown = " or ".join(_SCHEMA_TYPES.get(str(t), str(t)) for t in types)
-        return f"{where} must be {shown}, not {type_name(error.instance)}"
-    return f"{where}: {_schema_detail(error)}"
-
-
-def _schema_detail(error: jsonschema.ValidationError) -> str:
-    if error.validator == "const" and list(error.absolute_path) == ["version"]:
-        return f"unsupported version {error.instance!r}; this reconciler reads version 1"
-    if error.validator == "oneOf" and list(error.absolute_path)[-1:] == ["max_deactivations"]:
-        return f"{error.instance!r} is not a whole number or a percentage such as 25%"
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    return error.message
+    return [
+        Problem(file, _line_at(doc, path), message)
+        for error in document_validator().iter_errors(light)
+        for path, message in explain(error)
+    ]
 
 
 def _check_entry(
@@ -230,15 +203,14 @@ def _check_entry(
         message = error.message
         # Only a key the defaults do not know but a user does is per user; a
         # defaultable field with a bad value keeps the checker's own message.
-        if (
-            is_defaults
-            and error.field not in checker.checks
-            and error.field in user_checker().checks
-        ):
+        if is_defaults and error.field not in checker.known and error.field in user_checker().known:
             message = f"{error.field} cannot be set in defaults (it is per user)"
         elif not is_defaults and error.field is None and "login" in entry:
             message = f"user {entry['login']!r}: {message}"
-        problems.append(Problem(file, _key_line(entry, error.field), message, error.field))
+        line = _key_line(entry, error.field)
+        if error.path and error.field is not None:
+            line = _line_at(entry[error.field], error.path, line)
+        problems.append(Problem(file, line, message, error.field))
     for name in _NAMING_FIELDS:
         value = entry.get(name)
         # Printable ASCII (nearly every value) cannot hold an invisible character.
@@ -278,29 +250,39 @@ def _key_line(entry: Mapping, name: str | None) -> int:
     return line
 
 
-def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Settings | None]:
+@dataclass
+class _FileRead:
+    entries: list[_Entry] = field(default_factory=list)
+    settings: _Settings | None = None
+    defaults: _Defaults | None = None
+
+
+def _read_file(file: str, problems: list[Problem]) -> _FileRead:
     try:
         doc = _read_stdin() if file == STDIN else read_yaml(file)
     except YamlError as exc:
         problems.append(exc.problem)
-        return [], None
+        return _FileRead()
     if doc is None:
         problems.append(Problem(file, 1, "the file is empty; expected version: 1 and users"))
-        return [], None
+        return _FileRead()
     if not isinstance(doc, Mapping):
         problems.append(
             Problem(
                 file, getattr(doc, "line", 1), "the file must be a mapping with version and users"
             )
         )
-        return [], None
+        return _FileRead()
     problems.extend(_schema_problems(file, doc))
 
-    defaults = doc.get("defaults")
-    if "defaults" in doc and not _check_entry(
-        file, defaults, doc.key_lines["defaults"], problems, is_defaults=True
-    ):
-        defaults = None
+    defaults = None
+    raw_defaults = doc.get("defaults")
+    if "defaults" in doc:
+        valid = _check_entry(
+            file, raw_defaults, doc.key_lines["defaults"], problems, is_defaults=True
+        )
+        if valid and isinstance(raw_defaults, Mapping):
+            defaults = _split_defaults(file, raw_defaults, problems)
 
     entries = []
     users = doc.get("users", YamlSequence(1))
@@ -318,7 +300,7 @@ def _read_file(file: str, problems: list[Problem]) -> tuple[list[_Entry], _Setti
     if isinstance(settings, Mapping):
         valid = document_validator().is_valid({"version": 1, "settings": settings})
         found = _Settings(settings, file, doc.key_lines["settings"], valid)
-    return entries, found
+    return _FileRead(entries, found, defaults)
 
 
 def _read_stdin() -> Any:
@@ -336,15 +318,37 @@ class _Settings:
     valid: bool
 
 
-def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUser:
+def _make_user(entry: _Entry, suffix: str, people: _People) -> DesiredUser:
     raw = entry.raw
+    problems = people.problems
     fields: dict[str, Any] = {"is_active": True}
-    if entry.defaults:
-        fields.update(entry.defaults)
-        key_lines: dict[str, int] = {**entry.defaults.key_lines, **raw.key_lines}
+    defaults = entry.defaults
+    systems = None
+    blocks: dict[str, dict[str, Any]] = {}
+    if defaults is not None:
+        fields.update(defaults.fields)
+        key_lines: dict[str, int] = {**defaults.key_lines, **raw.key_lines}
+        systems = defaults.systems
+        if defaults.blocks:
+            blocks = dict(defaults.blocks)
     else:
         key_lines = raw.key_lines  # not copied: 100,000 users make it count
     fields.update(raw)
+    if "systems" in fields or "pipedrive" in fields:  # PERSON_SYSTEM_KEYS, spelled out: hot
+        for key in PERSON_SYSTEM_KEYS:
+            fields.pop(key, None)
+        if "systems" in raw:
+            systems = tuple(raw["systems"])
+        own = [name for name in BLOCK_SYSTEMS if name in raw]
+        if own:
+            if key_lines is raw.key_lines:
+                key_lines = dict(key_lines)
+            for name in own:
+                block = raw[name]
+                key_lines.update(_block_lines(name, block))
+                blocks[name] = {**blocks.get(name, {}), **block}
+                problems.extend(_block_problems(entry.file, name, block))
+        people.check(entry.file, raw, systems)
     login: str = fields.pop("login")
     if suffix:
         login += suffix
@@ -365,7 +369,129 @@ def _make_user(entry: _Entry, suffix: str, problems: list[Problem]) -> DesiredUs
                         name,
                     )
                 )
-    return DesiredUser(login, fields, entry.file, raw.line, key_lines)
+    return DesiredUser(login, fields, entry.file, raw.line, key_lines, systems, blocks)
+
+
+# --- people and their systems ---------------------------------------------------
+
+
+def _block_lines(system: str, block: Mapping) -> dict[str, int]:
+    """The lines of a block's keys, as key_lines names them (`pipedrive.access`)."""
+    return {f"{system}.{key}": line for key, line in block.key_lines.items()}
+
+
+def _block_problems(file: str, system: str, block: Mapping) -> list[Problem]:
+    """What the schema cannot say of a valid block: an app given twice."""
+    access = block.get("access")
+    if not isinstance(access, YamlSequence) or len(access) < 2:
+        return []
+    if len({item.get("app") for item in access}) == len(access):
+        return []
+    problems = []
+    first: dict[Any, int] = {}  # app -> index of its first item
+    for index, item in enumerate(access):
+        app = item.get("app")
+        earlier = first.setdefault(app, index)
+        if earlier != index:
+            problems.append(
+                Problem(
+                    file,
+                    item.key_lines.get("app", access.item_lines[index]),
+                    f"{system}.access[{index}]: app {app!r} is listed twice (also "
+                    f"access[{earlier}], line {access.item_lines[earlier]}); give each app once",
+                    system,
+                )
+            )
+    return problems
+
+
+def _shown_systems(settings: Settings, found: _Settings | None) -> str:
+    default = "" if found is not None and "systems" in found.raw else ", the default"
+    return f"settings.systems: {', '.join(settings.systems)}{default}"
+
+
+def _settings_blocks(found: _Settings, settings: Settings) -> list[Problem]:
+    """A settings block of a system that settings.systems does not manage."""
+    shown = _shown_systems(settings, found)
+    return [
+        Problem(
+            found.file,
+            found.raw.key_lines[name],
+            f"settings.{name}: {name} is not managed by this file ({shown}); "
+            "add it to settings.systems or remove this block",
+            name,
+        )
+        for name in SYSTEMS
+        if name in found.raw and name not in settings.systems
+    ]
+
+
+def _split_defaults(file: str, raw: Mapping, problems: list[Problem]) -> _Defaults:
+    fields = {key: value for key, value in raw.items() if key not in PERSON_SYSTEM_KEYS}
+    key_lines: dict[Any, int] = dict(raw.key_lines)
+    blocks: dict[str, dict[str, Any]] = {}
+    for name in BLOCK_SYSTEMS:
+        block = raw.get(name)
+        if isinstance(block, Mapping):
+            blocks[name] = dict(block)
+            key_lines.update(_block_lines(name, block))
+            problems.extend(_block_problems(file, name, block))
+    systems = tuple(raw["systems"]) if "systems" in raw else None
+    return _Defaults(raw, file, fields, key_lines, systems, blocks)
+
+
+@dataclass
+class _People:
+    """The checks of a person's systems against settings.systems, and their findings."""
+
+    #: settings.systems, or None when the settings could not be read (nothing to check against).
+    managed: frozenset[str] | None
+    #: How messages show settings.systems (`settings.systems: dealhub, the default`).
+    shown: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def check(self, file: str, raw: Mapping, listed: tuple[str, ...] | None) -> None:
+        """The `systems` and blocks of one person (`listed`: their systems) or of defaults."""
+        managed, shown = self.managed, self.shown
+        if managed is None:
+            return
+        systems = raw.get("systems")
+        if isinstance(systems, YamlSequence) and not managed.issuperset(systems):
+            for name, line in zip(systems, systems.item_lines, strict=True):
+                if name not in managed:
+                    self.problems.append(
+                        Problem(
+                            file,
+                            line,
+                            f"systems: {name!r} is not managed by this file ({shown})",
+                            "systems",
+                        )
+                    )
+        for name in BLOCK_SYSTEMS:
+            if name not in raw:
+                continue
+            line = raw.key_lines[name]
+            if name not in managed:
+                self.problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"{name}: {name} is not managed by this file ({shown}); "
+                        "add it to settings.systems or remove this block",
+                        name,
+                    )
+                )
+            elif listed is not None and name not in listed:
+                self.warnings.append(
+                    Problem(
+                        file,
+                        line,
+                        f"{name}: this block has no effect: the person is not listed for "
+                        f"{name} (systems: {', '.join(listed)})",
+                        name,
+                    )
+                )
 
 
 def _look_alike(
@@ -405,15 +531,57 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
     return cycles
 
 
+def _pipedrive_problems(
+    user: DesiredUser, settings: SystemSettings, by_email: dict[str, DesiredUser]
+) -> list[Problem]:
+    """A person listed for Pipedrive: their email is their key there, and may be protected."""
+    problems = []
+    email: str = user.fields["email"]
+    first = by_email.setdefault(pipedrive_key(email), user)
+    if first is not user:
+        problems.append(
+            Problem(
+                user.file,
+                user.key_lines.get("email", user.line),
+                f"email {email!r} of {user.login} is listed twice for Pipedrive: here and at "
+                f"{first.where('email')} ({first.login}); Pipedrive keys users by email, "
+                "without regard to letter case",
+                "email",
+            )
+        )
+    if user.fields.get("is_active") is False and settings.is_protected(email):
+        problems.append(
+            Problem(
+                user.file,
+                user.key_lines.get("is_active", user.line),
+                f"{email} is protected in Pipedrive (settings.pipedrive.protect) and cannot "
+                "be set is_active: false",
+                "is_active",
+            )
+        )
+    return problems
+
+
 def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
-    """The checks across users: external ids, protection, managers and their cycles."""
+    """The checks across users: external ids, protection, managers and their cycles.
+
+    DealHub's checks hold for the people listed for DealHub; Pipedrive's (one
+    person an email, protection) for those listed for Pipedrive.
+    """
     problems: list[Problem] = []
     warnings: list[Problem] = []
     users = state.users
     suffix = state.login_suffix
     require_external_id = state.settings.require_external_id
+    systems = state.settings.systems
+    dealhub = state.settings.for_system("dealhub")
+    pipedrive = state.settings.for_system("pipedrive") if "pipedrive" in systems else None
+    by_email: dict[str, DesiredUser] = {}  # pipedrive_key(email) -> first person listed
     for user in users.values():
-        if require_external_id and not user.fields.get("external_user_id"):
+        if pipedrive is not None and user.listed_for("pipedrive", systems):
+            problems.extend(_pipedrive_problems(user, pipedrive, by_email))
+        in_dealhub = user.listed_for("dealhub", systems)
+        if in_dealhub and require_external_id and not user.fields.get("external_user_id"):
             problems.append(
                 Problem(
                     user.file,
@@ -423,8 +591,10 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
                     "external_user_id",
                 )
             )
-        if user.fields.get("is_active") is False and state.settings.is_protected(
-            user.login, suffix
+        if (
+            in_dealhub
+            and user.fields.get("is_active") is False
+            and dealhub.is_protected(user.login, suffix)
         ):
             problems.append(
                 Problem(
@@ -466,14 +636,24 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
     Raises InputError with every problem found, or UsageError for an unknown
     environment name.
     """
+    # As while reading: every container built here survives the call, so the
+    # collector's passes over the files' data (a few per 10,000 users) are wasted.
+    with paused_gc():
+        return _load_desired(paths, environment)
+
+
+def _load_desired(paths: Sequence[str], environment: str | None) -> DesiredState:
     files, problems = find_files(paths)
     entries: list[_Entry] = []
     settings_found: list[_Settings] = []
+    all_defaults: list[_Defaults] = []
     for file in files:
-        file_entries, found = _read_file(file, problems)
-        entries.extend(file_entries)
-        if found is not None:
-            settings_found.append(found)
+        read = _read_file(file, problems)
+        entries.extend(read.entries)
+        if read.settings is not None:
+            settings_found.append(read.settings)
+        if read.defaults is not None:
+            all_defaults.append(read.defaults)
 
     settings = Settings()
     first = settings_found[0] if settings_found else None
@@ -487,8 +667,15 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
                 "keep them in one",
             )
         )
+    people = _People(
+        None if settings_found else frozenset(settings.systems), _shown_systems(settings, None)
+    )
     if first is not None and first.valid and len(settings_found) == 1:
         settings = Settings.from_mapping(first.raw)
+        people = _People(frozenset(settings.systems), _shown_systems(settings, first))
+        problems.extend(_settings_blocks(first, settings))
+    for defaults in all_defaults:
+        people.check(defaults.file, defaults.raw, None)
 
     env: Environment | None = None
     if environment is not None:
@@ -535,13 +722,14 @@ def load_desired(paths: Sequence[str], environment: str | None = None) -> Desire
                 )
                 continue
         if entry.valid:
-            user = _make_user(entry, suffix, problems)
+            user = _make_user(entry, suffix, people)
             users[user.login] = user
+    problems.extend(people.problems)
 
     state = DesiredState(users, settings, files, env)
     semantic_problems, warnings = check_semantics(state)
     problems.extend(semantic_problems)
-    state.warnings = warnings
+    state.warnings = sorted(people.warnings + warnings, key=lambda p: (files.index(p.file), p.line))
     if problems:
         problems.sort(key=lambda p: (files.index(p.file) if p.file in files else -1, p.line))
         raise InputError(problems)

@@ -5,6 +5,9 @@ entries (tens of thousands of them) are checked by a checker compiled from the
 same schema's `user` definition: jsonschema costs about 70 µs a user, which
 alone would blow the plan's time budget. A property test holds the compiled
 checker equal to jsonschema on generated users.
+
+A person's nested keys (`systems`, `pipedrive: {access: [...]}`) are checked by
+jsonschema itself, remembered by value: a file repeats a handful of them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -59,10 +62,14 @@ def document_validator() -> jsonschema.Draft202012Validator:
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one key of a mapping: `field` is None for the whole entry."""
+    """One problem with one key of a mapping: `field` is None for the whole entry.
+
+    `path` leads from the field's value to what is wrong (`("access", 1, "app")`).
+    """
 
     field: str | None
     message: str
+    path: tuple[Any, ...] = ()
 
 
 def suggest(name: str, candidates: list[str]) -> str:
@@ -90,6 +97,102 @@ def type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def dotted(path: Iterable[Any]) -> str:
+    """A path as a message names it: `settings.environments.prod`, `access[0].app`."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+_SCHEMA_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def explain(
+    error: jsonschema.ValidationError, base: Sequence[Any] = ()
+) -> Iterator[tuple[list[Any], str]]:
+    """Each problem of one jsonschema error: (path from the document, message).
+
+    `base` is where the validated instance sits in the document. The path leads
+    to what a reader should look at (an unknown key, the second of two items).
+    """
+    path = [*base, *error.absolute_path]
+    where = dotted(path)
+    if error.validator == "additionalProperties":
+        props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        prefix = f"{where}: " if where else ""
+        for key in instance:
+            if key not in props:
+                yield [*path, key], f"{prefix}unknown key {key!r}{suggest(str(key), list(props))}"
+        return
+    negated = error.validator_value if error.validator == "not" else None
+    if isinstance(negated, dict) and "pattern" in negated and not isinstance(error.instance, str):
+        return  # `pattern` passes anything but a string: the type error says it
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        second = _repeated(error.instance)
+        if second is not None:
+            yield [*path, second], f"{where}: {error.instance[second]!r} is listed twice"
+            return
+    yield path, _message(where or "document", error)
+
+
+def _repeated(items: list[Any]) -> int | None:
+    """The index of the first item equal to an earlier one (True is not 1), if hashable."""
+    seen: set[tuple[type, Any]] = set()
+    for index, item in enumerate(items):
+        try:
+            key = (type(item), item)
+            if key in seen:
+                return index
+            seen.add(key)
+        except TypeError:  # a mapping or a list: the message names the list
+            return None
+    return None
+
+
+def _message(where: str, error: jsonschema.ValidationError) -> str:
+    value, schema, kind = error.instance, error.schema, error.validator
+    if kind == "type":
+        expected = error.validator_value
+        types = expected if isinstance(expected, list) else [expected]
+        shown = " or ".join(_SCHEMA_TYPES.get(str(t), str(t)) for t in types)
+        return f"{where} must be {shown}, not {type_name(value)}"
+    if kind == "const" and list(error.absolute_path) == ["version"]:
+        return f"{where}: unsupported version {value!r}; this reconciler reads version 1"
+    if kind == "oneOf" and list(error.absolute_path)[-1:] == ["max_deactivations"]:
+        return f"{where}: {value!r} is not a whole number or a percentage such as 25%"
+    if kind == "required":
+        return f"{where}: " + error.message.replace("is a required property", "is required")
+    if kind == "enum" and isinstance(schema, dict) and "title" in schema:
+        allowed = [str(v) for v in schema["enum"]]
+        close = suggest(value, allowed) if isinstance(value, str) else ""
+        return f"{where}: unknown {schema['title']} {value!r}{close}; one of: " + ", ".join(allowed)
+    if kind == "minItems" and error.validator_value == 1:
+        return f"{where} must not be an empty list"
+    if kind == "minLength" and error.validator_value == 1:
+        return f"{where} must not be empty"
+    if kind == "minimum":
+        return f"{where} must be {error.validator_value} or more, not {value!r}"
+    if kind == "pattern" and isinstance(schema, dict) and "patternErrorMessage" in schema:
+        return f"{where} {value!r} {schema['patternErrorMessage']}"
+    if kind == "not" and error.validator_value == {"pattern": r"\s"}:
+        return f"{where} {value!r} must not contain spaces"
+    if kind == "not" and isinstance(error.validator_value, dict):
+        both = error.validator_value.get("required")
+        if isinstance(both, list) and len(both) == 2:
+            return f"{where}: give {both[0]} or {both[1]}, not both"
+    return f"{where}: {error.message}"
+
+
 _EXACT_TYPES: dict[str, type] = {"string": str, "boolean": bool, "null": type(None)}
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
@@ -115,16 +218,57 @@ _COMPILED_KEYWORDS = frozenset(
 )
 
 
-class EntryChecker:
-    """A fast checker for one object definition of the schema (a user, the defaults)."""
+#: Distinct nested values remembered per key (a file repeats a few; a hostile one, many).
+_NESTED_CACHE_SIZE = 1024
+#: Longer values (their repr) are checked every time rather than remembered.
+_NESTED_KEY_LIMIT = 4096
 
-    def __init__(self, definition: dict[str, Any]) -> None:
+
+class EntryChecker:
+    """A fast checker for one object definition of the schema (a user, the defaults).
+
+    Scalar properties are compiled; a list or mapping (`systems`, `pipedrive`) is
+    checked by jsonschema against `defs` (the schema's `$defs`, for its `$ref`s).
+    """
+
+    def __init__(self, definition: dict[str, Any], defs: dict[str, Any] | None = None) -> None:
         self.required: tuple[str, ...] = tuple(definition.get("required", ()))
         self.closed = definition.get("additionalProperties") is False
         self.names = list(definition["properties"])
-        self.checks: dict[str, Callable[[Any], str | None]] = {
-            name: self._compile(name, spec) for name, spec in definition["properties"].items()
-        }
+        self.known = frozenset(self.names)
+        self.checks: dict[str, Callable[[Any], str | None]] = {}
+        self.nested: dict[str, Callable[[Any], tuple[FieldError, ...]]] = {}
+        for name, spec in definition["properties"].items():
+            if "$ref" in spec or spec.get("type") in ("array", "object"):
+                self.nested[name] = self._nested(name, spec, defs or {})
+            else:
+                self.checks[name] = self._compile(name, spec)
+
+    @staticmethod
+    def _nested(
+        name: str, spec: dict[str, Any], defs: dict[str, Any]
+    ) -> Callable[[Any], tuple[FieldError, ...]]:
+        validator = jsonschema.Draft202012Validator(
+            {"$defs": defs, **spec}, format_checker=format_checker()
+        )
+        known: dict[str, tuple[FieldError, ...]] = {}
+
+        def check(value: Any) -> tuple[FieldError, ...]:
+            # Equal reprs are equal YAML data of equal types: repr keeps apart what
+            # Python's == joins and jsonschema does not (True and 1, 1.0 and 1).
+            key = repr(value)
+            found = known.get(key)
+            if found is None:
+                found = tuple(
+                    FieldError(name, message, tuple(path[1:]))
+                    for error in validator.iter_errors(value)
+                    for path, message in explain(error, (name,))
+                )
+                if len(known) < _NESTED_CACHE_SIZE and len(key) <= _NESTED_KEY_LIMIT:
+                    known[key] = found
+            return found
+
+        return check
 
     @staticmethod
     def _compile(name: str, spec: dict[str, Any]) -> Callable[[Any], str | None]:
@@ -168,7 +312,10 @@ class EntryChecker:
         for key, value in entry.items():
             check = checks.get(key) if isinstance(key, str) else None
             if check is None:
-                if self.closed:
+                nested = self.nested.get(key) if isinstance(key, str) else None
+                if nested is not None:
+                    yield from nested(value)
+                elif self.closed:
                     yield FieldError(
                         str(key), f"unknown key {str(key)!r}{suggest(str(key), self.names)}"
                     )
@@ -183,9 +330,11 @@ class EntryChecker:
 
 @cache
 def user_checker() -> EntryChecker:
-    return EntryChecker(load_schema()["$defs"]["user"])
+    defs = load_schema()["$defs"]
+    return EntryChecker(defs["user"], defs)
 
 
 @cache
 def defaults_checker() -> EntryChecker:
-    return EntryChecker(load_schema()["$defs"]["defaults"])
+    defs = load_schema()["$defs"]
+    return EntryChecker(defs["defaults"], defs)

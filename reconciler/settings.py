@@ -51,6 +51,8 @@ class Threshold:
 #: The systems a desired state may manage (the provider registry's names).
 SYSTEMS = ("dealhub", "pipedrive")
 DEFAULT_SYSTEMS = ("dealhub",)
+#: The variable holding each system's token when an environment names none.
+DEFAULT_TOKEN_ENVS = {"dealhub": DEFAULT_TOKEN_ENV, "pipedrive": "PIPEDRIVE_API_TOKEN"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ class Environment:
     login_suffix: str = ""
     #: Targets of the other systems, by system name.
     systems: dict[str, SystemTarget] = field(default_factory=dict)
+
+    def target(self, system: str) -> SystemTarget | None:
+        """Where `system` is in this environment (None: the environment does not say)."""
+        if system == "dealhub":
+            return SystemTarget(self.api_url, self.token_env) if self.api_url else None
+        return self.systems.get(system)
 
 
 def _matches(key: str, patterns: tuple[str, ...], suffix: str = "") -> bool:
@@ -119,9 +127,18 @@ class Settings:
         envs = {
             name: Environment(
                 name=name,
-                api_url=spec["api_url"],
+                # Absent only when the file does not manage DealHub (the schema says so).
+                api_url=spec.get("api_url", ""),
                 token_env=spec.get("token_env", DEFAULT_TOKEN_ENV),
                 login_suffix=spec.get("login_suffix", ""),
+                systems={
+                    system: SystemTarget(
+                        target["api_url"],
+                        target.get("token_env", DEFAULT_TOKEN_ENVS[system]),
+                    )
+                    for system, target in spec.items()
+                    if system in SYSTEMS and system != "dealhub"
+                },
             )
             for name, spec in (raw.get("environments") or {}).items()
         }
@@ -131,6 +148,15 @@ class Settings:
             max_deactivations=Threshold.parse(raw.get("max_deactivations", "25%")),
             require_external_id=raw.get("require_external_id", False) is True,
             environments=envs,
+            systems=tuple(raw.get("systems") or DEFAULT_SYSTEMS),
+            blocks={
+                system: {
+                    key: list(value) if isinstance(value, list) else value
+                    for key, value in raw[system].items()
+                }
+                for system in SYSTEMS
+                if system in raw
+            },
         )
 
     def is_protected(self, login: str, suffix: str = "") -> bool:

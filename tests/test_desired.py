@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import textwrap
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import yaml_source
+from reconciler import desired, yaml_source
 from reconciler.desired import DesiredState, find_files, load_desired
 from reconciler.errors import InputError, Problem, UsageError
 from reconciler.settings import Threshold
@@ -985,3 +986,25 @@ def test_a_large_file_loads(write: WriteFile) -> None:
     assert state.users["user9999@acme"].fields["user_manager_login"] == "user999@acme"
     assert state.users["user9999@acme"].where().endswith(":49999")
     assert state.warnings == []
+
+
+def test_the_collector_is_paused_while_loading_and_back_after(
+    write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    check = desired.check_semantics
+
+    def spy(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
+        seen.append(gc.isenabled())
+        return check(state)
+
+    monkeypatch.setattr(desired, "check_semantics", spy)
+    good = write("u.yaml", "version: 1\nusers: [{login: a@acme, email: a@acme.com, name: A}]\n")
+    bad = write("v.yaml", "version: 1\nusers: [{login: a@acme, email: nope, name: A}]\n")
+    assert gc.isenabled()
+    load_desired([good])
+    assert seen == [False]
+    assert gc.isenabled()
+    with pytest.raises(InputError):
+        load_desired([bad])
+    assert gc.isenabled()

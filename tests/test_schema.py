@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler import schema
+from reconciler.desired import PERSON_SYSTEM_KEYS
 from reconciler.providers.dealhub.fields import (
     NOT_DEFAULTABLE,
     REQUIRED_FIELDS,
@@ -32,10 +33,14 @@ from reconciler.schema import (
     suggest,
     user_checker,
 )
+from reconciler.settings import SYSTEMS
 
 REPO = Path(__file__).resolve().parent.parent
-USER_DEF = load_schema()["$defs"]["user"]
-DEFAULTS_DEF = load_schema()["$defs"]["defaults"]
+DEFS = load_schema()["$defs"]
+USER_DEF = DEFS["user"]
+DEFAULTS_DEF = DEFS["defaults"]
+SYSTEM_NAMES = DEFS["system"]["enum"]
+APPS = DEFS["pipedrive_access"]["properties"]["app"]["enum"]
 
 
 def test_schema_is_valid_2020_12() -> None:
@@ -45,15 +50,25 @@ def test_schema_is_valid_2020_12() -> None:
 
 def test_schema_matches_the_field_table() -> None:
     props = USER_DEF["properties"]
-    assert list(props) == list(USER_FIELDS)
+    # the DealHub fields, then the keys of a person's systems (never a DealHub field)
+    assert list(props) == [*USER_FIELDS, *PERSON_SYSTEM_KEYS]
     assert tuple(USER_DEF["required"]) == REQUIRED_FIELDS
     assert USER_DEF["additionalProperties"] is False
     for name, limit in STRING_FIELDS.items():
         assert props[name].get("maxLength") == limit, name
     assert props["is_active"]["type"] == "boolean"
-    assert set(DEFAULTS_DEF["properties"]) == set(USER_FIELDS) - NOT_DEFAULTABLE
+    assert set(DEFAULTS_DEF["properties"]) == (set(USER_FIELDS) - NOT_DEFAULTABLE) | set(
+        PERSON_SYSTEM_KEYS
+    )
     for name, spec in DEFAULTS_DEF["properties"].items():
         assert spec == props[name], name
+
+
+def test_schema_knows_every_system() -> None:
+    assert tuple(SYSTEM_NAMES) == SYSTEMS
+    settings_props = DEFS["settings"]["properties"]
+    assert {"dealhub", "pipedrive"} <= set(settings_props)
+    assert set(DEFS["environment"]["properties"]) & set(SYSTEMS) == {"pipedrive"}
 
 
 def test_schema_file_is_the_one_loaded() -> None:
@@ -83,7 +98,54 @@ wrong_types = st.one_of(
 )
 
 
+# --- a person's systems keys: checked by jsonschema itself, remembered by value
+
+permission_ids = st.text(NO_SPACE, min_size=1, max_size=12)
+valid_access_items = st.one_of(
+    st.fixed_dictionaries({"app": st.sampled_from(APPS)}),
+    st.fixed_dictionaries({"app": st.sampled_from(APPS), "admin": st.booleans()}),
+    st.fixed_dictionaries({"app": st.sampled_from(APPS), "permission_set_id": permission_ids}),
+)
+valid_pipedrive = st.fixed_dictionaries(
+    {}, optional={"access": st.lists(valid_access_items, min_size=1, max_size=3)}
+)
+valid_systems = st.lists(st.sampled_from(SYSTEM_NAMES), min_size=1, unique=True)
+
+odd_access_items = st.fixed_dictionaries(
+    {},
+    optional={
+        "app": st.sampled_from([*APPS, "sale", "Sales", "", 1, None, True]),
+        "admin": st.sampled_from([True, False, 1, 0, "yes", None]),
+        "permission_set_id": st.sampled_from(["p1", "", "a b", 5, None]),
+        "acess": st.just("x"),
+    },
+)
+odd_pipedrive = st.one_of(
+    wrong_types,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "access": st.one_of(
+                wrong_types, st.lists(st.one_of(valid_access_items, odd_access_items, wrong_types))
+            ),
+            "acess": wrong_types,
+        },
+    ),
+)
+odd_systems = st.one_of(
+    wrong_types,
+    st.lists(st.sampled_from([*SYSTEM_NAMES, "pipedriv", "DealHub", "", 1, True, None])),
+)
+NESTED_VALID = {"systems": valid_systems, "pipedrive": valid_pipedrive}
+NESTED_ANY = {
+    "systems": st.one_of(valid_systems, odd_systems),
+    "pipedrive": st.one_of(valid_pipedrive, odd_pipedrive),
+}
+
+
 def valid_value(name: str, spec: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if name in NESTED_VALID:
+        return NESTED_VALID[name]
     if spec["type"] == "boolean":
         return st.booleans()
     if name == "email":
@@ -98,6 +160,8 @@ def valid_value(name: str, spec: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 def any_value(name: str, spec: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if name in NESTED_ANY:
+        return NESTED_ANY[name]
     limit = spec.get("maxLength", 300)
     around_limit = st.integers(max(limit - 1, 0), limit + 2).map(lambda n: "y" * n)
     spaced = st.builds(
@@ -164,7 +228,9 @@ def entries(definition: dict[str, Any]) -> st.SearchStrategy[dict[Any, Any]]:
 
 
 def reference(definition: dict[str, Any]) -> Draft202012Validator:
-    return Draft202012Validator(definition, format_checker=schema.format_checker())
+    return Draft202012Validator(
+        {"$defs": DEFS, **definition}, format_checker=schema.format_checker()
+    )
 
 
 USER_REFERENCE = reference(USER_DEF)
@@ -201,6 +267,9 @@ def test_defaults_checker_agrees_with_jsonschema(entry: dict[Any, Any]) -> None:
     assert (not ours) == DEFAULTS_REFERENCE.is_valid(entry)
 
 
+A = {"login": "a@acme", "email": "a@acme.com", "name": "A"}
+
+
 # These run whatever hypothesis draws: the property above is not vacuous.
 @pytest.mark.parametrize(
     ("entry", "valid"),
@@ -225,6 +294,35 @@ def test_defaults_checker_agrees_with_jsonschema(entry: dict[Any, Any]) -> None:
             {"login": "a", "email": "a@b.c", "name": "A", "postal_code": datetime.date(2024, 1, 1)},
             False,
         ),
+        ({**A, "systems": ["dealhub"]}, True),
+        ({**A, "systems": ["pipedrive", "dealhub"]}, True),
+        ({**A, "systems": []}, False),
+        ({**A, "systems": ["dealhub", "dealhub"]}, False),
+        ({**A, "systems": ["salesforce"]}, False),
+        ({**A, "systems": "dealhub"}, False),
+        ({**A, "pipedrive": {}}, True),
+        (
+            {**A, "pipedrive": {"access": [{"app": "sales"}, {"app": "global", "admin": True}]}},
+            True,
+        ),
+        ({**A, "pipedrive": {"access": [{"app": "sales", "permission_set_id": "62cc4d7f"}]}}, True),
+        ({**A, "pipedrive": {"access": [{"app": "sales", "admin": 1}]}}, False),
+        ({**A, "pipedrive": {"access": [{"app": "sale"}]}}, False),
+        ({**A, "pipedrive": {"access": [{"admin": True}]}}, False),
+        ({**A, "pipedrive": {"access": []}}, False),
+        ({**A, "pipedrive": {"access": {"app": "sales"}}}, False),
+        ({**A, "pipedrive": {"acess": [{"app": "sales"}]}}, False),
+        ({**A, "pipedrive": None}, False),
+        (
+            {
+                **A,
+                "pipedrive": {
+                    "access": [{"app": "sales", "admin": True, "permission_set_id": "x"}]
+                },
+            },
+            False,
+        ),
+        ({**A, "pipedrive": {"access": [{"app": "sales", "permission_set_id": "a b"}]}}, False),
     ],
 )
 def test_checker_and_jsonschema_on_known_entries(entry: dict[Any, Any], valid: bool) -> None:
@@ -252,6 +350,80 @@ def test_checker_messages(entry: dict[str, Any], field: str, message: str) -> No
     [error] = [e for e in user_checker().errors(entry) if e.field is not None]
     assert error.field == field
     assert error.message.startswith(message), error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "path", "message"),
+    [
+        (
+            {"systems": ["dealhub", "pipedriv"]},
+            "systems",
+            (1,),
+            "systems[1]: unknown system 'pipedriv' (did you mean \"pipedrive\"?); "
+            "one of: dealhub, pipedrive",
+        ),
+        ({"systems": []}, "systems", (), "systems must not be an empty list"),
+        (
+            {"systems": ["pipedrive", "dealhub", "pipedrive"]},
+            "systems",
+            (2,),
+            "systems: 'pipedrive' is listed twice",
+        ),
+        (
+            {"pipedrive": {"access": [{"app": "sales"}, {"app": "campaign"}]}},
+            "pipedrive",
+            (("access", 1, "app")),
+            "pipedrive.access[1].app: unknown Pipedrive app 'campaign' (did you mean "
+            '"campaigns"?); one of: global, sales, campaigns, projects, account_settings, '
+            "partnership",
+        ),
+        (
+            {"pipedrive": {"access": [{"app": "sales", "admin": True, "permission_set_id": "p"}]}},
+            "pipedrive",
+            ("access", 0),
+            "pipedrive.access[0]: give admin or permission_set_id, not both",
+        ),
+        (
+            {"pipedrive": {"access": [{"app": "sales", "admin": "yes"}]}},
+            "pipedrive",
+            ("access", 0, "admin"),
+            "pipedrive.access[0].admin must be true or false, not a string",
+        ),
+        (
+            {"pipedrive": {"access": [{"admin": True}]}},
+            "pipedrive",
+            ("access", 0),
+            "pipedrive.access[0]: 'app' is required",
+        ),
+        (
+            {"pipedrive": {"acces": []}},
+            "pipedrive",
+            ("acces",),
+            "pipedrive: unknown key 'acces' (did you mean \"access\"?)",
+        ),
+        ({"pipedrive": {"access": []}}, "pipedrive", ("access",), "pipedrive.access must not be"),
+        ({"pipedrive": "sales"}, "pipedrive", (), "pipedrive must be a mapping, not a string"),
+    ],
+)
+def test_nested_messages(
+    value: dict[str, Any], field: str, path: tuple[Any, ...], message: str
+) -> None:
+    for checker in (user_checker(), defaults_checker()):
+        [error] = [e for e in checker.errors(value) if e.field is not None]
+        assert (error.field, error.path) == (field, path)
+        assert error.message.startswith(message), error.message
+
+
+def test_nested_values_are_remembered_by_what_they_are() -> None:
+    """True and 1 are equal in Python, not in the schema: the memory keeps them apart."""
+    checker = defaults_checker()
+    admin = {"pipedrive": {"access": [{"app": "sales", "admin": True}]}}
+    one = {"pipedrive": {"access": [{"app": "sales", "admin": 1}]}}
+    for _ in range(2):  # the second round answers from memory
+        assert list(checker.errors(admin)) == []
+        assert [e.path for e in checker.errors(one)] == [("access", 0, "admin")]
+        assert list(checker.errors({"systems": ["1"]})) != []
+        assert list(checker.errors({"systems": ["dealhub"]})) == []
 
 
 def test_every_error_of_an_entry() -> None:
@@ -323,6 +495,66 @@ def test_suggest() -> None:
         ({"require_external_id": False}, True),
         ({"require_external_id": "yes"}, False),
         ({"require_external_id": 1}, False),
+        ({"systems": ["dealhub", "pipedrive"]}, True),
+        ({"systems": ["pipedrive"]}, True),
+        ({"systems": []}, False),
+        ({"systems": ["dealhub", "dealhub"]}, False),
+        ({"systems": ["hubspot"]}, False),
+        ({"systems": "dealhub"}, False),
+        (
+            {"pipedrive": {"unlisted": "ignore", "protect": ["owner@acme.com", "*@ops.acme.com"]}},
+            True,
+        ),
+        ({"pipedrive": {"protect": ["owner"]}}, False),
+        ({"pipedrive": {"protect": ["a b@acme.com"]}}, False),
+        ({"pipedrive": {"max_deactivations": "10%", "max_creates": 0}}, True),
+        ({"pipedrive": {"max_creates": -1}}, False),
+        ({"pipedrive": {"max_creates": "5"}}, False),
+        ({"pipedrive": {"max_creates": 2.5}}, False),
+        ({"pipedrive": {"max_deactivations": "10"}}, False),
+        ({"pipedrive": {"require_external_id": True}}, False),
+        ({"dealhub": {"protect": ["admin@*"], "max_creates": 5, "unlisted": "ignore"}}, True),
+        ({"dealhub": {"unlisted": "never"}}, False),
+        ({"environments": {"p": {"api_url": "u", "pipedrive": {"api_url": "https://a"}}}}, True),
+        (
+            {
+                "environments": {
+                    "p": {"api_url": "u", "pipedrive": {"api_url": "x", "token_env": "PIPEDRIVE_X"}}
+                }
+            },
+            True,
+        ),
+        (
+            {
+                "environments": {
+                    "p": {
+                        "api_url": "u",
+                        "pipedrive": {"api_url": "x", "token_env": "DEALHUB_TOKEN"},
+                    }
+                }
+            },
+            False,
+        ),
+        (
+            {
+                "environments": {
+                    "p": {
+                        "api_url": "u",
+                        "pipedrive": {"api_url": "x", "token_env": "PIPEDRIVE_X\n"},
+                    }
+                }
+            },
+            False,
+        ),
+        (
+            {"environments": {"p": {"api_url": "u", "pipedrive": {"token_env": "PIPEDRIVE_X"}}}},
+            False,
+        ),
+        ({"environments": {"p": {"api_url": "u", "hubspot": {"api_url": "x"}}}}, False),
+        # DealHub's api_url is required only when the file manages DealHub
+        ({"environments": {"p": {"pipedrive": {"api_url": "x"}}}}, False),
+        ({"systems": ["dealhub"], "environments": {"p": {"pipedrive": {"api_url": "x"}}}}, False),
+        ({"systems": ["pipedrive"], "environments": {"p": {"pipedrive": {"api_url": "x"}}}}, True),
     ],
 )
 def test_settings_schema(settings: dict[str, Any], valid: bool) -> None:

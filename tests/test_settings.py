@@ -1,4 +1,4 @@
-"""Settings: max_deactivations thresholds, protect globs, environments."""
+"""Settings: max_deactivations thresholds, protect globs, environments, systems."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.settings import DEFAULT_TOKEN_ENV, Environment, Settings, Threshold
+from reconciler.settings import (
+    DEFAULT_TOKEN_ENV,
+    DEFAULT_TOKEN_ENVS,
+    Environment,
+    Settings,
+    SystemSettings,
+    SystemTarget,
+    Threshold,
+)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +134,107 @@ def test_from_mapping_defaults(raw: dict[str, object] | None) -> None:
     assert settings.max_deactivations == Threshold(25, percent=True)
     assert settings.require_external_id is False
     assert settings.environments == {}
+
+
+# --- several systems -------------------------------------------------------------
+
+
+def test_from_mapping_of_several_systems() -> None:
+    settings = Settings.from_mapping(
+        {
+            "systems": ["dealhub", "pipedrive"],
+            "protect": ["admin@*"],
+            "pipedrive": {"unlisted": "ignore", "protect": ["owner@acme.com"], "max_creates": 3},
+            "dealhub": {"max_creates": 50},
+            "environments": {
+                "prod": {
+                    "api_url": "https://api.dealhub.io",
+                    "pipedrive": {"api_url": "https://acme.pipedrive.com"},
+                },
+                "pd-sandbox": {
+                    "pipedrive": {
+                        "api_url": "https://sb.pipedrive.com",
+                        "token_env": "PIPEDRIVE_SB",
+                    }
+                },
+            },
+        }
+    )
+    assert settings.systems == ("dealhub", "pipedrive")
+    assert settings.blocks == {
+        "dealhub": {"max_creates": 50},
+        "pipedrive": {"unlisted": "ignore", "protect": ["owner@acme.com"], "max_creates": 3},
+    }
+    prod = settings.environments["prod"]
+    assert prod.systems == {
+        "pipedrive": SystemTarget("https://acme.pipedrive.com", DEFAULT_TOKEN_ENVS["pipedrive"])
+    }
+    assert prod.target("dealhub") == SystemTarget("https://api.dealhub.io", DEFAULT_TOKEN_ENV)
+    assert prod.target("pipedrive") == prod.systems["pipedrive"]
+    sandbox = settings.environments["pd-sandbox"]
+    assert sandbox.api_url == ""
+    assert sandbox.target("dealhub") is None
+    assert sandbox.target("pipedrive") == SystemTarget("https://sb.pipedrive.com", "PIPEDRIVE_SB")
+    assert DEFAULT_TOKEN_ENVS == {"dealhub": "DEALHUB_TOKEN", "pipedrive": "PIPEDRIVE_API_TOKEN"}
+
+
+SHARED = {"unlisted": "ignore", "protect": ["admin@*"], "max_deactivations": 7}
+
+
+@pytest.mark.parametrize(
+    ("system", "block", "expected"),
+    [
+        # no block: the shared settings; the shared protect is DealHub's alone
+        ("dealhub", None, SystemSettings("ignore", ("admin@*",), Threshold(7, percent=False))),
+        ("pipedrive", None, SystemSettings("ignore", (), Threshold(7, percent=False))),
+        # a block's keys win, one by one
+        (
+            "pipedrive",
+            {"unlisted": "deactivate", "protect": ["o@acme.com"]},
+            SystemSettings("deactivate", ("o@acme.com",), Threshold(7, percent=False)),
+        ),
+        (
+            "pipedrive",
+            {"max_deactivations": "10%", "max_creates": 0},
+            SystemSettings("ignore", (), Threshold(10, percent=True), max_creates=0),
+        ),
+        # DealHub's own protect adds to the shared one
+        (
+            "dealhub",
+            {"protect": ["ops@acme"], "max_creates": 5},
+            SystemSettings("ignore", ("admin@*", "ops@acme"), Threshold(7, percent=False), 5),
+        ),
+    ],
+)
+def test_for_system_merges_a_block_over_the_shared_settings(
+    system: str, block: dict[str, object] | None, expected: SystemSettings
+) -> None:
+    raw: dict[str, object] = {**SHARED, "systems": ["dealhub", "pipedrive"]}
+    if block is not None:
+        raw[system] = block
+    assert Settings.from_mapping(raw).for_system(system) == expected
+
+
+def test_for_system_of_an_old_mapping_is_the_top_level_settings() -> None:
+    settings = Settings.from_mapping(SHARED)
+    assert settings.systems == ("dealhub",)
+    assert settings.blocks == {}
+    assert settings.for_system("dealhub") == SystemSettings(
+        settings.unlisted, settings.protect, settings.max_deactivations, None
+    )
+
+
+@pytest.mark.parametrize(
+    ("email", "protected"),
+    [
+        ("owner@acme.com", True),
+        ("OWNER@Acme.com", True),
+        ("x@ops.acme.com", True),
+        ("x@acme.com", False),
+    ],
+)
+def test_pipedrive_protect_is_email_globs_in_any_case(email: str, protected: bool) -> None:
+    settings = Settings.from_mapping(
+        {"systems": ["pipedrive"], "pipedrive": {"protect": ["owner@acme.com", "*@ops.acme.com"]}}
+    )
+    assert settings.for_system("pipedrive").is_protected(email) is protected

@@ -144,3 +144,80 @@ def test_console_script(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"{path}:3: the file is not valid UTF-8\n1 error\n"
+
+
+PEOPLE = textwrap.dedent(
+    """\
+    version: 1
+    settings:
+      systems: [dealhub, pipedrive]
+      pipedrive: {protect: ["owner@acme.com"], max_creates: 10}
+      environments:
+        production:
+          api_url: https://api.dealhub.io
+          pipedrive: {api_url: "https://acme.pipedrive.com", token_env: PIPEDRIVE_API_TOKEN}
+    defaults:
+      pipedrive: {access: [{app: sales}]}
+    users:
+      - login: daniel@acme
+        email: daniel@acme.com
+        name: Daniel Smith
+        pipedrive: {access: [{app: sales}, {app: global, admin: true}]}
+      - login: finance@acme
+        email: finance@acme.com
+        name: Finance Approver
+        systems: [dealhub]
+    """
+)
+
+
+def test_a_people_file_of_several_systems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(PEOPLE, encoding="utf-8")
+    code, out, err = run(["validate", os.fspath(path)], capsys)
+    assert (code, out, err) == (0, "2 users in 1 file: OK\n", "")
+
+
+def test_every_people_error_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = (
+        PEOPLE.replace("systems: [dealhub, pipedrive]", "systems: [dealhub, pipedrive, dealhub]")
+        .replace("token_env: PIPEDRIVE_API_TOKEN", "token_env: GITHUB_TOKEN")
+        .replace("{app: global, admin: true}", "{app: globl, admin: true, permission_set_id: p1}")
+        .replace("systems: [dealhub]\n", "systems: [dealhub, hubspot]\n")
+    )
+    path = tmp_path / "people.yaml"
+    path.write_text(bad, encoding="utf-8")
+    code, out, err = run(["validate", os.fspath(path)], capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{path}:3: settings.systems: 'dealhub' is listed twice",
+        f"{path}:8: settings.environments.production.pipedrive.token_env 'GITHUB_TOKEN' must be "
+        "a PIPEDRIVE_* variable name, so that a file cannot send another secret",
+        f"{path}:15: pipedrive.access[1].app: unknown Pipedrive app 'globl' (did you mean "
+        '"global"?); one of: global, sales, campaigns, projects, account_settings, partnership',
+        f"{path}:15: pipedrive.access[1]: give admin or permission_set_id, not both",
+        f"{path}:19: systems[1]: unknown system 'hubspot'; one of: dealhub, pipedrive",
+        "5 errors",
+    ]
+
+
+def test_one_pipedrive_email_in_two_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "a.yaml"
+    first.write_text(PEOPLE, encoding="utf-8")
+    second = tmp_path / "b.yaml"
+    second.write_text(
+        "version: 1\nusers:\n  - {login: daniel.s@acme, email: Daniel@ACME.com, name: D}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(["validate", os.fspath(first), os.fspath(second)], capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{second}:3: email 'Daniel@ACME.com' of daniel.s@acme is listed twice for Pipedrive: "
+        f"here and at {first}:13 (daniel@acme); Pipedrive keys users by email, without regard "
+        "to letter case",
+        "1 error",
+    ]
