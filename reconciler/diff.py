@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import InputError, Problem
 from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote
-from reconciler.settings import DEFAULT_TOKEN_ENV, SystemSettings
+from reconciler.settings import SystemSettings
 
 if TYPE_CHECKING:
     from reconciler.providers.base import Provider
@@ -185,13 +185,19 @@ def compute_plan(
     warnings = provider.warnings(records, compared, changes)
     warnings.sort(key=lambda w: (w.login, w.message))
     environment = desired.environment
+    token_env = caps.token_env
+    if environment is not None:
+        if caps.name == "dealhub":
+            token_env = environment.token_env
+        elif caps.name in environment.systems:
+            token_env = environment.systems[caps.name].token_env
     return Plan(
         target=target,
         changes=changes,
         unchanged=unchanged,
         warnings=warnings,
         environment=environment.name if environment else None,
-        token_env=environment.token_env if environment else DEFAULT_TOKEN_ENV,
+        token_env=token_env,
         active_users=sum(1 for user in compared.values() if _active(user)),
         desired_users=len(records),
         login_suffix=suffix,

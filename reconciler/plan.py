@@ -116,7 +116,9 @@ class Plan:
 
     @property
     def writes_without_external_id(self) -> int:
-        """Writes that carry no external_user_id, which the v2 schema lists as required."""
+        """DealHub writes that carry no external_user_id, which its v2 schema requires."""
+        if self.system != "dealhub":
+            return 0
         return sum(1 for c in self.changes if not c.blocked and "external_user_id" not in c.send)
 
 

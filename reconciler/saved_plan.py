@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from reconciler import providers
@@ -214,12 +215,19 @@ def differences(
     Empty when they are the same plan. `tenant` is the fresh read, to tell a
     tenant that moved from a plan that was edited.
     """
-    by_login = {user["login"]: user for user in tenant}
+    provider = providers.get(fresh.get("system", "dealhub"))
+    caps = provider.capabilities
+    fold: Callable[[str], str] = str.lower if caps.key_ignores_case else str
+    by_key: dict[str, dict[str, Any]] = {}
+    for raw in tenant:
+        view = provider.tenant_view(raw)
+        if view is not None and isinstance(view.get(caps.key), str):
+            by_key[fold(view[caps.key])] = view
     saved_changes, fresh_changes = _changes_by_login(saved), _changes_by_login(fresh)
     found: list[str] = []
     for login in sorted(set(saved_changes) | set(fresh_changes)):
         difference = _user_difference(
-            login, saved_changes.get(login), fresh_changes.get(login), by_login.get(login)
+            login, saved_changes.get(login), fresh_changes.get(login), by_key.get(fold(login))
         )
         if difference:
             found.append(difference)

@@ -18,6 +18,7 @@ _MARKS = {"done": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("ski
 def report_data(report: ApplyReport) -> dict[str, Any]:
     return {
         "format_version": 1,
+        "system": report.system,
         "target": report.target,
         "environment": report.environment,
         "ok": report.ok,

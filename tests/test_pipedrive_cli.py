@@ -1,0 +1,120 @@
+"""Pipedrive alone through the CLI (SPEC section 7): validate, plan, apply, apply --plan, notes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sim.generate import generate_company, generate_pipedrive_desired
+
+TOKEN = "pd-token-do-not-print-0123"
+
+
+@pytest.fixture
+def company(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    monkeypatch.setenv("PIPEDRIVE_API_TOKEN", TOKEN)
+    monkeypatch.delenv("PIPEDRIVE_API_URL", raising=False)
+    users = generate_company(40, seed=7)
+    state = tmp_path / "company.json"
+    state.write_text(json.dumps(users))
+    people = tmp_path / "people.yaml"
+    people.write_text(generate_pipedrive_desired(users, changes=0.2, seed=7))
+    return state, people
+
+
+def stored(state: Path) -> dict[str, dict[str, Any]]:
+    return {u["email"].lower(): u for u in json.loads(state.read_text())}
+
+
+def test_plan_apply_then_plan_is_empty(run: Any, company: tuple[Path, Path]) -> None:
+    state, people = company
+    target = f"pipedrive=sim:{state}"
+    assert run("validate", str(people)).code == 0
+    before = state.read_bytes()
+    planned = run("plan", str(people), "--api-url", target, "--detailed-exitcode")
+    assert planned.code == 2, planned.all
+    assert planned.out.startswith(f"Pipedrive plan for sim:{state}")
+    assert state.read_bytes() == before  # plan never writes
+    applied = run("apply", str(people), "--api-url", target, "--auto-approve")
+    assert applied.code == 0, applied.all
+    assert "0 failed." in applied.out
+    again = run("plan", str(people), "--api-url", target, "--detailed-exitcode")
+    assert again.code == 0, again.all
+    assert TOKEN not in planned.all + applied.all + again.all
+
+
+def test_saved_plan_is_applied_and_an_edited_one_refused(
+    run: Any, company: tuple[Path, Path], tmp_path: Path
+) -> None:
+    state, people = company
+    target = f"pipedrive=sim:{state}"
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(people), "--api-url", target, "-o", str(saved)).code == 0
+    data = json.loads(saved.read_text())
+    assert data["system"] == "pipedrive" and data["token_env"] == "PIPEDRIVE_API_TOKEN"
+    assert data["writes_without_external_user_id"] == 0
+    you = next(u for u in json.loads(state.read_text()) if u["is_you"])
+    edited = json.loads(saved.read_text())
+    edited["changes"].append(
+        {
+            "action": "deactivate",
+            "login": you["email"],
+            "fields": {"is_active": {"before": True, "after": False}},
+            "before": next(c["before"] for c in data["changes"] if c["action"] != "create"),
+            "send": {"active_flag": False, "id": you["id"]},
+        }
+    )
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(edited))
+    before = state.read_bytes()
+    refused = run("apply", "--plan", str(forged), str(people), "--api-url", target)
+    assert refused.code == 1 and "the saved plan was altered" in refused.err
+    assert state.read_bytes() == before
+    applied = run("apply", "--plan", str(saved), str(people), "--api-url", target)
+    assert applied.code == 0, applied.all
+    assert stored(state)[you["email"].lower()]["active_flag"] is True
+
+
+def test_notes_alone_do_not_make_detailed_exitcode_2(run: Any, company: tuple[Path, Path]) -> None:
+    state, people = company
+    target = f"pipedrive=sim:{state}"
+    assert run("apply", str(people), "--api-url", target, "--auto-approve").code == 0
+    users = json.loads(state.read_text())
+    renamed = next(u for u in users if not u["is_you"] and not u["is_deleted"])
+    renamed["name"] = "Someone Else Entirely"
+    state.write_text(json.dumps(users))
+    result = run("plan", str(people), "--api-url", target, "--detailed-exitcode")
+    assert result.code == 0, result.all
+    assert "Notes (differences apply cannot change" in result.out
+    assert "Someone Else Entirely" in result.out
+
+
+def test_the_token_never_travels_in_a_url(run: Any, company: tuple[Path, Path]) -> None:
+    from reconciler.sim.pipedrive import PipedriveSimulator
+    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.sim.server import running
+
+    state, people = company
+    sim = PipedriveSimulator(PipedriveStore.load(state, persist=True), token=TOKEN)
+    with running(sim) as url:
+        result = run("apply", str(people), "--api-url", f"pipedrive={url}", "--auto-approve")
+    assert result.code == 0, result.all
+    assert sim.request_log and {r["auth"] for r in sim.request_log} == {"x-api-token"}
+    assert {r["method"] for r in sim.request_log} <= {"GET", "POST", "PUT"}
+    assert sum(1 for r in sim.request_log if r["method"] == "GET") == 2  # plan read + verify
+
+
+def test_a_pipedrive_target_must_be_named(run: Any, company: tuple[Path, Path]) -> None:
+    _, people = company
+    result = run("plan", str(people))
+    assert result.code == 1
+    assert "no target for Pipedrive" in result.err and "PIPEDRIVE_API_URL" in result.err
+
+
+def test_system_option_limits_the_run(run: Any, company: tuple[Path, Path]) -> None:
+    state, people = company
+    result = run("plan", str(people), "--system", "dealhub", "--api-url", f"sim:{state}")
+    assert result.code == 1 and "the files do not manage it" in result.err
