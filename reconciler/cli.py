@@ -43,7 +43,7 @@ from reconciler.errors import (
     UsageError,
     exit_code_for,
 )
-from reconciler.export import DEFAULT_SCHEMA_REF, export_yaml
+from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, dumps_plans, from_json_data, json_text, multi_plan_parts
 from reconciler.providers.base import OpenOptions
@@ -54,6 +54,7 @@ from reconciler.providers.dealhub.provider import (
 from reconciler.render import FORMATS, render_plans, render_reports
 from reconciler.render.text import use_color
 from reconciler.schema import load_schema
+from reconciler.settings import SYSTEMS
 from reconciler.sim.cli import sim as sim_commands
 from reconciler.textsafe import printable
 from reconciler.yaml_source import paused_gc
@@ -455,16 +456,16 @@ def export(
             "the token (DEALHUB_TOKEN or --token-file) and --login-suffix instead"
         )
     names = system_names or ("dealhub",)
-    if names != ("dealhub",):
-        raise UsageError("export writes DealHub tenants only, for now: --system dealhub")
-    provider = providers.get("dealhub")
+    if len(names) != 1 or names[0] not in SYSTEMS:
+        raise UsageError(f"export writes one system's users: --system {' or '.join(SYSTEMS)}")
+    provider = providers.get(names[0])
     where = engine.Targets.parse(api_urls, token_files)
-    url, token_env = targets.system_target(provider, None, where.api_urls.get("dealhub"))
+    url, token_env = targets.system_target(provider, None, where.api_urls.get(names[0]))
     remote = targets.open_remote(
         provider,
         url,
         token_env,
-        where.token_files.get("dealhub"),
+        where.token_files.get(names[0]),
         writable=False,
         options=OpenOptions(),
     )
@@ -472,9 +473,12 @@ def export(
         tenant = remote.read()
     finally:
         remote.close()
-    text = export_yaml(
-        tenant, login_suffix=login_suffix, source=remote.target, schema_ref=schema_ref
-    )
+    if names[0] == "pipedrive":
+        text = export_pipedrive_yaml(tenant, source=remote.target, schema_ref=schema_ref)
+    else:
+        text = export_yaml(
+            tenant, login_suffix=login_suffix, source=remote.target, schema_ref=schema_ref
+        )
     if output and output != "-":
         write_atomically(output, text)
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)

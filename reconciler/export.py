@@ -113,3 +113,49 @@ def export_yaml(
         if user.get("is_active") is False:
             lines.append("    is_active: false")
     return "\n".join(lines) + "\n"
+
+
+def export_pipedrive_yaml(
+    company: list[dict[str, Any]], *, source: str = "", schema_ref: str = DEFAULT_SCHEMA_REF
+) -> str:
+    """A people file (`settings.systems: [pipedrive]`) for a Pipedrive company's users.
+
+    Each person's login is their email (a Pipedrive company has no logins; change
+    them when the file gains DealHub). Deleted users are left out, and access keeps
+    the app and the admin flag only: a permission set is kept when the file names
+    one, and an exported default set would pin every user to it.
+    """
+    users = sorted(
+        (u for u in company if not u.get("is_deleted") and isinstance(u.get("email"), str)),
+        key=lambda u: u["email"].lower(),
+    )
+    lines = [
+        f"# yaml-language-server: $schema={schema_ref}",
+        "# Exported by `reconciler export --system pipedrive`"
+        + (f" from {source}." if source else "."),
+        "# A person's login is their email here: a Pipedrive company has no logins.",
+        "version: 1",
+        "settings:",
+        "  systems: [pipedrive]",
+    ]
+    if not users:
+        lines.append("users: []")
+        return "\n".join(lines) + "\n"
+    lines.append("users:")
+    for user in users:
+        email = user["email"]
+        lines.append(f"  - login: {scalar(email)}")
+        lines.append(f"    email: {scalar(email)}")
+        lines.append(f"    name: {scalar(user.get('name') or email)}")
+        if user.get("active_flag") is False:
+            lines.append("    is_active: false")
+        access = []
+        for item in user.get("access") or []:
+            if isinstance(item, dict) and isinstance(item.get("app"), str):
+                shown = f'{{"app": {json.dumps(item["app"])}'
+                if item.get("admin") is True:
+                    shown += ', "admin": true'
+                access.append(shown + "}")
+        if access:
+            lines.append(f"    pipedrive: {{access: [{', '.join(access)}]}}")
+    return "\n".join(lines) + "\n"

@@ -118,3 +118,19 @@ def test_system_option_limits_the_run(run: Any, company: tuple[Path, Path]) -> N
     state, people = company
     result = run("plan", str(people), "--system", "dealhub", "--api-url", f"sim:{state}")
     assert result.code == 1 and "the files do not manage it" in result.err
+
+
+def test_export_round_trips_to_an_empty_plan(
+    run: Any, company: tuple[Path, Path], tmp_path: Path
+) -> None:
+    state, _ = company
+    out = tmp_path / "exported.yaml"
+    result = run(
+        "export", "--system", "pipedrive", "--api-url", f"pipedrive=sim:{state}", "-o", str(out)
+    )
+    assert result.code == 0, result.all
+    assert "systems: [pipedrive]" in out.read_text()
+    assert run("validate", str(out)).code == 0
+    again = run("plan", str(out), "--api-url", f"pipedrive=sim:{state}", "--detailed-exitcode")
+    assert again.code == 0, again.all
+    assert "No changes" in again.out
