@@ -134,3 +134,21 @@ def test_export_round_trips_to_an_empty_plan(
     again = run("plan", str(out), "--api-url", f"pipedrive=sim:{state}", "--detailed-exitcode")
     assert again.code == 0, again.all
     assert "No changes" in again.out
+
+
+def test_readme_pipedrive_quick_start_shows_what_the_command_prints(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("PIPEDRIVE_API_TOKEN", raising=False)
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Pipedrive") :]
+    command = section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    args = command.split()[1:]
+    before = (root / "examples/pipedrive/company.json").read_bytes()
+    result = run(*args)
+    assert result.code == 0, result.all
+    assert result.out == shown
+    assert (root / "examples/pipedrive/company.json").read_bytes() == before
