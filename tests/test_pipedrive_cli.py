@@ -152,3 +152,24 @@ def test_readme_pipedrive_quick_start_shows_what_the_command_prints(
     assert result.code == 0, result.all
     assert result.out == shown
     assert (root / "examples/pipedrive/company.json").read_bytes() == before
+
+
+def test_tokens_spent_are_one_list_per_plan_and_ten_per_change(
+    run: Any, company: tuple[Path, Path]
+) -> None:
+    from reconciler.sim.pipedrive import PipedriveSimulator
+    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.sim.server import running
+
+    state, people = company
+    sim = PipedriveSimulator(PipedriveStore.load(state, persist=True), token=TOKEN)
+    with running(sim) as url:
+        target = f"pipedrive={url}"
+        planned = run("plan", str(people), "--api-url", target, "--format", "json")
+        assert planned.code == 0, planned.all
+        changes = len(json.loads(planned.out)["changes"])
+        assert changes > 0
+        assert sim.tokens_spent == 20  # GET /v1/users, once
+        assert run("apply", str(people), "--api-url", target, "--auto-approve").code == 0
+        # its own read, one call per change, and the verification read
+        assert sim.tokens_spent == 20 + 20 + 10 * changes + 20
