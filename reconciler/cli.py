@@ -270,6 +270,7 @@ def plan(
                     remote.read(),
                     remote.target,
                     allow_mass_deactivation=allow_mass_deactivation,
+                    budget_left=remote.budget_left(),
                 )
             )
     if out or fmt == "json":
@@ -370,6 +371,7 @@ def apply(
                 tenant,
                 remote.target,
                 allow_mass_deactivation=allow_mass_deactivation,
+                budget_left=remote.budget_left(),
             )
             runs.append(engine.Planned(provider, remote, tenant, made))
         for run in runs:

@@ -18,7 +18,7 @@ from reconciler.apply import Applier, ApplyReport
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
-from reconciler.plan import Plan
+from reconciler.plan import Plan, PlanCost
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.settings import SYSTEMS
@@ -90,15 +90,32 @@ def make_plan(
     target: str,
     *,
     allow_mass_deactivation: bool,
+    budget_left: int | None = None,
 ) -> Plan:
-    """One system's plan, with the guards it trips recorded on it."""
+    """One system's plan, with its cost and the guards it trips recorded on it."""
     plan = compute_plan(state, tenant, target=target, provider=provider)
+    plan.cost = cost_of(plan, provider, budget_left)
     system_settings = state.settings.for_system(provider.capabilities.name)
     return guards.evaluate(
         plan,
         system_settings.max_deactivations,
         allow_mass_deactivation=allow_mass_deactivation,
         max_creates=system_settings.max_creates,
+    )
+
+
+def cost_of(plan: Plan, provider: Provider, budget_left: int | None) -> PlanCost | None:
+    """What apply will spend: its writes and the verification read, where calls cost."""
+    caps = provider.capabilities
+    if caps.cost_unit is None:
+        return None
+    writes = sum(1 for c in plan.changes if not c.blocked)
+    requests = -(-writes // caps.batch_size)
+    return PlanCost(
+        caps.cost_unit,
+        requests * caps.write_cost,
+        caps.read_cost if writes else 0,
+        budget_left,
     )
 
 

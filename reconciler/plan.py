@@ -57,6 +57,21 @@ class PlanNote:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanCost:
+    """What applying the plan will cost where the vendor charges per call."""
+
+    unit: str
+    writes: int
+    verify: int
+    #: What the vendor said is left of today's budget, when its answers said it.
+    budget_left: int | None = None
+
+    @property
+    def total(self) -> int:
+        return self.writes + self.verify
+
+
+@dataclass(frozen=True, slots=True)
 class PlanWarning:
     login: str
     message: str
@@ -90,6 +105,8 @@ class Plan:
     #: The system planned (a provider's name).
     system: str = "dealhub"
     notes: list[PlanNote] = field(default_factory=list)
+    #: None where the vendor publishes no cost (DealHub).
+    cost: PlanCost | None = None
 
     @property
     def safe(self) -> bool:
@@ -120,6 +137,26 @@ class Plan:
         if self.system != "dealhub":
             return 0
         return sum(1 for c in self.changes if not c.blocked and "external_user_id" not in c.send)
+
+
+def cost_line(plan: Plan) -> str | None:
+    """`Cost: 80 tokens (6 writes x 10, 20 for the verification read); 29,860 left today.`"""
+    cost = plan.cost
+    if cost is None:
+        return None
+    writes = sum(1 for c in plan.changes if not c.blocked)
+    each = cost.writes // writes if writes else 0
+    text = (
+        f"Cost: {cost.total:,} {cost.unit} ({writes} writes x {each}, "
+        f"{cost.verify} for the verification read)"
+    )
+    if not writes:
+        text = f"Cost: nothing to write (the plan's read cost {cost.verify} {cost.unit})"
+    if cost.budget_left is not None:
+        text += f"; {cost.budget_left:,} {cost.unit} left of today's budget"
+        if cost.total > cost.budget_left:
+            text += " (apply would stop before the budget runs out; the next day's run goes on)"
+    return text + "."
 
 
 def external_id_note(plan: Plan) -> str | None:
@@ -167,6 +204,19 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "active_users": plan.active_users,
         "desired_users": plan.desired_users,
         "writes_without_external_user_id": plan.writes_without_external_id,
+        **(
+            {
+                "cost": {
+                    "unit": plan.cost.unit,
+                    "writes": plan.cost.writes,
+                    "verify": plan.cost.verify,
+                    "total": plan.cost.total,
+                    "budget_left": plan.cost.budget_left,
+                }
+            }
+            if plan.cost
+            else {}
+        ),
         "changes": [
             {
                 "action": c.action,
@@ -354,6 +404,19 @@ def from_json_data(data: Any) -> Plan:
         notes.append(
             PlanNote(n["login"], n["field"], n.get("before"), n.get("after"), n.get("reason", ""))
         )
+    cost = None
+    raw_cost = data.get("cost")
+    if raw_cost is not None:
+        _require(
+            isinstance(raw_cost, dict)
+            and isinstance(raw_cost.get("unit"), str)
+            and all(_is_int(raw_cost.get(k)) for k in ("writes", "verify"))
+            and (raw_cost.get("budget_left") is None or _is_int(raw_cost["budget_left"])),
+            "bad cost",
+        )
+        cost = PlanCost(
+            raw_cost["unit"], raw_cost["writes"], raw_cost["verify"], raw_cost.get("budget_left")
+        )
     login_suffix = data.get("login_suffix", "")
     _require(isinstance(login_suffix, str), "bad login_suffix")
     digest = data.get("desired_digest")
@@ -377,6 +440,7 @@ def from_json_data(data: Any) -> Plan:
         desired_digest=digest,
         system=system,
         notes=notes,
+        cost=cost,
     )
     if "safe" in data:
         _require(data["safe"] is plan.safe, "safe does not agree with its guards")

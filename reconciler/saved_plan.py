@@ -203,8 +203,9 @@ def _user_difference(
     return f"{login}: {what}" + (f" ({why})" if why else "")
 
 
-#: Compared on their own, with messages of their own.
-_CHECKED_APART = frozenset({"changes", "desired_digest"})
+#: Compared on their own, with messages of their own; `cost` holds the budget left at
+#: planning, which the vendor's other clients spend in the meantime.
+_CHECKED_APART = frozenset({"changes", "desired_digest", "cost"})
 
 
 def differences(

@@ -173,3 +173,28 @@ def test_tokens_spent_are_one_list_per_plan_and_ten_per_change(
         assert run("apply", str(people), "--api-url", target, "--auto-approve").code == 0
         # its own read, one call per change, and the verification read
         assert sim.tokens_spent == 20 + 20 + 10 * changes + 20
+
+
+def test_plan_says_what_apply_will_cost_and_what_is_left(
+    run: Any, company: tuple[Path, Path]
+) -> None:
+    state, people = company
+    target = f"pipedrive=sim:{state}"
+    result = run("plan", str(people), "--api-url", target, "--format", "json")
+    data = json.loads(result.out)
+    writes = sum(1 for c in data["changes"] if "blocked" not in c)
+    cost = data["cost"]
+    assert cost["unit"] == "tokens"
+    assert (cost["writes"], cost["verify"]) == (10 * writes, 20)
+    assert cost["total"] == 10 * writes + 20
+    assert isinstance(cost["budget_left"], int) and cost["budget_left"] > 0
+    text = run("plan", str(people), "--api-url", target).out
+    assert f"Cost: {10 * writes + 20} tokens ({writes} writes x 10, 20 for" in text
+
+
+def test_dealhub_plans_carry_no_cost(run: Any, tenant: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    result = run(
+        "plan", str(root / "examples/users.yaml"), "--api-url", f"sim:{tenant}", "--format", "json"
+    )
+    assert "cost" not in json.loads(result.out)

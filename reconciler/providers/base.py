@@ -122,6 +122,10 @@ class Remote(Protocol):
         """How many requests of each kind were sent."""
         ...
 
+    def budget_left(self) -> int | None:
+        """What the vendor's last answer said is left of today's budget (None: unknown)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 import html
 import re
 
-from reconciler.plan import ACTIONS, Action, Change, Plan, external_id_note, summary_line
+from reconciler.plan import (
+    ACTIONS,
+    Action,
+    Change,
+    Plan,
+    cost_line,
+    external_id_note,
+    summary_line,
+)
 from reconciler.providers import title
 from reconciler.providers.dealhub.fields import USER_FIELDS
 from reconciler.render.text import SYMBOLS
@@ -226,6 +234,9 @@ class MarkdownRenderer:
         external = external_id_note(plan)
         if external:
             lines += ["", f"> **Note:** {escape(external)}"]
+        cost = cost_line(plan)
+        if cost:
+            lines += ["", escape(cost)]
         if plan.notes:
             items = [
                 f"- {code(n.login)} {_field(n.field)}: {_value(n.before)} → {_value(n.after)}"

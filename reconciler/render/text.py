@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import click
 
-from reconciler.plan import Action, Change, Plan, external_id_note, summary_line
+from reconciler.plan import Action, Change, Plan, cost_line, external_id_note, summary_line
 from reconciler.providers import title
 from reconciler.textsafe import printable
 
@@ -89,6 +89,9 @@ class TextRenderer:
         external = external_id_note(plan)
         if external:
             out += ["", f"Note: {external}"]
+        cost = cost_line(plan)
+        if cost:
+            out += ["", cost]
         if plan.warnings:
             out += ["", "Warnings:"]
             out += [self._style(f"  ! {printable(w.message)}", fg="yellow") for w in plan.warnings]

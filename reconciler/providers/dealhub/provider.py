@@ -148,6 +148,9 @@ class DealHubRemote:
     def request_counts(self) -> dict[str, int]:
         return dict(self.client.requests.counts)
 
+    def budget_left(self) -> int | None:
+        return None  # DealHub publishes no budget
+
     def close(self) -> None:
         self.client.close()
 

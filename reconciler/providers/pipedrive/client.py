@@ -174,6 +174,10 @@ class PipedriveClient(JsonClient):
         token = headers.get(TOKEN_HEADER, "")
         return [token] if token else []
 
+    def budget_left(self) -> int | None:
+        """Tokens left today, from the last answer's headers (None: it did not say)."""
+        return self.rate.daily_token_remaining
+
     def request_counts(self) -> dict[str, int]:
         """Requests sent, by kind: read (list pages), create, update."""
         return dict(self.requests.counts)
