@@ -102,6 +102,9 @@ def compute_plan(
         raise InputError(problems)
 
     changeable = caps.changeable | {"is_active"}
+    # Looked up for every field of every user: sets, made once.
+    compared_fields = frozenset(caps.compared) - caps.write_only
+    creatable = caps.settable_on_create - caps.write_only
     changes: list[Change] = []
     notes: list[PlanNote] = []
     unchanged = 0
@@ -115,9 +118,7 @@ def compute_plan(
             field_changes = {
                 name: FieldChange(None, value)
                 for name, value in wanted.items()
-                if name in caps.settable_on_create
-                and name not in caps.write_only
-                and not _empty(value)
+                if name in creatable and not _empty(value)
             }
             unwritten = [
                 name
@@ -129,8 +130,7 @@ def compute_plan(
             differing = {
                 name: FieldChange(current.get(name), value)
                 for name, value in wanted.items()
-                if name in caps.compared
-                and name not in caps.write_only
+                if name in compared_fields
                 # the common case: equal as written, no normalising needed
                 and value != current.get(name)
                 and not provider.same(name, value, current.get(name))
