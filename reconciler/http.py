@@ -546,3 +546,68 @@ def server_text(answer: Answer) -> str:
             if isinstance(value, str):
                 return value
     return json.dumps(data)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An httpx client set up for one vendor's API, and what to call it in messages."""
+
+    http: httpx.Client
+    target: str
+    token_origin: str
+
+
+def open_http(
+    api_url: str,
+    token: TokenSource | None,
+    *,
+    system: str,
+    auth: Callable[[str], dict[str, str]],
+    writable: bool,
+    timeout: float,
+    total_timeout: float,
+    flag: str,
+    missing_token: str,
+) -> Connection:
+    """The httpx client for `api_url`: an https URL, loopback http, or `sim:PATH`.
+
+    One code path for the real API and the simulator: `sim:PATH` only swaps the
+    transport (and `writable=False` keeps its state file untouched). The token
+    is registered with reconciler.redact before anything is sent and travels
+    in the headers `auth` makes of it, never in a URL. `flag` names the option
+    in messages; `missing_token` says how to give a token.
+    """
+    from reconciler import __version__
+
+    if token is not None:
+        register(token.token)
+    headers = {"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"}
+    if api_url.startswith(SIM_PREFIX):
+        from reconciler.sim.transport import SimTransport, open_simulator
+
+        path = api_url[len(SIM_PREFIX) :]
+        secret = token.token if token else SIM_DEFAULT_TOKEN
+        try:
+            sim = open_simulator(path, token=secret, writable=writable, system=system)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{flag} {api_url}: cannot load the simulator state: {exc}") from None
+        http = httpx.Client(
+            transport=SimTransport(sim),
+            base_url="http://simulator",
+            headers={**headers, **auth(secret)},
+            timeout=timeout,
+        )
+        origin = token.origin if token else "the simulator's default token"
+        return Connection(http, api_url, origin)
+    base = check_url(api_url, source=flag)
+    if token is None:
+        raise UsageError(f"no API token: {missing_token}")
+    # No single wait may outlast the whole exchange.
+    gap = min(timeout, total_timeout)
+    http = httpx.Client(
+        base_url=base,
+        headers={**headers, **auth(token.token)},
+        timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
+        follow_redirects=False,
+    )
+    return Connection(http, base, token.origin)

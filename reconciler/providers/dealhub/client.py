@@ -10,7 +10,6 @@ reconciler.http's.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,18 +18,15 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler import __version__, redact
-from reconciler.errors import ResponseError, UsageError
+from reconciler import redact
+from reconciler.errors import ResponseError
 from reconciler.http import (
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
-    SIM_DEFAULT_TOKEN,
-    SIM_PREFIX,
     JsonClient,
     RetryPolicy,
     TokenSource,
-    check_url,
-    register,
+    open_http,
 )
 from reconciler.providers.dealhub.fields import READ_FIELDS
 
@@ -203,45 +199,24 @@ def connect(
     exchange; an answer is capped at `max_response_bytes`, by default
     `response_limit(expected_users)`.
     """
-    if token is not None:
-        register(token.token)
-    client = functools.partial(
-        DealHubClient,
+    conn = open_http(
+        api_url,
+        token,
+        system="dealhub",
+        auth=lambda secret: {"Authorization": f"Bearer {secret}"},
+        writable=writable,
+        timeout=timeout,
+        total_timeout=total_timeout,
+        flag="--api-url",
+        missing_token="set DEALHUB_TOKEN (or pass --token-file PATH)",
+    )
+    return DealHubClient(
+        conn.http,
+        target=conn.target,
+        token_origin=conn.token_origin,
         retry=retry,
         sleep=sleep,
         total_timeout=total_timeout,
         max_response_bytes=max_response_bytes,
         expected_users=expected_users,
     )
-    headers = {"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"}
-    if api_url.startswith(SIM_PREFIX):
-        from reconciler.sim.transport import SimTransport, open_simulator
-
-        path = api_url[len(SIM_PREFIX) :]
-        secret = token.token if token else SIM_DEFAULT_TOKEN
-        try:
-            sim = open_simulator(path, token=secret, writable=writable)
-        except (OSError, ValueError) as exc:
-            raise UsageError(
-                f"--api-url {api_url}: cannot load the simulator state: {exc}"
-            ) from None
-        http = httpx.Client(
-            transport=SimTransport(sim),
-            base_url="http://simulator",
-            headers={**headers, "Authorization": f"Bearer {secret}"},
-            timeout=timeout,
-        )
-        origin = token.origin if token else "the simulator's default token"
-        return client(http, target=api_url, token_origin=origin)
-    base = check_url(api_url)
-    if token is None:
-        raise UsageError("no API token: set DEALHUB_TOKEN (or pass --token-file PATH)")
-    # No single wait may outlast the whole exchange.
-    gap = min(timeout, total_timeout)
-    http = httpx.Client(
-        base_url=base,
-        headers={**headers, "Authorization": f"Bearer {token.token}"},
-        timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
-        follow_redirects=False,
-    )
-    return client(http, target=base, token_origin=token.origin)

@@ -21,7 +21,6 @@ What differs from DealHub's retries, and why:
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -32,21 +31,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reconciler import __version__, redact
-from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
+from reconciler import redact
+from reconciler.errors import ApiError, AuthError, ResponseError, TransportError
 from reconciler.http import (
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
     MAX_RETRY_AFTER,
-    SIM_DEFAULT_TOKEN,
     SIM_PREFIX,
     Answer,
     JsonClient,
     RetryPolicy,
     TokenSource,
-    check_url,
+    open_http,
     reason,
-    register,
     retry_after_seconds,
 )
 from reconciler.progress import Progress
@@ -652,10 +649,23 @@ def connect(
     The token is registered with reconciler.redact before anything is sent and
     travels only in the `x-api-token` header.
     """
-    if token is not None:
-        register(token.token)
-    client = functools.partial(
-        PipedriveClient,
+    conn = open_http(
+        api_url,
+        token,
+        system="pipedrive",
+        auth=lambda secret: {TOKEN_HEADER: secret},
+        writable=writable,
+        timeout=timeout,
+        total_timeout=total_timeout,
+        flag="the Pipedrive API URL",
+        missing_token=(f"set {CAPABILITIES.token_env} (or pass --token-file pipedrive=PATH)"),
+    )
+    path = "/v1/users" if api_url.startswith(SIM_PREFIX) else users_path(conn.target)
+    return PipedriveClient(
+        conn.http,
+        target=conn.target,
+        token_origin=conn.token_origin,
+        users_path=path,
         retry=retry,
         sleep=sleep,
         clock=clock,
@@ -663,37 +673,3 @@ def connect(
         max_response_bytes=max_response_bytes,
         expected_users=expected_users,
     )
-    headers = {"User-Agent": f"reconciler/{__version__}", "Accept": "application/json"}
-    if api_url.startswith(SIM_PREFIX):
-        from reconciler.sim.transport import SimTransport, open_simulator
-
-        path = api_url[len(SIM_PREFIX) :]
-        secret = token.token if token else SIM_DEFAULT_TOKEN
-        try:
-            sim = open_simulator(path, token=secret, writable=writable, system="pipedrive")
-        except (OSError, ValueError) as exc:
-            raise UsageError(
-                f"--api-url pipedrive={api_url}: cannot load the simulator state: {exc}"
-            ) from None
-        http = httpx.Client(
-            transport=SimTransport(sim),
-            base_url="http://simulator",
-            headers={**headers, TOKEN_HEADER: secret},
-            timeout=timeout,
-        )
-        origin = token.origin if token else "the simulator's default token"
-        return client(http, target=api_url, token_origin=origin, users_path="/v1/users")
-    base = check_url(api_url, source="the Pipedrive API URL")
-    if token is None:
-        raise UsageError(
-            f"no Pipedrive API token: set {CAPABILITIES.token_env} "
-            "(or pass --token-file pipedrive=PATH)"
-        )
-    gap = min(timeout, total_timeout)
-    http = httpx.Client(
-        base_url=base,
-        headers={**headers, TOKEN_HEADER: token.token},
-        timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
-        follow_redirects=False,
-    )
-    return client(http, target=base, token_origin=token.origin, users_path=users_path(base))
