@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
-from reconciler.sim.state import StateError
+from reconciler.sim.state import StateError, read_json_array
 
 User = dict[str, Any]
 
@@ -126,18 +126,7 @@ class PipedriveStore:
     @classmethod
     def load(cls, path: Path, *, persist: bool) -> PipedriveStore:
         """Read a company file; with `persist` every later write is saved back to it."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise StateError(f"company file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StateError(f"cannot read company file {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, list):
-            raise StateError(f"{path}: expected a JSON array of Pipedrive users")
+        data = read_json_array(path, "company file", "Pipedrive users")
         try:
             return cls(data, path=path if persist else None)
         except StateError as exc:

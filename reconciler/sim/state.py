@@ -64,18 +64,7 @@ class TenantStore:
     @classmethod
     def load(cls, path: Path, *, persist: bool) -> TenantStore:
         """Read a tenant file; with `persist` every later write is saved back to it."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise StateError(f"tenant file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StateError(f"cannot read tenant file {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, list):
-            raise StateError(f"{path}: expected a JSON array of users")
+        data = read_json_array(path, "tenant file", "users")
         try:
             return cls(data, path=path if persist else None)
         except StateError as exc:
@@ -182,3 +171,20 @@ def _document(lines: Iterable[str]) -> str:
 def write_json_atomic(path: Path, users: Iterable[User]) -> None:
     """Replace `path` with a JSON array of `users`, one user a line, atomically."""
     write_text_atomic(path, _document(map(_encode, users)))
+
+
+def read_json_array(path: Path, noun: str, items: str) -> list[Any]:
+    """A simulator's state file: a JSON array, or a StateError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StateError(f"{noun} not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"cannot read {noun} {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise StateError(f"{path}: expected a JSON array of {items}")
+    return data
