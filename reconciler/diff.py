@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import InputError, Problem
-from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote
+from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.settings import SystemSettings
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def compute_plan(
     creatable = caps.settable_on_create - caps.write_only
     changes: list[Change] = []
     notes: list[PlanNote] = []
+    kept: list[PlanWarning] = []
     unchanged = 0
     listed: set[str] = set()
     for key, user in records.items():
@@ -140,6 +141,12 @@ def compute_plan(
         for name, fc in differing.items():
             notes.append(PlanNote(key, name, fc.before, fc.after, caps.cannot_change.get(name, "")))
         action = _action(current, _active(wanted), bool(field_changes))
+        refusal = provider.undeactivatable(current) if action == "deactivate" and current else None
+        if refusal is not None:
+            # Apply could never do it: the plan says so and leaves the user as is.
+            kept.append(PlanWarning(key, f"{key} stays active: {refusal}"))
+            field_changes.pop("is_active", None)
+            action = "update" if field_changes else None
         if action is None:
             unchanged += 1
             continue
@@ -182,7 +189,7 @@ def compute_plan(
     order = {action: i for i, action in enumerate(ACTIONS)}
     changes.sort(key=lambda c: (order[c.action], c.login))
     notes.sort(key=lambda n: (n.login, n.field))
-    warnings = provider.warnings(records, compared, changes)
+    warnings = provider.warnings(records, compared, changes) + kept
     warnings.sort(key=lambda w: (w.login, w.message))
     environment = desired.environment
     token_env = caps.token_env

@@ -21,21 +21,21 @@ from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import Plan, PlanCost
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
-from reconciler.settings import SYSTEMS
 
 
 def select(state: DesiredState, names: tuple[str, ...]) -> list[Provider]:
     """The providers of `--system NAME...`, by default every system of settings.systems."""
     managed = state.settings.systems
+    known = tuple(providers.REGISTRY)
     for name in names:
-        if name not in SYSTEMS:
-            raise UsageError(f"--system {name}: reconciler knows {', '.join(SYSTEMS)}")
+        if name not in known:
+            raise UsageError(f"--system {name}: reconciler knows {', '.join(known)}")
         if name not in managed:
             raise UsageError(
                 f"--system {name}: the files do not manage it (settings.systems is "
                 f"{', '.join(managed)})"
             )
-    chosen = [name for name in SYSTEMS if name in (names or managed)]
+    chosen = [name for name in known if name in (names or managed)]
     return [providers.get(name) for name in chosen]
 
 

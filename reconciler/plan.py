@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.settings import DEFAULT_TOKEN_ENV, SYSTEMS
+from reconciler.providers import REGISTRY
+from reconciler.settings import DEFAULT_TOKEN_ENV
 from reconciler.textsafe import json_safe
 
 FORMAT_VERSION = 1
@@ -389,7 +390,7 @@ def from_json_data(data: Any) -> Plan:
         "bad token_env",
     )
     system = data.get("system", "dealhub")
-    _require(isinstance(system, str) and system in SYSTEMS, f"unknown system {system!r}")
+    _require(isinstance(system, str) and system in REGISTRY, f"unknown system {system!r}")
     notes = []
     raw_notes = data.get("notes", [])
     _require(isinstance(raw_notes, list), "bad notes")

@@ -522,13 +522,13 @@ def test_manager_in_the_files_or_in_the_tenant_is_fine() -> None:
         user("john@acme", user_manager_login="maya@acme"),
         user("maya@acme", user_manager_login="roy@acme"),
     )
-    assert manager_problems(desired, {"roy@acme"}) == []
-    (problem,) = manager_problems(desired, set())
+    assert manager_problems(desired.users, {"roy@acme"}) == []
+    (problem,) = manager_problems(desired.users, set())
     assert "roy@acme" in problem.message
 
 
 def test_manager_null_needs_no_manager() -> None:
-    assert manager_problems(state(user("john@acme", user_manager_login=None)), set()) == []
+    assert manager_problems(state(user("john@acme", user_manager_login=None)).users, set()) == []
 
 
 # -- environments ---------------------------------------------------------------------

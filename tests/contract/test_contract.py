@@ -41,30 +41,6 @@ contract = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
-SAVED_PLAN_LOGIN = (
-    "reconciler/saved_plan.py differences() indexes the fresh read by user['login'] "
-    "(by_login = {user['login']: ...}), a DealHub field: a read of any other system "
-    "raises KeyError('login') instead of comparing (apply --plan cannot work for it)"
-)
-SYSTEMS_TUPLE = (
-    "reconciler/plan.py from_json_data() accepts only settings.SYSTEMS "
-    "('dealhub', 'pipedrive'), a list kept apart from providers.REGISTRY: a saved plan "
-    "of a registered third system is refused as 'unknown system'"
-)
-MANAGER_ELSEWHERE = (
-    "reconciler/providers/dealhub/provider.py DealHubProvider.check() hands the whole "
-    "desired state to rules.manager_problems(), which takes any person of the files "
-    "(desired.users) as a manager, even one not listed for DealHub (systems: [pipedrive]): "
-    "the plan sends a user_manager_login that DealHub does not have, the API rejects that "
-    "user (not blocked, not refused), and the next plan shows it again"
-)
-IS_YOU_LISTED_INACTIVE = (
-    "reconciler/diff.py compute_plan() asks provider.undeactivatable() only for unlisted "
-    "users: a listed person set is_active: false whose Pipedrive user is the token's own "
-    "(is_you) gets a deactivate that is not blocked; apply then always fails it "
-    "(client.py refuses to send it) and the next plan shows it again"
-)
-
 
 def systems(**known_bugs: str) -> pytest.MarkDecorator:
     """Run a test once per system; a system named here breaks it (the reason says how)."""
@@ -236,7 +212,7 @@ def assert_converges(adapter: Adapter, raw: list[Raw], state: DesiredState) -> N
     assert report.ok, report.outcomes
 
 
-@systems(dealhub=MANAGER_ELSEWHERE, pipedrive=IS_YOU_LISTED_INACTIVE)
+@systems()
 @given_cases
 def test_after_apply_the_plan_is_empty(adapter: Adapter, data: st.DataObject) -> None:
     assert_converges(adapter, *data.draw(cases(adapter)))
@@ -282,7 +258,7 @@ def test_plan_never_writes(adapter: Adapter, data: st.DataObject) -> None:
 # -- saved plans: a plan read back is the plan, and a fresh plan confirms it ---------------
 
 
-@systems(pipedrive=SAVED_PLAN_LOGIN, fake=f"{SYSTEMS_TUPLE}; and {SAVED_PLAN_LOGIN}")
+@systems()
 @given_cases
 def test_a_saved_plan_reads_back_and_verifies(adapter: Adapter, data: st.DataObject) -> None:
     raw, state = data.draw(cases(adapter))
@@ -309,10 +285,8 @@ def test_a_saved_plan_reads_back_and_verifies(adapter: Adapter, data: st.DataObj
 @pytest.mark.parametrize(
     "adapter",
     [
-        pytest.param("dealhub", marks=pytest.mark.xfail(strict=True, reason=MANAGER_ELSEWHERE)),
-        pytest.param(
-            "pipedrive", marks=pytest.mark.xfail(strict=True, reason=IS_YOU_LISTED_INACTIVE)
-        ),
+        pytest.param("dealhub"),
+        pytest.param("pipedrive"),
     ],
     indirect=True,
 )

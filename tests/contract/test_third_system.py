@@ -23,7 +23,6 @@ from reconciler.render import render_plan, render_reports
 from reconciler.settings import Settings
 
 from . import fake_provider
-from .test_contract import SYSTEMS_TUPLE
 
 pytestmark = pytest.mark.usefixtures("fake_registered")
 
@@ -138,7 +137,6 @@ def test_saved_plan_checks_refuse_an_edited_plan() -> None:
     assert "an is_active change must be a reactivate or deactivate" in refused.value.details[0]
 
 
-@pytest.mark.xfail(strict=True, reason=SYSTEMS_TUPLE)
 def test_a_saved_plan_reads_back() -> None:
     seed({"handle": "ann", "name": "Ann", "is_active": True})
     remote = providers.get("fake").open(TARGET, None, writable=False, options=OpenOptions())
@@ -151,12 +149,5 @@ def test_a_saved_plan_reads_back() -> None:
     saved_plan.check_consistent(read_back)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "reconciler/engine.py select() checks --system names against settings.SYSTEMS, "
-        "not providers.REGISTRY: a registered third system cannot be selected"
-    ),
-)
 def test_the_workflow_selects_it() -> None:
     assert engine.select(people("ann"), ("fake",)) == [fake_provider.PROVIDER]

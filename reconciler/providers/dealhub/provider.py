@@ -77,7 +77,7 @@ class DealHubProvider:
         tenant: dict[str, dict[str, Any]],
         state: DesiredState,
     ) -> list[Problem]:
-        return rules.manager_problems(state, tenant)
+        return rules.manager_problems(records, tenant)
 
     def payload(
         self,

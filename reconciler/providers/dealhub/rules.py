@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.desired import DesiredState, DesiredUser
+from reconciler.desired import DesiredUser
 from reconciler.errors import Problem
 from reconciler.plan import Change, PlanWarning
 from reconciler.providers.dealhub.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
@@ -95,19 +95,22 @@ def unwritable(send: dict[str, Any]) -> str | None:
     return None
 
 
-def manager_problems(desired: DesiredState, tenant_logins: Iterable[str]) -> list[Problem]:
-    """A manager must exist in the files or the tenant: the API rejects the user otherwise."""
+def manager_problems(
+    records: dict[str, DesiredUser], tenant_logins: Iterable[str]
+) -> list[Problem]:
+    """A manager must be listed for DealHub or be in the tenant: the API rejects the user
+    otherwise (a person listed only for another system is no DealHub user)."""
     known = set(tenant_logins)
     problems = []
-    for user in desired.users.values():
+    for user in records.values():
         manager = user.fields.get("user_manager_login")
-        if manager and manager not in desired.users and manager not in known:
+        if manager and manager not in records and manager not in known:
             problems.append(
                 Problem(
                     user.file,
                     user.key_lines.get("user_manager_login", user.line),
-                    f"{user.login}: manager {manager!r} is neither in the files nor in the "
-                    "tenant (the API would reject this user)",
+                    f"{user.login}: manager {manager!r} is neither listed for DealHub in the "
+                    "files nor in the tenant (the API would reject this user)",
                     "user_manager_login",
                 )
             )
