@@ -113,7 +113,10 @@ def test_manager_in_neither_files_nor_tenant_is_an_error(run, tenant: Path, tmp_
     desired = write(tmp_path / "users.yaml", text)
     result = run("plan", str(desired), "--api-url", f"sim:{tenant}")
     assert result.code == 1
-    assert "ghost@acme" in result.err and "neither listed for DealHub in the files nor in the tenant" in result.err
+    assert (
+        "ghost@acme" in result.err
+        and "neither listed for DealHub in the files nor in the tenant" in result.err
+    )
 
 
 def test_saved_plan_file_is_json_without_token(

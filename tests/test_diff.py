@@ -564,3 +564,11 @@ def test_compute_plan_changes_neither_input() -> None:
     # `before` is a snapshot: later changes to the tenant list do not leak into it.
     tenant[0]["position"] = "changed"
     assert plan.changes[0].before == tenant_copy[0]
+
+
+def test_a_tenant_login_that_looks_identical_is_a_warning() -> None:
+    composed, decomposed = "jos\u00e9@acme", "jose\u0301@acme"
+    plan = plan_of(state(user(composed)), [tenant_user(decomposed)])
+    assert {c.action for c in plan.changes} == {"create", "deactivate"}
+    (warning,) = [w for w in plan.warnings if "look identical" in w.message]
+    assert "jos\\xe9@acme" in warning.message and "jose\\u0301@acme" in warning.message

@@ -8,6 +8,7 @@ showing differences the API cannot represent.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -117,6 +118,13 @@ def manager_problems(
     return problems
 
 
+def look_alike_key(login: str) -> str:
+    """Logins a reader cannot tell apart share this key: NFC-normalised, case-folded."""
+    if login.isascii():
+        return login.lower()
+    return unicodedata.normalize("NFC", login).casefold()
+
+
 def warnings(
     desired: dict[str, DesiredUser],
     tenant: dict[str, dict[str, Any]],
@@ -146,16 +154,19 @@ def warnings(
 
     by_folded: dict[str, set[str]] = {}
     for login in (*desired, *tenant):
-        by_folded.setdefault(login.lower(), set()).add(login)
+        by_folded.setdefault(look_alike_key(login), set()).add(login)
     for twins in by_folded.values():
         if len(twins) > 1:
             names = sorted(twins)
-            found.append(
-                PlanWarning(
-                    names[0],
-                    "logins differ only in letter case: " + ", ".join(names),
+            if len({name.lower() for name in names}) == 1:
+                message = "logins differ only in letter case: " + ", ".join(names)
+            else:
+                # Shown escaped by every renderer: the difference is invisible otherwise.
+                message = (
+                    "logins look identical but differ in their Unicode encoding: "
+                    + ", ".join(ascii(name)[1:-1] for name in names)
                 )
-            )
+            found.append(PlanWarning(names[0], message))
 
     if deactivated:
         for login, manager, active in _users_after(desired, tenant):
