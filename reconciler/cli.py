@@ -260,19 +260,24 @@ def plan(
     state = load_desired(inputs, environment=env_name)
     chosen = engine.select(state, system_names)
     where = engine.Targets.parse(api_urls, token_files)
-    plans = []
-    for provider in chosen:
-        with where.connect(provider, state, writable=False) as remote:
-            plans.append(
-                engine.make_plan(
-                    state,
-                    provider,
-                    remote.read(),
-                    remote.target,
-                    allow_mass_deactivation=allow_mass_deactivation,
-                    budget_left=remote.budget_left(),
-                )
+    with ExitStack() as stack:
+        remotes = [
+            stack.enter_context(where.connect(provider, state, writable=False))
+            for provider in chosen
+        ]
+        plans = [
+            engine.make_plan(
+                state,
+                provider,
+                tenant,
+                remote.target,
+                allow_mass_deactivation=allow_mass_deactivation,
+                budget_left=remote.budget_left(),
             )
+            for provider, remote, tenant in zip(
+                chosen, remotes, engine.read_all(remotes), strict=True
+            )
+        ]
     if out or fmt == "json":
         digest = saved_plan.desired_digest(state)
         for planned in plans:
@@ -359,21 +364,30 @@ def apply(
                 saved[provider.capabilities.name][0], targets.normalised(url), state
             )
     with ExitStack() as stack:
-        runs = []
-        for provider in chosen:
-            remote = stack.enter_context(
+        remotes = [
+            stack.enter_context(
                 where.connect(provider, state, writable=True, wait_timeout=wait_timeout)
             )
-            tenant = remote.read()
-            made = engine.make_plan(
-                state,
+            for provider in chosen
+        ]
+        runs = [
+            engine.Planned(
                 provider,
+                remote,
                 tenant,
-                remote.target,
-                allow_mass_deactivation=allow_mass_deactivation,
-                budget_left=remote.budget_left(),
+                engine.make_plan(
+                    state,
+                    provider,
+                    tenant,
+                    remote.target,
+                    allow_mass_deactivation=allow_mass_deactivation,
+                    budget_left=remote.budget_left(),
+                ),
             )
-            runs.append(engine.Planned(provider, remote, tenant, made))
+            for provider, remote, tenant in zip(
+                chosen, remotes, engine.read_all(remotes), strict=True
+            )
+        ]
         for run in runs:
             guards.raise_if_unsafe(run.plan)
         if saved is not None:

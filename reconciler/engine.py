@@ -9,6 +9,7 @@ the others. The CLI parses options, calls these, renders, maps to exit codes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,14 @@ def cost_of(plan: Plan, provider: Provider, budget_left: int | None) -> PlanCost
         caps.read_cost if writes else 0,
         budget_left,
     )
+
+
+def read_all(remotes: list[Remote]) -> list[list[dict[str, Any]]]:
+    """Every system's users, read at the same time: a run waits for the slowest, not the sum."""
+    if len(remotes) == 1:
+        return [remotes[0].read()]
+    with ThreadPoolExecutor(max_workers=len(remotes), thread_name_prefix="read") as pool:
+        return list(pool.map(lambda remote: remote.read(), remotes))
 
 
 @dataclass

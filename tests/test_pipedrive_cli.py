@@ -198,3 +198,46 @@ def test_dealhub_plans_carry_no_cost(run: Any, tenant: Path) -> None:
         "plan", str(root / "examples/users.yaml"), "--api-url", f"sim:{tenant}", "--format", "json"
     )
     assert "cost" not in json.loads(result.out)
+
+
+def test_both_systems_are_read_at_once_and_planned_each(
+    run: Any, company: tuple[Path, Path], tenant: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import threading
+
+    from reconciler.engine import read_all
+
+    state, _ = company
+    root = Path(__file__).resolve().parent.parent
+    both = tmp_path / "both.yaml"
+    text = (root / "examples/users.yaml").read_text()
+    both.write_text(text.replace("settings:\n", "settings:\n  systems: [dealhub, pipedrive]\n", 1))
+    readers: set[str] = set()
+    barrier = threading.Barrier(2, timeout=10)
+
+    def read(remote: Any) -> Any:
+        readers.add(threading.current_thread().name)
+        barrier.wait()  # both reads under way at the same time, or this times out
+        return remote.read()
+
+    monkeypatch.setattr(
+        "reconciler.engine.read_all",
+        lambda remotes: (
+            __import__("concurrent.futures").futures.ThreadPoolExecutor(2).map(read, remotes)
+        ),
+    )
+    args = ("plan", str(both), "--api-url", f"sim:{tenant}", "--api-url", f"pipedrive=sim:{state}")
+    # The example's people are not in the generated company: Pipedrive's guard trips.
+    guarded = run(*args)
+    assert guarded.code == 3 and "max_deactivations" in guarded.err
+    args = (*args, "--allow-mass-deactivation")
+    readers.clear()
+    result = run(*args, "--format", "json")
+    assert result.code == 0, result.all
+    plans = json.loads(result.out)["plans"]
+    assert [p["system"] for p in plans] == ["dealhub", "pipedrive"]
+    assert len(readers) == 2
+    text_result = run(*args)
+    assert "DealHub plan for" in text_result.out and "Pipedrive plan for" in text_result.out
+    assert text_result.out.count("Plan: ") == 2
+    assert read_all.__doc__ and "same time" in read_all.__doc__
