@@ -237,3 +237,7 @@ def test_one_file_plans_both_systems_in_one_run(
     assert result.code == 0, result.all
     plans = json.loads(result.out)["plans"]
     assert [p["system"] for p in plans] == ["dealhub", "pipedrive"]
+    comment = run(*args, "--allow-mass-deactivation", "--format", "markdown").out
+    first, second = comment.splitlines()[2:4]
+    assert first.startswith("- **DealHub**: 1 to create, 2 to update")
+    assert second.startswith("- **Pipedrive**:") and "; cost " in second

@@ -27,15 +27,8 @@ def render_plans(plans: list[Plan], fmt: str, *, color: bool = False) -> str:
     if fmt == "json":
         return dumps_plans(plans)
     if fmt == "markdown":
-        # The summary of every system first, then each system's plan.
-        from reconciler.plan import summary_line
-
-        head = ["### reconciler plan", ""]
-        head += [
-            f"- **{p.system}**: {summary_line(p.summary())}"
-            + (" (guard tripped)" if not p.safe else "")
-            for p in plans
-        ]
+        # The summary of every system first, one line each, then each system's plan.
+        head = ["### reconciler plan", ""] + [f"- {_system_summary(p)}" for p in plans]
         return "\n".join(head) + "\n\n" + "\n".join(render_plan(p, fmt) for p in plans)
     return "\n".join(render_plan(p, fmt, color=color) for p in plans)
 
@@ -49,3 +42,21 @@ def render_reports(reports: list[ApplyReport], fmt: str, *, color: bool = False)
     if fmt == "json":
         return json_text({"format_version": 1, "reports": [report_data(r) for r in reports]})
     return "\n".join(render_report(r, fmt, color=color) for r in reports)
+
+
+def _system_summary(plan: Plan) -> str:
+    """One system's line of a multi-system comment: counts, notes, cost, guards."""
+    from reconciler.providers import title
+
+    counts = plan.summary()
+    line = (
+        f"**{title(plan.system)}**: {counts['create']} to create, {counts['update']} to "
+        f"update, {counts['reactivate']} to reactivate, {counts['deactivate']} to deactivate"
+    )
+    if plan.notes:
+        line += f"; {len(plan.notes)} note{'s' if len(plan.notes) != 1 else ''}"
+    if plan.cost is not None:
+        line += f"; cost {plan.cost.total:,} {plan.cost.unit}"
+    if not plan.safe:
+        line += "; **a safety guard tripped**"
+    return line
