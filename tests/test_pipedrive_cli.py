@@ -241,3 +241,29 @@ def test_one_file_plans_both_systems_in_one_run(
     first, second = comment.splitlines()[2:4]
     assert first.startswith("- **DealHub**: 1 to create, 2 to update")
     assert second.startswith("- **Pipedrive**:") and "; cost " in second
+
+
+def test_a_two_system_saved_plan_applies_both_and_converges(
+    run: Any, company: tuple[Path, Path], tenant: Path, tmp_path: Path
+) -> None:
+    state, _ = company
+    root = Path(__file__).resolve().parent.parent
+    both = tmp_path / "both.yaml"
+    text = (root / "examples/users.yaml").read_text()
+    both.write_text(text.replace("settings:\n", "settings:\n  systems: [dealhub, pipedrive]\n", 1))
+    where = ("--api-url", f"sim:{tenant}", "--api-url", f"pipedrive=sim:{state}")
+    allow = "--allow-mass-deactivation"
+    saved = tmp_path / "plan.json"
+    assert run("plan", str(both), *where, allow, "-o", str(saved)).code == 0
+    assert [p["system"] for p in json.loads(saved.read_text())["plans"]] == [
+        "dealhub",
+        "pipedrive",
+    ]
+    # Planned for both, applied to one: refused before anything is sent.
+    one = run("apply", "--plan", str(saved), str(both), *where, allow, "--system", "dealhub")
+    assert one.code == 1 and "it covers dealhub, pipedrive, this run dealhub" in one.err
+    applied = run("apply", "--plan", str(saved), str(both), *where, allow, "-q")
+    assert applied.code == 0, applied.all
+    assert applied.out.count("Apply complete:") == 2
+    again = run("plan", str(both), *where, allow, "--detailed-exitcode")
+    assert again.code == 0, again.all
