@@ -138,6 +138,23 @@ def test_a_budget_known_to_be_short_is_not_spent_at_all() -> None:
     assert result.abort is not None and [e["method"] for e in sim.request_log] == ["GET"]
 
 
+def test_the_reset_is_told_by_the_server_date_when_it_sends_one() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {
+            "date": "Sat, 01 Jun 2024 22:30:00 GMT",
+            "x-daily-ratelimit-token-remaining": "5",
+        }
+        return httpx.Response(200, headers=headers, json={"success": True, "data": []})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer), base_url="http://simulator")
+    clock = ManualClock(NOON)  # the client's own clock says noon
+    client = PipedriveClient(http, target="sim", token_origin="T", sleep=clock.advance, wall=clock)
+    with client:
+        client.read()
+        result = client.write([create("a@acme.com")])
+    assert result.abort is not None and "in about 2 h" in result.abort
+
+
 def test_an_html_403_from_the_edge_stops_at_once() -> None:
     clock = ManualClock(NOON)
     client, sim = local(clock, burst=1, edge_after=0, edge_block=600)

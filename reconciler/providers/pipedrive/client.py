@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -169,6 +170,8 @@ class PipedriveClient(JsonClient):
         self._wall = wall
         #: Seconds until the budget resets, as the last daily 429's Retry-After said.
         self._budget_wait: float | None = None
+        #: The server's time of day minus `wall`, from the last answer's Date header.
+        self._server_offset = 0.0
         #: No request leaves before this moment of `clock` (a 429's wait, a spent window).
         self._hold_until = 0.0
         self._forbidden = 0
@@ -558,6 +561,9 @@ class PipedriveClient(JsonClient):
 
     def _note(self, answer: Answer) -> None:
         self.rate = RateLimits.from_headers(answer.headers)
+        served = _epoch(answer.headers.get("date"))
+        if served is not None:
+            self._server_offset = served - self._wall()
         if self.rate.remaining == 0 and self.rate.reset:
             # The window is spent: the next request would be a 429.
             self._hold(float(self.rate.reset))
@@ -602,8 +608,8 @@ class PipedriveClient(JsonClient):
         """When the budget comes back: the 429's Retry-After, else the wall clock's midnight."""
         if self._budget_wait is not None:
             return f"in about {_hours(self._budget_wait)} (the server's Retry-After)"
-        # The vendor's server time is taken to be UTC, as in the simulator.
-        now = self._wall()
+        # The server's Date (UTC) when it sent one; the budget's midnight is taken to be UTC.
+        now = self._wall() + self._server_offset
         return f"in about {_hours(DAY - now % DAY)}"
 
     def _rejected(self, answer: Answer) -> AuthError:
@@ -611,6 +617,15 @@ class PipedriveClient(JsonClient):
             f"{self.target} rejected the token from {self._token_origin} "
             f"(HTTP {answer.status}, token rejected): check that it is current"
         )
+
+
+def _epoch(date: str | None) -> float | None:
+    if not date:
+        return None
+    try:
+        return parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _hours(seconds: float) -> str:
