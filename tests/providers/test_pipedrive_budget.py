@@ -127,6 +127,22 @@ def test_a_spent_budget_stops_and_says_when_it_resets(headers: bool, retry_after
     assert [e["status"] for e in sim.request_log] == [200, 429]
 
 
+def test_a_429_that_outlasts_the_burst_window_is_taken_for_the_budget() -> None:
+    clock = ManualClock(NOON)
+    # Neither the daily headers nor Retry-After: only persistence tells the budget.
+    client, sim = local(
+        clock, daily_budget=25, daily_token_headers=False, daily_requests_left="writes"
+    )
+    with client:
+        client._http.get("/v1/users")  # another program spends the budget
+        result = client.write([create("a@acme.com"), create("b@acme.com")])
+    assert result.status == {"a@acme.com": "pending"}
+    assert result.abort is not None and "midnight (server time)" in result.abort
+    statuses = [e["status"] for e in sim.request_log]
+    assert statuses == [200, 429, 429, 429]
+    assert clock.now - NOON >= 2.0  # it waited out a whole window first
+
+
 def test_a_budget_known_to_be_short_is_not_spent_at_all() -> None:
     clock = ManualClock(NOON)
     client, sim = local(clock, daily_budget=35)

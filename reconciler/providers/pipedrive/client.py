@@ -62,6 +62,8 @@ WRITE_COST = CAPABILITIES.write_cost
 #: A burst window is two seconds; a wait longer than this is for the daily budget.
 LONGEST_BURST_WAIT = 60.0
 DAY = 86400.0
+#: Consecutive 429s for one request, with no Retry-After, taken to be the daily budget.
+PERSISTENT_429 = 3
 #: Pages of one list read at most (500 users a page is the vendor's largest).
 MAX_PAGES = 10_000
 #: Consecutive JSON 403s on writes after which the token is taken to lack admin rights.
@@ -580,6 +582,9 @@ class PipedriveClient(JsonClient):
             # is the budget either way (a burst 429 leaves the day's numbers high).
             or (rate.daily_requests_left is not None and rate.daily_requests_left < cost)
             or (asked is not None and asked > LONGEST_BURST_WAIT)
+            # Without the daily headers or a Retry-After, a 429 that outlasts a whole
+            # burst window (each wait is at least 1 s) is the budget, not the burst.
+            or (asked is None and waits >= PERSISTENT_429)
         )
         if daily:
             # retry_after_seconds caps its answer for sleeping; the message wants the whole wait.
