@@ -559,6 +559,7 @@ class Report:
     processes: dict[int, dict[str, list[Sample]]] = field(default_factory=dict)
     stages: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     apply: tuple[Dataset, list[ApplyRun]] | None = None
+    pipedrive: list[PipedriveRun] | None = None
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -631,6 +632,8 @@ class Report:
         ]
         parts += ["## 4. `apply` against `sim serve` with injected latency", ""]
         parts += [self.apply_section(), ""]
+        parts += ["## 5. Pipedrive `apply`: tokens, requests and pacing", ""]
+        parts += [pipedrive_section(self.pipedrive), ""]
         parts += ["## Checks", ""]
         parts += [
             table(
@@ -907,6 +910,170 @@ class Report:
         return "\n".join(lines)
 
 
+# -- Pipedrive apply, on a simulated clock --------------------------------------------
+
+PD_TOKEN = "bench-pipedrive-token"
+PD_READ, PD_WRITE, PD_BURST, PD_WINDOW = 20, 10, 20, 2.0
+
+
+@dataclass
+class PipedriveRun:
+    size: int
+    changes: int
+    reads: int
+    writes: int
+    too_many: int
+    tokens: int
+    simulated: float
+    wall: float
+    converged: bool
+    failed: int
+
+    @property
+    def requests(self) -> int:
+        return self.reads + self.writes
+
+    @property
+    def token_floor(self) -> int:
+        return 2 * PD_READ + PD_WRITE * self.changes  # the plan's read, the writes, the check
+
+    @property
+    def time_floor(self) -> float:
+        return PD_WINDOW * self.requests / PD_BURST
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        where = f"Pipedrive {self.size:,} users"
+        return [
+            (f"{where}: no 429", self.too_many == 0, f"{self.too_many} answers 429"),
+            (
+                f"{where}: tokens == 2 reads + 10 a change",
+                self.tokens == self.token_floor,
+                f"{self.tokens} spent, {self.token_floor} minimum",
+            ),
+            (
+                f"{where}: plan after apply is empty",
+                self.converged and self.failed == 0,
+                f"{self.failed} failed",
+            ),
+        ]
+
+
+def measure_pipedrive(size: int, seed: int, changes: str, workdir: Path) -> PipedriveRun:
+    """One Pipedrive apply in-process against the simulator, its clock moved by the client."""
+    import httpx
+
+    from reconciler.apply import Applier
+    from reconciler.desired import load_desired
+    from reconciler.engine import make_plan
+    from reconciler.providers.pipedrive import PROVIDER
+    from reconciler.providers.pipedrive.client import PipedriveClient
+    from reconciler.sim.generate import generate_company, generate_pipedrive_desired
+    from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
+    from reconciler.sim.pipedrive_limits import ManualClock
+    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.sim.transport import SimTransport
+
+    share = float(changes.rstrip("%")) / (100 if changes.endswith("%") else 1)
+    users = generate_company(size, seed)
+    desired = workdir / f"pipedrive-{size}.yaml"
+    desired.write_text(generate_pipedrive_desired(users, changes=share, seed=seed))
+    clock = ManualClock()
+    sim = PipedriveSimulator(
+        PipedriveStore(users),
+        token=PD_TOKEN,
+        options=PipedriveOptions(burst=PD_BURST),
+        clock=clock,
+    )
+    http = httpx.Client(
+        transport=SimTransport(sim), base_url="http://simulator", headers={"x-api-token": PD_TOKEN}
+    )
+    client = PipedriveClient(
+        http,
+        target="sim:bench",
+        token_origin="bench",
+        sleep=clock.advance,
+        clock=clock,
+        wall=clock,
+        seed=0,
+    )
+    with client:
+        start, t0 = clock.now, time.perf_counter()
+        state = load_desired([str(desired)])
+        plan = make_plan(state, PROVIDER, client.read(), "sim:bench", allow_mass_deactivation=True)
+        report = Applier(client, provider=PROVIDER).run(plan)
+        wall, simulated = time.perf_counter() - t0, clock.now - start
+        log = list(sim.request_log)
+        tokens = sim.tokens_spent_total
+        again = make_plan(state, PROVIDER, client.read(), "sim:bench", allow_mass_deactivation=True)
+    return PipedriveRun(
+        size=size,
+        changes=len(plan.changes),
+        reads=sum(1 for e in log if e["method"] == "GET"),
+        writes=sum(1 for e in log if e["method"] != "GET"),
+        too_many=sum(1 for e in log if e["status"] == 429),
+        tokens=tokens,
+        simulated=simulated,
+        wall=wall,
+        converged=not again.changes,
+        failed=sum(1 for o in report.outcomes if o.status != "done"),
+    )
+
+
+def pipedrive_section(runs: list[PipedriveRun] | None) -> str:
+    if runs is None:
+        return "Skipped (--skip-pipedrive)."
+    rows = [
+        (
+            f"{r.size:,}",
+            r.changes,
+            f"{r.reads} + {r.writes}",
+            r.too_many,
+            f"{r.tokens:,}",
+            f"{r.token_floor:,}",
+            ratio(r.tokens, r.token_floor),
+            f"{r.simulated:.1f}",
+            f"{r.time_floor:.1f}",
+            ratio(r.simulated, r.time_floor),
+            f"{r.wall:.2f}",
+        )
+        for r in runs
+    ]
+    return "\n".join(
+        [
+            "`plan` + `apply` in-process (`Applier` over `PipedriveClient`) against the "
+            f"Pipedrive simulator at its default burst limit of {PD_BURST} requests per "
+            f"{PD_WINDOW:g}-second window, on a **simulated clock** (`ManualClock`) that "
+            "moves only when the client sleeps: *simulated s* is the time the pacing "
+            "would take against the real API, *wall s* the CPU-bound time of this run. "
+            "Tokens are the simulator's count; the minimum is 20 for the plan's read, 10 a "
+            f"change and 20 for the verification read. The time floor is {PD_WINDOW:g} s × "
+            f"requests / {PD_BURST} (the first window is free, so a run can come in just "
+            "under it).",
+            "",
+            table(
+                [
+                    "users",
+                    "changes",
+                    "requests (reads + writes)",
+                    "429s",
+                    "tokens",
+                    "token minimum",
+                    "tokens / minimum",
+                    "simulated s",
+                    "burst floor s",
+                    "simulated / floor",
+                    "wall s",
+                ],
+                rows,
+            ),
+            "",
+            "Checked in every run: no 429, tokens exactly the minimum, and a plan after "
+            "apply with no change: "
+            + ("all ok." if all(ok for r in runs for _, ok, _ in r.checks()) else "**FAILED**."),
+        ]
+    )
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -921,6 +1088,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--apply-size", type=int, default=10000, help="Tenant size for apply.")
     p.add_argument("--apply-latency", type=float, default=0.02, help="sim serve --latency.")
     p.add_argument("--apply-runs", type=int, help="Runs of apply (default: --runs).")
+    p.add_argument("--skip-pipedrive", action="store_true", help="Do not measure Pipedrive.")
+    p.add_argument(
+        "--only-pipedrive",
+        action="store_true",
+        help="Measure Pipedrive apply alone (sections 1-4 are then left empty).",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--changes", default="5%", help="Share of users changed (sim generate).")
     p.add_argument("--format", default="text", choices=("text", "json", "markdown"))
@@ -999,14 +1172,23 @@ def main(argv: Sequence[str]) -> int:
         for _ in range(2):  # warm the bytecode and the page cache
             run_measured([PY, "-c", "import reconciler.cli, yaml, json"])
         datasets: dict[int, Dataset] = {}
-        for size in args.size_list:
+        for size in [] if args.only_pipedrive else args.size_list:
             progress(f"{size:,} users: generating")
             ds = make_dataset(size, args.seed, args.changes, workdir)
             datasets[size] = ds
             report.datasets.append(ds)
             processes, stages = measure_processes(ds, args.runs, args.format, workdir)
             report.processes[size], report.stages[size] = processes, stages
-        if not args.skip_apply:
+        # Shown in section 5 and in the exit status, not in the Checks table of sections 1-4.
+        failed_checks: list[tuple[str, bool, str]] = []
+        if not args.skip_pipedrive:
+            report.pipedrive = []
+            for size in args.size_list:
+                progress(f"{size:,} users (Pipedrive apply, simulated clock)")
+                pd = measure_pipedrive(size, args.seed, args.changes, workdir)
+                report.pipedrive.append(pd)
+                failed_checks += [c for c in pd.checks() if not c[1]]
+        if not args.skip_apply and not args.only_pipedrive:
             ds = datasets.get(args.apply_size)
             if ds is None:
                 progress(f"{args.apply_size:,} users (apply): generating")
@@ -1046,7 +1228,7 @@ def main(argv: Sequence[str]) -> int:
         Path(args.json_out).write_text(json.dumps(to_json(report), indent=2), encoding="utf-8")
     print(text)
     progress(f"wrote {out}")
-    failed = [c for c in report.checks if not c[1]]
+    failed = [c for c in report.checks if not c[1]] + failed_checks
     for name, _, detail in failed:
         progress(f"CHECK FAILED: {name}: {detail}")
     return 1 if failed else 0

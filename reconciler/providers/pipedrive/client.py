@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,9 @@ READ_COST = CAPABILITIES.read_cost
 WRITE_COST = CAPABILITIES.write_cost
 #: A burst window is two seconds; a wait longer than this is for the daily budget.
 LONGEST_BURST_WAIT = 60.0
+DAY = 86400.0
+#: Consecutive 429s for one request, with no Retry-After, taken to be the daily budget.
+PERSISTENT_429 = 3
 #: Pages of one list read at most (500 users a page is the vendor's largest).
 MAX_PAGES = 10_000
 #: Consecutive JSON 403s on writes after which the token is taken to lack admin rights.
@@ -125,7 +129,8 @@ class PipedriveClient(JsonClient):
 
     `users_path` is where the users are, relative to the base URL
     (`/api/v1/users` on COMPANY.pipedrive.com). `clock` is what `sleep` moves
-    (time.monotonic by default). `rate` holds the rate-limit headers of the
+    (time.monotonic by default); `wall` is the time of day, which says when the
+    daily budget resets. `rate` holds the rate-limit headers of the
     last answer. Writes stop while fewer than `reserve` tokens would be left
     after them (by default one list read, so that apply can verify).
     """
@@ -146,6 +151,7 @@ class PipedriveClient(JsonClient):
         expected_users: int = 0,
         max_waits: int = 5,
         reserve: int = READ_COST,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
             http,
@@ -163,6 +169,11 @@ class PipedriveClient(JsonClient):
         self.max_waits = max_waits
         self.reserve = reserve
         self._clock = clock
+        self._wall = wall
+        #: Seconds until the budget resets, as the last daily 429's Retry-After said.
+        self._budget_wait: float | None = None
+        #: The server's time of day minus `wall`, from the last answer's Date header.
+        self._server_offset = 0.0
         #: No request leaves before this moment of `clock` (a 429's wait, a spent window).
         self._hold_until = 0.0
         self._forbidden = 0
@@ -552,6 +563,9 @@ class PipedriveClient(JsonClient):
 
     def _note(self, answer: Answer) -> None:
         self.rate = RateLimits.from_headers(answer.headers)
+        served = _epoch(answer.headers.get("date"))
+        if served is not None:
+            self._server_offset = served - self._wall()
         if self.rate.remaining == 0 and self.rate.reset:
             # The window is spent: the next request would be a 429.
             self._hold(float(self.rate.reset))
@@ -568,8 +582,14 @@ class PipedriveClient(JsonClient):
             # is the budget either way (a burst 429 leaves the day's numbers high).
             or (rate.daily_requests_left is not None and rate.daily_requests_left < cost)
             or (asked is not None and asked > LONGEST_BURST_WAIT)
+            # Without the daily headers or a Retry-After, a 429 that outlasts a whole
+            # burst window (each wait is at least 1 s) is the budget, not the burst.
+            or (asked is None and waits >= PERSISTENT_429)
         )
         if daily:
+            # retry_after_seconds caps its answer for sleeping; the message wants the whole wait.
+            whole = _whole(answer.headers.get("Retry-After", ""))
+            self._budget_wait = float(whole) if whole is not None else asked
             raise BudgetSpent(self._budget_message(rate.daily_token_remaining))
         if waits > self.max_waits:
             raise RateLimited(
@@ -586,14 +606,37 @@ class PipedriveClient(JsonClient):
         shown = f" ({left} tokens left)" if left is not None else ""
         return (
             f"Pipedrive's daily token budget of this company is spent{shown}; it resets at "
-            "midnight, server time: what is left is for the next run"
+            f"midnight (server time), {self._budget_reset()}: what is left is for the next run"
         )
+
+    def _budget_reset(self) -> str:
+        """When the budget comes back: the 429's Retry-After, else the wall clock's midnight."""
+        if self._budget_wait is not None:
+            return f"in about {_hours(self._budget_wait)} (the server's Retry-After)"
+        # The server's Date (UTC) when it sent one; the budget's midnight is taken to be UTC.
+        now = self._wall() + self._server_offset
+        return f"in about {_hours(DAY - now % DAY)}"
 
     def _rejected(self, answer: Answer) -> AuthError:
         return AuthError(
             f"{self.target} rejected the token from {self._token_origin} "
             f"(HTTP {answer.status}, token rejected): check that it is current"
         )
+
+
+def _epoch(date: str | None) -> float | None:
+    if not date:
+        return None
+    try:
+        return parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    return f"{round(seconds / 3600)} h"
 
 
 def _is_json(answer: Answer) -> bool:
@@ -642,6 +685,7 @@ def connect(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
 ) -> PipedriveClient:
     """A client for `api_url`: https://COMPANY.pipedrive.com, loopback http, or `sim:PATH`.
 
@@ -669,6 +713,7 @@ def connect(
         retry=retry,
         sleep=sleep,
         clock=clock,
+        wall=wall,
         total_timeout=total_timeout,
         max_response_bytes=max_response_bytes,
         expected_users=expected_users,
