@@ -140,6 +140,8 @@ class _State:
     aborted: str | None = None
     #: How many users are failed or skipped so far (kept as they are marked).
     failed: int = 0
+    #: Whether the verification read still runs after the abort.
+    verify_anyway: bool = False
 
     def mark(self, logins: Iterable[str], status: str, message: str = "") -> None:
         for login in logins:
@@ -186,7 +188,7 @@ class Applier:
             self.progress.finish()
         return ApplyReport(
             target=plan.target,
-            outcomes=self._verify(plan, state, verify=state.aborted is None),
+            outcomes=self._verify(plan, state, verify=state.aborted is None or state.verify_anyway),
             requests=self.remote.request_counts(),
             environment=plan.environment,
             system=plan.system,
@@ -219,6 +221,7 @@ class Applier:
                 state.mark([change.login], "pending")
         if result.abort:
             state.aborted = result.abort
+            state.verify_anyway = result.verify_anyway
 
     def _verify(self, plan: Plan, state: _State, *, verify: bool) -> list[Outcome]:
         caps = self.provider.capabilities

@@ -84,6 +84,9 @@ class WriteResult:
     message: dict[str, str] = field(default_factory=dict)
     #: Set when the whole run must stop (the token was rejected, the vendor blocked us).
     abort: str | None = None
+    #: After an abort, whether the verification read can still be made (a budget stop
+    #: keeps the tokens for it; a rejected token or a blocked client cannot read).
+    verify_anyway: bool = False
 
     def mark(self, keys: Iterable[str], status: WriteStatus, message: str = "") -> None:
         for key in keys:

@@ -502,7 +502,7 @@ def test_the_writes_stop_before_the_daily_budget_runs_out(make: Make) -> None:
     pd = make(daily_budget=50)
     pd.client.read()
     result = pd.client.write([create("a@acme.com"), create("b@acme.com")])
-    assert result.status == {"a@acme.com": "done", "b@acme.com": "pending"}
+    assert result.status == {"a@acme.com": "done", "b@acme.com": "skipped"}
     assert result.abort is not None and "daily token budget" in result.abort
     assert [e["method"] for e in pd.log()] == ["GET", "POST"]
     assert pd.user("b@acme.com") is None
@@ -521,7 +521,7 @@ def test_a_daily_budget_429_is_not_waited_out(make_local: Make, options: dict[st
     pd.client._http.get("/v1/users")  # another program spends the budget
     pd.client.rate = type(pd.client.rate)()  # this client has not seen its headers
     result = pd.client.write([toggle("deactivate", "sara@acme.com", 105)])
-    assert result.status == {"sara@acme.com": "pending"}
+    assert result.status == {"sara@acme.com": "skipped"}
     assert result.abort is not None and "daily token budget" in result.abort
     assert [e["status"] for e in pd.log()] == [200, 429]
     with pytest.raises(BudgetSpent):

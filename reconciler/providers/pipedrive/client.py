@@ -310,8 +310,11 @@ class PipedriveClient(JsonClient):
                 result.abort = str(exc)
                 continue
             except BudgetSpent as exc:
-                result.mark([key], "pending", f"not sent: {exc}")
+                # Refused for the budget, so not made: the next day's run takes it up.
+                result.mark([key], "skipped", f"not made: {exc}")
                 result.abort = str(exc)
+                # The reserve kept for it: what was done is still checked.
+                result.verify_anyway = True
                 continue
             except RateLimited as exc:
                 status, message = "pending", str(exc)
