@@ -383,6 +383,9 @@ def test_the_seats_warning_counts_users_active_after_apply() -> None:
         change("deactivate", "b@acme.com", {"id": 2, "active_flag": False}),
     ]
     [warning] = PROVIDER.warnings({}, tenant, changes)
-    assert "adds 2 active users; 3 will be active after apply (now 2)" in warning.message
+    assert (
+        "2 active users now, 3 after apply (1 created, 1 reactivated, 1 deactivated)"
+        in warning.message
+    )
     assert PROVIDER.warnings({}, tenant, changes[1:2] + changes[3:]) == []
     assert PROVIDER.depends_on(changes[0]) is None

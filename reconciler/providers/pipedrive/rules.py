@@ -36,8 +36,8 @@ CAPABILITIES = Capabilities(
     changeable=frozenset({"is_active"}),
     cannot_change={
         "name": (
-            "Pipedrive's API cannot set a name (a new user's name is their email until "
-            "they accept the invitation)"
+            "Pipedrive's API cannot set a name; a new user's name is their email until "
+            "they accept the invitation"
         ),
         "access": "Pipedrive's API cannot change access after creation",
         "email": "Pipedrive's API cannot change an email",
@@ -351,11 +351,12 @@ def seats_warning(
         return None
     now = sum(1 for user in tenant.values() if user.get("is_active") is True)
     after = now + added - counts["deactivate"]
-    users = "user" if added == 1 else "users"
+    made = f"{counts['create']} created, {counts['reactivate']} reactivated"
+    gone = f", {counts['deactivate']} deactivated" if counts["deactivate"] else ""
     return PlanWarning(
         "",
-        f"Pipedrive seats: this plan adds {added} active {users}; {after} will be active "
-        f"after apply (now {now}). Each active or invited user takes a paid seat, and with "
+        f"Pipedrive seats: {now} active users now, {after} after apply ({made}{gone}). "
+        "Each active or invited user takes a paid seat, and with "
         "no free seat Pipedrive may buy one and bill it at once (deactivating does not "
         "free a seat's billing until the subscription changes).",
     )
