@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 
+from reconciler.journeys import Journey
 from reconciler.plan import (
     ACTIONS,
     Action,
@@ -208,8 +209,50 @@ class _Cut:
 
 
 class MarkdownRenderer:
-    def __init__(self, max_chars: int = MAX_CHARS) -> None:
+    def __init__(self, max_chars: int = MAX_CHARS, *, limit: int | None = None) -> None:
         self.max_chars = max_chars
+        #: The comment's limit as a cut notice states it (one system's share is less).
+        self.limit = limit or max_chars
+
+    def render_many(self, plans: list[Plan], journeys: list[Journey]) -> str:
+        """One comment for several systems: every system's summary first, then each plan.
+
+        The limit is shared fairly: a plan that fits in an equal share takes only
+        what it needs, and the rest goes to the plans that do not, so each system
+        keeps its deactivations and reactivations named, then detailed, first.
+        """
+        head = ["### reconciler plan", ""] + [f"- {system_summary(p)}" for p in plans]
+        head += self.journeys(journeys)
+        top = "\n".join(head) + "\n\n"
+        room = self.max_chars - len(top) - len(plans)
+        shown: dict[int, str] = {}
+        pending = list(range(len(plans)))
+        while pending:
+            share = max(0, room // len(pending))
+            fits = {i: MarkdownRenderer(share, limit=self.limit).fit(plans[i]) for i in pending}
+            whole = [i for i in pending if not fits[i][1]]
+            if not whole:
+                shown.update((i, fits[i][0]) for i in pending)
+                break
+            for i in whole:
+                shown[i] = fits[i][0]
+                room -= len(shown[i])
+                pending.remove(i)
+        return top + "\n".join(shown[i] for i in range(len(plans)))
+
+    def journeys(self, journeys: list[Journey]) -> list[str]:
+        """The people whose changes span systems, one line each (the first NAMED_SHOWN)."""
+        if not journeys:
+            return []
+        lines = ["", "**Across systems** (one person, every system of this run):", ""]
+        for journey in journeys[:NAMED_SHOWN]:
+            who = code(journey.person)
+            if journey.person.casefold() != journey.email.casefold():
+                who += f" ({code(journey.email)})"
+            lines.append(f"- {who} {escape(journey.story)}")
+        if len(journeys) > NAMED_SHOWN:
+            lines.append(f"- and {len(journeys) - NAMED_SHOWN} more (see the text plan)")
+        return lines
 
     def title(self, plan: Plan) -> list[str]:
         env = f" · environment **{escape(plan.environment)}**" if plan.environment else ""
@@ -291,22 +334,26 @@ class MarkdownRenderer:
         return f"{code(change.login)} ({', '.join(_field(n) for n in sorted(change.fields))})"
 
     def render(self, plan: Plan) -> str:
+        return self.fit(plan)[0]
+
+    def fit(self, plan: Plan) -> tuple[str, bool]:
+        """The comment, and whether anything was cut to fit `max_chars`."""
         title, guards = self.title(plan), self.guards(plan)
         fixed = sum(len(line) + 1 for line in title + guards)
-        budget = self.max_chars - fixed - len(_Cut.worst(plan).notice(self.max_chars))
+        budget = self.max_chars - fixed - len(_Cut.worst(plan).notice(self.limit))
         parts = _Parts(self)
         for _ in range(4):
-            text = self._compose(plan, budget, parts)
+            text, cut = self._compose(plan, budget, parts)
             if len(text) <= self.max_chars:
-                return text
+                return text, cut
             # The headings and blank lines around the lists did not fit: take
             # their room from the budget and compose again (a few rounds at most).
             budget -= len(text) - self.max_chars + 200
         # Only a title and guards larger than the limit itself (a tiny max_chars).
         notice = "\n\n_Cut to fit the comment limit._\n"
-        return (text[: max(0, self.max_chars - len(notice))] + notice)[: self.max_chars]
+        return (text[: max(0, self.max_chars - len(notice))] + notice)[: self.max_chars], True
 
-    def _compose(self, plan: Plan, budget: int, parts: _Parts) -> str:
+    def _compose(self, plan: Plan, budget: int, parts: _Parts) -> tuple[str, bool]:
         """The comment, with `budget` characters for the lists and the changes."""
         cut = _Cut()
         title, guards = self.title(plan), self.guards(plan)
@@ -348,11 +395,11 @@ class MarkdownRenderer:
         body = self._body(plan, budget, cut, parts)
         out = title
         if cut:
-            out += ["", cut.notice(self.max_chars)]
+            out += ["", cut.notice(self.limit)]
         out += guards + callouts + warnings
         if not plan.changes:
             out += ["", "No changes. The tenant matches the desired state."]
-        return "\n".join(out + body) + "\n"
+        return "\n".join(out + body) + "\n", bool(cut)
 
     def _body(self, plan: Plan, budget: int, cut: _Cut, parts: _Parts) -> list[str]:
         """The changes, in full while they fit; cut in CUT_ORDER, the least risky first.
@@ -413,3 +460,19 @@ class _Parts:
         if (text := self._brief.get(id(change))) is None:
             text = self._brief[id(change)] = self._renderer.brief(change)
         return text
+
+
+def system_summary(plan: Plan) -> str:
+    """One system's line of a multi-system comment: counts, notes, cost, guards."""
+    counts = plan.summary()
+    line = (
+        f"**{title(plan.system)}**: {counts['create']} to create, {counts['update']} to "
+        f"update, {counts['reactivate']} to reactivate, {counts['deactivate']} to deactivate"
+    )
+    if plan.notes:
+        line += f"; {_count(len(plan.notes), 'note', 'notes')}"
+    if plan.cost is not None:
+        line += f"; cost {plan.cost.total:,} {plan.cost.unit}"
+    if not plan.safe:
+        line += "; **a safety guard tripped**"
+    return line
