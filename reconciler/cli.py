@@ -265,24 +265,16 @@ def plan(
             stack.enter_context(where.connect(provider, state, writable=False))
             for provider in chosen
         ]
-        plans = [
-            engine.make_plan(
-                state,
-                provider,
-                tenant,
-                remote.target,
-                allow_mass_deactivation=allow_mass_deactivation,
-                budget_left=remote.budget_left(),
-            )
-            for provider, remote, tenant in zip(
-                chosen, remotes, engine.read_all(remotes), strict=True
-            )
-        ]
+        runs = engine.plan_all(
+            state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation
+        )
+    plans = [run.plan for run in runs]
     if out or fmt == "json":
         digest = saved_plan.desired_digest(state)
         for planned in plans:
             planned.desired_digest = digest
-    click.echo(render_plans(plans, fmt, color=use_color()), nl=False)
+    stories = engine.journeys_of(state, runs)
+    click.echo(render_plans(plans, fmt, color=use_color(), journeys=stories), nl=False)
     for planned in plans:
         annotate_plan(state, planned)
     if out:
@@ -370,31 +362,19 @@ def apply(
             )
             for provider in chosen
         ]
-        runs = [
-            engine.Planned(
-                provider,
-                remote,
-                tenant,
-                engine.make_plan(
-                    state,
-                    provider,
-                    tenant,
-                    remote.target,
-                    allow_mass_deactivation=allow_mass_deactivation,
-                    budget_left=remote.budget_left(),
-                ),
-            )
-            for provider, remote, tenant in zip(
-                chosen, remotes, engine.read_all(remotes), strict=True
-            )
-        ]
+        runs = engine.plan_all(
+            state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation
+        )
         for run in runs:
             guards.raise_if_unsafe(run.plan)
         if saved is not None:
             for run in runs:
                 engine.verify_saved(run, saved[run.plan.system], state)
         plans = [run.plan for run in runs]
-        click.echo(render_plans(plans, fmt, color=color), nl=False, err=fmt != "text")
+        stories = engine.journeys_of(state, runs)
+        click.echo(
+            render_plans(plans, fmt, color=color, journeys=stories), nl=False, err=fmt != "text"
+        )
         if saved is None and not auto_approve and any(p.has_changes for p in plans):
             confirm(plans)
         reports = []

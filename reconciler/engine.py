@@ -19,6 +19,7 @@ from reconciler.apply import Applier, ApplyReport
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
+from reconciler.journeys import Journey, accounts, journeys
 from reconciler.plan import Plan, PlanCost
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
@@ -136,6 +137,43 @@ class Planned:
     remote: Remote
     tenant: list[dict[str, Any]]
     plan: Plan
+
+
+def plan_all(
+    state: DesiredState,
+    chosen: list[Provider],
+    remotes: list[Remote],
+    *,
+    allow_mass_deactivation: bool,
+) -> list[Planned]:
+    """Every chosen system read (at the same time) and planned."""
+    return [
+        Planned(
+            provider,
+            remote,
+            tenant,
+            make_plan(
+                state,
+                provider,
+                tenant,
+                remote.target,
+                allow_mass_deactivation=allow_mass_deactivation,
+                budget_left=remote.budget_left(),
+            ),
+        )
+        for provider, remote, tenant in zip(chosen, remotes, read_all(remotes), strict=True)
+    ]
+
+
+def journeys_of(state: DesiredState, runs: list[Planned]) -> list[Journey]:
+    """The people whose changes span several of the systems planned (see journeys)."""
+    if len(runs) < 2:
+        return []
+    held = {
+        run.plan.system: accounts(run.provider.tenant_view(raw) for raw in run.tenant)
+        for run in runs
+    }
+    return journeys([run.plan for run in runs], state.users.values(), held)
 
 
 def check_saved(

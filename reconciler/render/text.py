@@ -9,6 +9,7 @@ from typing import IO, Any
 
 import click
 
+from reconciler.journeys import Journey
 from reconciler.plan import Action, Change, Plan, cost_line, external_id_note, summary_line
 from reconciler.providers import title
 from reconciler.textsafe import printable
@@ -113,3 +114,12 @@ class TextRenderer:
                 ]
         out += ["", self._style(summary_line(plan.summary()), bold=True)]
         return "\n".join(out) + "\n"
+
+
+def journeys_text(journeys: list[Journey]) -> str:
+    """The stories of a multi-system run, after every system's plan."""
+    if not journeys:
+        return ""
+    lines = ["Across systems (one person, every system of this run):"]
+    lines += [f"  * {printable(j.who())} {printable(j.story)}" for j in journeys]
+    return "\n" + "\n".join(lines) + "\n"
