@@ -333,7 +333,7 @@ def undeactivatable(current: Mapping[str, Any]) -> str | None:
 def seats_warning(
     tenant: Mapping[str, Mapping[str, Any]], changes: Iterable[Change]
 ) -> PlanWarning | None:
-    """How many users will take a seat after the plan, when it adds any.
+    """How many users take a seat before and after the plan, when it changes that.
 
     Every active or invited user takes a paid seat, and with no free seat the
     vendor may buy one and bill it at once: a reviewer should see the count.
@@ -347,7 +347,7 @@ def seats_warning(
         if change.action in counts:
             counts[change.action] += 1
     added = counts["create"] + counts["reactivate"]
-    if not added:
+    if not added and not counts["deactivate"]:
         return None
     now = sum(1 for user in tenant.values() if user.get("is_active") is True)
     after = now + added - counts["deactivate"]
