@@ -46,6 +46,7 @@ from reconciler.errors import (
 from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, dumps_plans, from_json_data, json_text, multi_plan_parts
+from reconciler.providers import title
 from reconciler.providers.base import OpenOptions
 from reconciler.providers.dealhub.provider import (
     DEFAULT_BATCH_SIZE,
@@ -100,6 +101,16 @@ def inputs_argument(func: F) -> F:
     )(func)
 
 
+def system_option(func: F) -> F:
+    return click.option(
+        "--system",
+        "system_names",
+        multiple=True,
+        metavar="NAME",
+        help="Only this system (dealhub, pipedrive); repeatable. Default: settings.systems.",
+    )(func)
+
+
 def target_options(func: F) -> F:
     func = click.option(
         "--token-file",
@@ -118,13 +129,7 @@ def target_options(func: F) -> F:
         "pipedrive=https://COMPANY.pipedrive.com, or sim:PATH for the built-in simulator. "
         "Default: $DEALHUB_API_URL, $PIPEDRIVE_API_URL. Repeatable.",
     )(func)
-    func = click.option(
-        "--system",
-        "system_names",
-        multiple=True,
-        metavar="NAME",
-        help="Only this system (dealhub, pipedrive); repeatable. Default: settings.systems.",
-    )(func)
+    func = system_option(func)
     return click.option(
         "--env",
         "env_name",
@@ -162,7 +167,7 @@ def write_atomically(path: str, text: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
-    """Manage the users of a DealHub CPQ tenant as code.
+    """Manage who may use a company's sales systems (DealHub CPQ, Pipedrive) as code.
 
     Exit codes: 0 success (plan --detailed-exitcode: no changes), 1 error,
     2 plan --detailed-exitcode found changes, 3 a safety guard stopped the run.
@@ -179,36 +184,54 @@ def cli() -> None:
     show_default=True,
     help="json: files, users, errors and warnings with file and line, for editors and bots.",
 )
+@system_option
 @debug_option
-def validate(inputs: tuple[str, ...], fmt: str, debug: bool) -> int:
-    """Check desired-state files offline; errors print as FILE:LINE: message."""
+def validate(inputs: tuple[str, ...], fmt: str, system_names: tuple[str, ...], debug: bool) -> int:
+    """Check desired-state files offline; errors print as FILE:LINE: message.
+
+    The whole file is checked, for every system it manages; the OK line counts
+    the people listed for each system (--system: those systems only).
+    """
     if fmt == "json":
-        return validate_json(inputs)
+        return validate_json(inputs, system_names)
     state = load_desired(inputs)
+    listed = listed_counts(state, system_names)
     for warning in state.warnings:
         click.echo(f"{warning} (warning)", err=True)
         annotate("warning", warning.message, warning.file, warning.line)
     n_files = len(state.files)
+    per_system = ""
+    if len(state.settings.systems) > 1 or system_names:
+        per_system = " (" + ", ".join(f"{n} listed for {title(s)}" for s, n in listed.items()) + ")"
     click.echo(
         f"{len(state.users)} user{'s' if len(state.users) != 1 else ''} in "
-        f"{n_files} file{'s' if n_files != 1 else ''}: OK"
+        f"{n_files} file{'s' if n_files != 1 else ''}: OK{per_system}"
     )
     return EXIT_OK
 
 
-def validate_json(inputs: tuple[str, ...]) -> int:
+def listed_counts(state: DesiredState, system_names: tuple[str, ...]) -> dict[str, int]:
+    """How many people each chosen system lists (a usage error for a system not managed)."""
+    chosen = engine.select(state, system_names)
+    return {p.capabilities.name: len(state.listed(p.capabilities.name)) for p in chosen}
+
+
+def validate_json(inputs: tuple[str, ...], system_names: tuple[str, ...]) -> int:
     """`validate --format json`: one JSON document on stdout, whatever the outcome."""
+    listed: dict[str, int] | None = None
     try:
         state = load_desired(inputs)
     except InputError as exc:
         errors, files, users, warnings = exc.problems, None, None, []
     else:
         errors, files, users, warnings = [], state.files, len(state.users), state.warnings
+        listed = listed_counts(state, system_names)
     document = {
         "format_version": 1,
         "ok": not errors,
         "files": files,
         "users": users,
+        "systems": listed,
         "errors": [_problem_data(p) for p in errors],
         "warnings": [_problem_data(p) for p in warnings],
     }

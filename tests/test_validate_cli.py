@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -177,7 +178,14 @@ def test_a_people_file_of_several_systems(
     path = tmp_path / "people.yaml"
     path.write_text(PEOPLE, encoding="utf-8")
     code, out, err = run(["validate", os.fspath(path)], capsys)
-    assert (code, out, err) == (0, "2 users in 1 file: OK\n", "")
+    counts = "2 listed for DealHub, 1 listed for Pipedrive"
+    assert (code, out, err) == (0, f"2 users in 1 file: OK ({counts})\n", "")
+    code, out, err = run(["validate", os.fspath(path), "--system", "pipedrive"], capsys)
+    assert (code, out, err) == (0, "2 users in 1 file: OK (1 listed for Pipedrive)\n", "")
+    code, out, _ = run(["validate", "--format", "json", os.fspath(path)], capsys)
+    assert json.loads(out)["systems"] == {"dealhub": 2, "pipedrive": 1}
+    code, out, err = run(["validate", os.fspath(path), "--system", "hubspot"], capsys)
+    assert (code, out) == (1, "") and "--system hubspot: reconciler knows dealhub" in err
 
 
 def test_every_people_error_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
