@@ -309,17 +309,133 @@ def _env_mappings(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, A
             yield from _env_mappings(item, f"{where}/{i}")
 
 
-def test_github_token_only_from_secrets_and_only_where_needed() -> None:
+#: The systems' API tokens: CI secrets, each reaching reconciler through the environment.
+TOKENS = ("DEALHUB_TOKEN", "PIPEDRIVE_API_TOKEN")
+#: The one step of each GitHub job that runs reconciler against the systems.
+TOKEN_STEPS = {
+    "plan": "reconciler plan",
+    "apply": "reconciler apply",
+    "drift": "reconciler plan --detailed-exitcode",
+}
+
+
+def test_github_tokens_only_from_secrets_and_only_where_needed() -> None:
     workflow = load(GITHUB)
     for where, env in _env_mappings(workflow):
         for name, value in env.items():
-            if "TOKEN" in name.upper() and "DEALHUB" in name.upper():
+            if "TOKEN" in name.upper() and re.search("DEALHUB|PIPEDRIVE", name.upper()):
+                assert name in TOKENS, (where, name)
                 assert value == f"${{{{ secrets.{name} }}}}", (where, name, value)
-    assert "DEALHUB_TOKEN" not in workflow.get("env", {}), "not at workflow level"
-    jobs = workflow["jobs"]
-    assert "DEALHUB_TOKEN" not in jobs["validate"].get("env", {}), "validate is offline"
-    for job in ("plan", "apply", "drift"):
-        assert jobs[job]["env"]["DEALHUB_TOKEN"] == "${{ secrets.DEALHUB_TOKEN }}"
+    assert not set(TOKENS) & set(workflow.get("env", {})), "not at workflow level"
+    held = set()
+    for job_name, job in workflow["jobs"].items():
+        assert not set(TOKENS) & set(job.get("env") or {}), f"{job_name}: step level only"
+        for step in job["steps"]:
+            names = set(TOKENS) & set(step.get("env") or {})
+            if names:
+                assert names == set(TOKENS), (job_name, step.get("name"))  # both systems
+                assert "run" in step and "uses" not in step, "no action sees the tokens"
+                held.add((job_name, step["name"]))
+    # validate is offline; the plan, apply and drift jobs each give both tokens to
+    # the one step that runs reconciler against the systems.
+    assert held == set(TOKEN_STEPS.items())
+
+
+def test_secrets_never_reach_a_script() -> None:
+    """Both tokens travel in `env:` only: no script, shell or JavaScript, names them."""
+    text = GITHUB.read_text(encoding="utf-8")
+    workflow = load(GITHUB)
+    in_env = [
+        value
+        for _, env in _env_mappings(workflow)
+        for value in env.values()
+        if "secrets." in str(value)
+    ]
+    assert text.count("secrets.") == len(in_env) == 2 * len(TOKEN_STEPS)
+
+    def scripts(node: Any) -> Iterator[str]:
+        """Every shell block and every github-script script."""
+        yield from shell_blocks(node)
+        for job in node.get("jobs", {}).values():
+            for step in job.get("steps", []):
+                yield from _strings((step.get("with") or {}).get("script"))
+
+    for path, doc in ((GITHUB, workflow), (GITLAB, load(GITLAB))):
+        for script in scripts(doc):
+            assert "secrets." not in script, (path.name, script)
+            for name in TOKENS:
+                assert name not in script, (path.name, name, script)
+
+
+def test_both_systems_targets_beside_each_other() -> None:
+    """PIPEDRIVE_API_URL is set where DEALHUB_API_URL is, with the placeholder to change."""
+    for path, key in ((GITHUB, "env"), (GITLAB, "variables")):
+        doc = load(path)
+        top = doc[key]
+        assert top["DEALHUB_API_URL"] == "https://api.dealhub.io", path.name
+        assert top["PIPEDRIVE_API_URL"] == "https://COMPANY.pipedrive.com", path.name
+        # no job points a system elsewhere, and no command names a target or a system
+        for where, env in _env_mappings(doc):
+            if where:
+                assert not {"DEALHUB_API_URL", "PIPEDRIVE_API_URL"} & set(env), (path, where)
+        for script in shell_blocks(doc):
+            for words in reconciler_calls(script):
+                flags = {w.split("=", 1)[0] for w in words}
+                assert not flags & {"--api-url", "--system", "--env"}, (path.name, words)
+
+
+def _header(path: Path) -> str:
+    """The leading comment of a recipe, as one line of words."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(" ".join(lines).split())
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=lambda p: p.parent.name)
+def test_headers_set_up_both_tokens_and_the_exit_rule(path: Path) -> None:
+    header = _header(path)
+    for needed in (
+        "DEALHUB_TOKEN",
+        "PIPEDRIVE_API_TOKEN",
+        "personal API token",
+        "never deactivates the token's own user",
+        "each plan",
+        "costs 20 tokens",
+        "10 per change",
+        "needs only that system's",
+        "error: no API token: set PIPEDRIVE_API_TOKEN",
+        "https://COMPANY.pipedrive.com",
+        # SPEC 7: the exit code of a run over several systems
+        "1 if any system failed; else 3 if any system's guard tripped; "
+        "else 2 (--detailed-exitcode) if any system has changes; else 0.",
+    ):
+        assert needed in header, needed
+
+
+def test_one_comment_for_every_system() -> None:
+    """One step posts the plan of every system; no job runs once per system."""
+    workflow = load(GITHUB)
+    posting = [
+        (name, step["name"])
+        for name, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if re.search(r"\b(createComment|updateComment)\b", str(step.get("with", {}).get("script")))
+    ]
+    assert posting == [("plan", "Post the plan on the pull request")]
+    assert all("strategy" not in job for job in workflow["jobs"].values()), "no matrix"
+    pipeline = load(GITLAB)
+    jobs = {k: v for k, v in pipeline.items() if isinstance(v, dict) and "script" in v}
+    noting = [
+        name
+        for name, job in jobs.items()
+        for script in _strings(job["script"])
+        if "/notes" in script
+    ]
+    assert noting == ["plan"]
+    assert all("parallel" not in job for job in jobs.values()), "no matrix"
 
 
 def test_gitlab_token_never_in_the_file() -> None:
