@@ -793,6 +793,53 @@ def test_directory_hook_sees_a_duplicate_across_files(tmp_path: Path) -> None:
     assert "one.yaml" in done.stderr and "two.yaml" in done.stderr
 
 
+def test_hook_descriptions_cover_every_system() -> None:
+    for hook in load(HOOKS):
+        description = hook["description"]
+        assert "people files" in description and "every system" in description, hook["id"]
+        assert "offline" in description and "DealHub" not in description, hook["id"]
+
+
+def test_hooks_check_two_systems_offline(tmp_path: Path) -> None:
+    """No target, no token: the hooks check the files of every system, never a system."""
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "settings.yaml").write_text(
+        "version: 1\nsettings: {systems: [dealhub, pipedrive]}\nusers: []\n", encoding="utf-8"
+    )
+    (users / "one.yaml").write_text(
+        "version: 1\nusers:\n"
+        "  - {login: a@x, email: a@x.com, name: A, pipedrive: {access: [{app: sales}]}}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALHUB_", "PIPEDRIVE_"))}
+    hooks = {h["id"]: h for h in load(HOOKS)}
+
+    def hook(hook_id: str, *files: str) -> subprocess.CompletedProcess[str]:
+        entry = shlex.split(hooks[hook_id]["entry"])[1:] + hooks[hook_id].get("args", [])
+        return subprocess.run(
+            [sys.executable, "-m", "reconciler", *entry, *files],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = hook("reconciler-validate")
+    assert done.returncode == 0, done.stderr
+    # the changed-files hook does not see settings.yaml (as its comment says)
+    done = hook("reconciler-validate-files", "users/one.yaml")
+    assert done.returncode == 1 and "not managed" in done.stderr
+    # a Pipedrive email listed twice across files, letter case aside
+    (users / "two.yaml").write_text(
+        "version: 1\nusers:\n  - {login: b@x, email: A@X.com, name: B}\n", encoding="utf-8"
+    )
+    done = hook("reconciler-validate")
+    assert done.returncode == 1
+    assert "one.yaml" in done.stderr and "two.yaml" in done.stderr and "Pipedrive" in done.stderr
+
+
 def test_readme_snippets() -> None:
     section = adopting_section()
     for block in fenced(section, "yaml"):
