@@ -8,6 +8,7 @@ apply fallback must key on the message the CLI really prints.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -309,17 +310,133 @@ def _env_mappings(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, A
             yield from _env_mappings(item, f"{where}/{i}")
 
 
-def test_github_token_only_from_secrets_and_only_where_needed() -> None:
+#: The systems' API tokens: CI secrets, each reaching reconciler through the environment.
+TOKENS = ("DEALHUB_TOKEN", "PIPEDRIVE_API_TOKEN")
+#: The one step of each GitHub job that runs reconciler against the systems.
+TOKEN_STEPS = {
+    "plan": "reconciler plan",
+    "apply": "reconciler apply",
+    "drift": "reconciler plan --detailed-exitcode",
+}
+
+
+def test_github_tokens_only_from_secrets_and_only_where_needed() -> None:
     workflow = load(GITHUB)
     for where, env in _env_mappings(workflow):
         for name, value in env.items():
-            if "TOKEN" in name.upper() and "DEALHUB" in name.upper():
+            if "TOKEN" in name.upper() and re.search("DEALHUB|PIPEDRIVE", name.upper()):
+                assert name in TOKENS, (where, name)
                 assert value == f"${{{{ secrets.{name} }}}}", (where, name, value)
-    assert "DEALHUB_TOKEN" not in workflow.get("env", {}), "not at workflow level"
-    jobs = workflow["jobs"]
-    assert "DEALHUB_TOKEN" not in jobs["validate"].get("env", {}), "validate is offline"
-    for job in ("plan", "apply", "drift"):
-        assert jobs[job]["env"]["DEALHUB_TOKEN"] == "${{ secrets.DEALHUB_TOKEN }}"
+    assert not set(TOKENS) & set(workflow.get("env", {})), "not at workflow level"
+    held = set()
+    for job_name, job in workflow["jobs"].items():
+        assert not set(TOKENS) & set(job.get("env") or {}), f"{job_name}: step level only"
+        for step in job["steps"]:
+            names = set(TOKENS) & set(step.get("env") or {})
+            if names:
+                assert names == set(TOKENS), (job_name, step.get("name"))  # both systems
+                assert "run" in step and "uses" not in step, "no action sees the tokens"
+                held.add((job_name, step["name"]))
+    # validate is offline; the plan, apply and drift jobs each give both tokens to
+    # the one step that runs reconciler against the systems.
+    assert held == set(TOKEN_STEPS.items())
+
+
+def test_secrets_never_reach_a_script() -> None:
+    """Both tokens travel in `env:` only: no script, shell or JavaScript, names them."""
+    text = GITHUB.read_text(encoding="utf-8")
+    workflow = load(GITHUB)
+    in_env = [
+        value
+        for _, env in _env_mappings(workflow)
+        for value in env.values()
+        if "secrets." in str(value)
+    ]
+    assert text.count("secrets.") == len(in_env) == 2 * len(TOKEN_STEPS)
+
+    def scripts(node: Any) -> Iterator[str]:
+        """Every shell block and every github-script script."""
+        yield from shell_blocks(node)
+        for job in node.get("jobs", {}).values():
+            for step in job.get("steps", []):
+                yield from _strings((step.get("with") or {}).get("script"))
+
+    for path, doc in ((GITHUB, workflow), (GITLAB, load(GITLAB))):
+        for script in scripts(doc):
+            assert "secrets." not in script, (path.name, script)
+            for name in TOKENS:
+                assert name not in script, (path.name, name, script)
+
+
+def test_both_systems_targets_beside_each_other() -> None:
+    """PIPEDRIVE_API_URL is set where DEALHUB_API_URL is, with the placeholder to change."""
+    for path, key in ((GITHUB, "env"), (GITLAB, "variables")):
+        doc = load(path)
+        top = doc[key]
+        assert top["DEALHUB_API_URL"] == "https://api.dealhub.io", path.name
+        assert top["PIPEDRIVE_API_URL"] == "https://COMPANY.pipedrive.com", path.name
+        # no job points a system elsewhere, and no command names a target or a system
+        for where, env in _env_mappings(doc):
+            if where:
+                assert not {"DEALHUB_API_URL", "PIPEDRIVE_API_URL"} & set(env), (path, where)
+        for script in shell_blocks(doc):
+            for words in reconciler_calls(script):
+                flags = {w.split("=", 1)[0] for w in words}
+                assert not flags & {"--api-url", "--system", "--env"}, (path.name, words)
+
+
+def _header(path: Path) -> str:
+    """The leading comment of a recipe, as one line of words."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(" ".join(lines).split())
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=lambda p: p.parent.name)
+def test_headers_set_up_both_tokens_and_the_exit_rule(path: Path) -> None:
+    header = _header(path)
+    for needed in (
+        "DEALHUB_TOKEN",
+        "PIPEDRIVE_API_TOKEN",
+        "personal API token",
+        "never deactivates the token's own user",
+        "each plan",
+        "costs 20 tokens",
+        "10 per change",
+        "needs only that system's",
+        "error: no API token: set PIPEDRIVE_API_TOKEN",
+        "https://COMPANY.pipedrive.com",
+        # SPEC 7: the exit code of a run over several systems
+        "1 if any system failed; else 3 if any system's guard tripped; "
+        "else 2 (--detailed-exitcode) if any system has changes; else 0.",
+    ):
+        assert needed in header, needed
+
+
+def test_one_comment_for_every_system() -> None:
+    """One step posts the plan of every system; no job runs once per system."""
+    workflow = load(GITHUB)
+    posting = [
+        (name, step["name"])
+        for name, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if re.search(r"\b(createComment|updateComment)\b", str(step.get("with", {}).get("script")))
+    ]
+    assert posting == [("plan", "Post the plan on the pull request")]
+    assert all("strategy" not in job for job in workflow["jobs"].values()), "no matrix"
+    pipeline = load(GITLAB)
+    jobs = {k: v for k, v in pipeline.items() if isinstance(v, dict) and "script" in v}
+    noting = [
+        name
+        for name, job in jobs.items()
+        for script in _strings(job["script"])
+        if "/notes" in script
+    ]
+    assert noting == ["plan"]
+    assert all("parallel" not in job for job in jobs.values()), "no matrix"
 
 
 def test_gitlab_token_never_in_the_file() -> None:
@@ -577,9 +694,9 @@ def _gitlab_note_script() -> str:
     return script.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
 
 
-def test_gitlab_note_script_updates_one_note(tmp_path: Path) -> None:
-    notes: list[dict[str, Any]] = [{"id": 1, "body": "LGTM", "system": False}]
-    calls: list[str] = []
+@contextlib.contextmanager
+def notes_server(notes: list[dict[str, Any]], calls: list[str]) -> Iterator[dict[str, str]]:
+    """A GitLab notes API on loopback over `notes`; yields the CI variables that reach it."""
 
     class Notes(http.server.BaseHTTPRequestHandler):
         def _reply(self, data: Any) -> None:
@@ -616,8 +733,7 @@ def test_gitlab_note_script_updates_one_note(tmp_path: Path) -> None:
     server = http.server.HTTPServer(("127.0.0.1", 0), Notes)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = {
-            **os.environ,
+        yield {
             "RECONCILER_NOTES_TOKEN": "notes-token",
             "CI_API_V4_URL": f"http://127.0.0.1:{server.server_port}/api/v4",
             "CI_PROJECT_ID": "5",
@@ -625,14 +741,22 @@ def test_gitlab_note_script_updates_one_note(tmp_path: Path) -> None:
             "CI_JOB_URL": "https://gitlab.com/o/r/-/jobs/1",
             "CI_COMMIT_SHORT_SHA": "abc1234",
         }
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_gitlab_note_script_updates_one_note(tmp_path: Path) -> None:
+    notes: list[dict[str, Any]] = [{"id": 1, "body": "LGTM", "system": False}]
+    calls: list[str] = []
+    with notes_server(notes, calls) as ci:
+        env = {**os.environ, **ci}
         (tmp_path / "note.py").write_text(_gitlab_note_script(), encoding="utf-8")
         for plan, code in (("first plan", "2"), ("second plan", "0")):
             (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
             subprocess.run(
                 [sys.executable, "note.py", code], cwd=tmp_path, env=env, check=True, timeout=30
             )
-    finally:
-        server.shutdown()
     assert calls == ["POST", "PUT"]
     assert len(notes) == 2 and notes[0]["body"] == "LGTM"
     assert notes[1]["body"].startswith(MARKER) and "second plan" in notes[1]["body"]
@@ -667,6 +791,53 @@ def test_directory_hook_sees_a_duplicate_across_files(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "one.yaml" in done.stderr and "two.yaml" in done.stderr
+
+
+def test_hook_descriptions_cover_every_system() -> None:
+    for hook in load(HOOKS):
+        description = hook["description"]
+        assert "people files" in description and "every system" in description, hook["id"]
+        assert "offline" in description and "DealHub" not in description, hook["id"]
+
+
+def test_hooks_check_two_systems_offline(tmp_path: Path) -> None:
+    """No target, no token: the hooks check the files of every system, never a system."""
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "settings.yaml").write_text(
+        "version: 1\nsettings: {systems: [dealhub, pipedrive]}\nusers: []\n", encoding="utf-8"
+    )
+    (users / "one.yaml").write_text(
+        "version: 1\nusers:\n"
+        "  - {login: a@x, email: a@x.com, name: A, pipedrive: {access: [{app: sales}]}}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALHUB_", "PIPEDRIVE_"))}
+    hooks = {h["id"]: h for h in load(HOOKS)}
+
+    def hook(hook_id: str, *files: str) -> subprocess.CompletedProcess[str]:
+        entry = shlex.split(hooks[hook_id]["entry"])[1:] + hooks[hook_id].get("args", [])
+        return subprocess.run(
+            [sys.executable, "-m", "reconciler", *entry, *files],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = hook("reconciler-validate")
+    assert done.returncode == 0, done.stderr
+    # the changed-files hook does not see settings.yaml (as its comment says)
+    done = hook("reconciler-validate-files", "users/one.yaml")
+    assert done.returncode == 1 and "not managed" in done.stderr
+    # a Pipedrive email listed twice across files, letter case aside
+    (users / "two.yaml").write_text(
+        "version: 1\nusers:\n  - {login: b@x, email: A@X.com, name: B}\n", encoding="utf-8"
+    )
+    done = hook("reconciler-validate")
+    assert done.returncode == 1
+    assert "one.yaml" in done.stderr and "two.yaml" in done.stderr and "Pipedrive" in done.stderr
 
 
 def test_readme_snippets() -> None:
@@ -724,16 +895,22 @@ def apply_plan_takes_files() -> bool:
     return "not both" not in done.stderr
 
 
+def shims(tmp_path: Path) -> Path:
+    """A bin directory whose `reconciler`, `python` and `python3` are this interpreter's."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, run in (("reconciler", "-m reconciler"), ("python", ""), ("python3", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n', encoding="utf-8")
+        shim.chmod(0o755)
+    return bin_dir
+
+
 @pytest.mark.skipif(not (shutil.which("bash") and shutil.which("git")), reason="needs bash, git")
 def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: Path) -> None:
     if not apply_plan_takes_files():
         pytest.skip("this reconciler does not take FILE_OR_DIR with apply --plan yet")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, run in (("reconciler", "-m reconciler"), ("python", "")):
-        shim = bin_dir / name
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n', encoding="utf-8")
-        shim.chmod(0o755)
+    bin_dir = shims(tmp_path)
     work = tmp_path / "repo"
     (work / "users").mkdir(parents=True)
     (work / "users" / "team.yaml").write_text(USERS, encoding="utf-8")
@@ -795,3 +972,263 @@ def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: P
     other_files = run("apply", "reconciler apply")
     assert other_files.returncode == 0
     assert "fresh plan: the saved plan was made from other files" in other_files.stdout
+
+
+# -- one people file, two systems: the recipes run for real against both simulators --
+
+
+TWO_SYSTEMS = """\
+version: 1
+settings:
+  systems: [dealhub, pipedrive]
+  unlisted: ignore
+defaults:
+  pipedrive: {access: [{app: sales}]}
+users:
+  - {login: a@x, email: a@x.com, name: Alice Changed}
+  - {login: b@x, email: b@x.com, name: Bob}
+  - {login: admin@x, email: admin@x.com, name: Admin, systems: [pipedrive]}
+"""
+COMPANY = [  # Pipedrive: the token's own user (an admin), and Alice, deactivated
+    {
+        "id": 1,
+        "name": "Admin",
+        "email": "admin@x.com",
+        "active_flag": True,
+        "is_you": True,
+        "is_deleted": False,
+        "activated": True,
+        "access": [{"app": "global", "admin": True}],
+    },
+    {
+        "id": 2,
+        "name": "Alice",
+        "email": "a@x.com",
+        "active_flag": False,
+        "is_you": False,
+        "is_deleted": False,
+        "activated": True,
+        "access": [{"app": "sales", "admin": False}],
+    },
+]
+#: What the CI secret store holds; never to be seen in any output.
+SECRETS = {"DEALHUB_TOKEN": "dh-secret-5b1e", "PIPEDRIVE_API_TOKEN": "pd-secret-9c0d"}
+SUMMARIES = (
+    "- **DealHub**: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate",
+    "- **Pipedrive**: 1 to create, 0 to update, 1 to reactivate, 0 to deactivate",
+)
+needs_shell = pytest.mark.skipif(
+    not (shutil.which("bash") and shutil.which("git")), reason="needs bash, git"
+)
+
+
+def two_system_repo(tmp_path: Path, people: str = TWO_SYSTEMS) -> tuple[Path, dict[str, str]]:
+    """A repository of one two-system people file, and the environment of a CI job.
+
+    Both systems are the simulators, named through DEALHUB_API_URL and
+    PIPEDRIVE_API_URL as the recipes name the real ones; the tokens are not in
+    it: each step gets them from its own `env:`, as in the recipe.
+    """
+    work = tmp_path / "repo"
+    (work / "users").mkdir(parents=True)
+    (work / "users" / "team.yaml").write_text(people, encoding="utf-8")
+    (work / "tenant.json").write_text(json.dumps(TENANT), encoding="utf-8")
+    (work / "company.json").write_text(json.dumps(COMPANY), encoding="utf-8")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "users"], ["commit", "-qm", "users"]):
+        subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALHUB_", "PIPEDRIVE_"))}
+    env.update(
+        PATH=f"{shims(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+        USERS_DIR="users",
+        DEALHUB_API_URL="sim:tenant.json",
+        PIPEDRIVE_API_URL="sim:company.json",
+        GITHUB_OUTPUT=str(tmp_path / "output.txt"),
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+        GITHUB_SHA="0" * 40,
+        NO_COLOR="1",
+    )
+    return work, env
+
+
+def step_secrets(step: dict[str, Any], secrets: dict[str, str]) -> dict[str, str]:
+    """The step's `env:` entries that name a secret, as Actions fills them (unset: empty)."""
+    found = {}
+    for name, value in (step.get("env") or {}).items():
+        if match := re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", str(value)):
+            found[name] = secrets.get(match.group(1), "")
+    return found
+
+
+def run_github_step(
+    job: str, step: str, work: Path, env: dict[str, str], secrets: dict[str, str] = SECRETS
+) -> subprocess.CompletedProcess[str]:
+    spec = _steps(job)[step]
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", spec["run"]],
+        cwd=work,
+        env={**env, **step_secrets(spec, secrets)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    for secret in secrets.values():
+        assert secret not in done.stdout + done.stderr
+    return done
+
+
+def assert_no_secret_in(work: Path) -> None:
+    for path in work.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not [s for s in SECRETS.values() if s in text], path
+
+
+def github_plan_two_systems(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    work, env = two_system_repo(tmp_path)
+    planned = run_github_step("plan", "reconciler plan", work, env)
+    assert planned.returncode == 0, planned.stderr
+    assert "exitcode=2" in (tmp_path / "output.txt").read_text(encoding="utf-8")
+    # one comment: every system's summary first, then each system's plan
+    markdown = (work / "plan.md").read_text(encoding="utf-8")
+    dealhub = markdown.index("### DealHub plan for sim:tenant.json")
+    assert all(0 <= markdown.find(summary) < dealhub for summary in SUMMARIES), markdown
+    assert dealhub < markdown.index("### Pipedrive plan for sim:company.json")
+    # the artifact: one saved plan and one text of both systems
+    saved = json.loads((work / "plan.json").read_text(encoding="utf-8"))
+    assert [p["system"] for p in saved["plans"]] == ["dealhub", "pipedrive"]
+    text = (work / "plan.txt").read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if line.startswith("Plan: ")] == [
+        "Plan: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate.",
+        "Plan: 1 to create, 0 to update, 1 to reactivate, 0 to deactivate.",
+    ]
+    return work, env
+
+
+@needs_shell
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_github_two_systems_one_comment(tmp_path: Path) -> None:
+    work, _ = github_plan_two_systems(tmp_path)
+    script = _steps("plan")["Post the plan on the pull request"]["with"]["script"]
+    (work / "script.js").write_text(script, encoding="utf-8")
+    (work / "harness.js").write_text(NODE_HARNESS, encoding="utf-8")
+    state = work / "state.json"
+    state.write_text(json.dumps({"comments": [], "calls": []}), encoding="utf-8")
+    for _push in range(2):
+        subprocess.run(
+            ["node", "harness.js", "script.js", str(state)],
+            cwd=work,
+            env={**os.environ, "PLAN_EXITCODE": "2"},
+            check=True,
+            timeout=30,
+        )
+    result = json.loads(state.read_text(encoding="utf-8"))
+    assert result["calls"] == ["create", "update"]  # one comment, updated: not one per system
+    (comment,) = result["comments"]
+    assert comment["body"].startswith(MARKER)
+    assert all(summary in comment["body"] for summary in SUMMARIES)
+    assert "applied when this pull request is merged" in comment["body"]
+    assert_no_secret_in(work)
+
+
+@needs_shell
+def test_github_two_systems_apply_the_reviewed_plan(tmp_path: Path) -> None:
+    work, env = github_plan_two_systems(tmp_path)
+    (work / "saved-plan").mkdir()
+    for name in ("plan.json", "users-tree.txt"):
+        shutil.copy(work / name, work / "saved-plan" / name)
+    applied = run_github_step("apply", "reconciler apply", work, env)
+    assert applied.returncode == 0, applied.stderr
+    assert "fresh plan" not in applied.stdout  # the reviewed plan, for both systems
+    assert [line for line in applied.stdout.splitlines() if line.startswith("Apply complete")] == [
+        "Apply complete: 1 created, 1 updated, 0 reactivated, 0 deactivated, 0 failed.",
+        "Apply complete: 1 created, 0 updated, 1 reactivated, 0 deactivated, 0 failed.",
+    ]
+    # the drift check then finds both systems as the files say
+    drift = run_github_step("drift", "reconciler plan --detailed-exitcode", work, env)
+    assert drift.returncode == 0, drift.stderr
+    assert "exitcode=0" in (tmp_path / "output.txt").read_text(encoding="utf-8").splitlines()[-1]
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "**DealHub**: 0 to create" in summary and "**Pipedrive**: 0 to create" in summary
+    assert_no_secret_in(work)
+
+
+@needs_shell
+def test_github_two_systems_fall_back_when_one_system_moved(tmp_path: Path) -> None:
+    work, env = github_plan_two_systems(tmp_path)
+    (work / "saved-plan").mkdir()
+    for name in ("plan.json", "users-tree.txt"):
+        shutil.copy(work / name, work / "saved-plan" / name)
+    # Someone reactivates Alice in Pipedrive after the review: Pipedrive's saved
+    # plan no longer holds, so no system is written from it, and the recipe
+    # applies a fresh plan of the merged files to both.
+    company = json.loads((work / "company.json").read_text(encoding="utf-8"))
+    company[1]["active_flag"] = True
+    (work / "company.json").write_text(json.dumps(company), encoding="utf-8")
+    applied = run_github_step("apply", "reconciler apply", work, env)
+    assert applied.returncode == 0, applied.stderr
+    assert re.search(
+        r"^error: the saved plan does not match .* against sim:company\.json",
+        applied.stderr,
+        flags=re.M,
+    )
+    assert "fresh plan: the saved plan no longer matches" in applied.stdout
+    assert [line for line in applied.stdout.splitlines() if line.startswith("Apply complete")] == [
+        "Apply complete: 1 created, 1 updated, 0 reactivated, 0 deactivated, 0 failed.",
+        "Apply complete: 1 created, 0 updated, 0 reactivated, 0 deactivated, 0 failed.",
+    ]
+
+
+@needs_shell
+def test_a_file_for_one_system_needs_only_its_token(tmp_path: Path) -> None:
+    """An unset secret is empty: fatal for a system the files manage, else unused."""
+    work, env = two_system_repo(tmp_path)
+    env["PIPEDRIVE_API_URL"] = load(GITHUB)["env"]["PIPEDRIVE_API_URL"]  # never reached
+    only_dealhub = {"DEALHUB_TOKEN": SECRETS["DEALHUB_TOKEN"]}
+    planned = run_github_step("plan", "reconciler plan", work, env, secrets=only_dealhub)
+    assert planned.returncode == 0
+    assert "exitcode=1" in (tmp_path / "output.txt").read_text(encoding="utf-8")
+    assert "error: no API token: set PIPEDRIVE_API_TOKEN" in planned.stderr
+    # the whole run stops before any system is read: no plan of DealHub either
+    assert (work / "plan.md").read_text(encoding="utf-8") == ""
+    assert not (work / "plan.json").exists()
+
+    # the same workflow, for a people file that manages DealHub alone
+    (work / "users" / "team.yaml").write_text(USERS, encoding="utf-8")
+    planned = run_github_step("plan", "reconciler plan", work, env, secrets=only_dealhub)
+    assert planned.returncode == 0, planned.stderr
+    assert "exitcode=2" in (tmp_path / "output.txt").read_text(encoding="utf-8").splitlines()[-1]
+    assert "Pipedrive" not in (work / "plan.md").read_text(encoding="utf-8")
+
+
+@needs_shell
+def test_gitlab_two_systems_one_note(tmp_path: Path) -> None:
+    work, env = two_system_repo(tmp_path)
+    job = load(GITLAB)["plan"]
+    script = "\n".join(_strings(job["script"]))
+    notes: list[dict[str, Any]] = [{"id": 1, "body": "LGTM", "system": False}]
+    calls: list[str] = []
+    with notes_server(notes, calls) as ci:
+        for _push in range(2):
+            # GitLab gives every job the project's CI/CD variables as environment
+            done = subprocess.run(
+                ["bash", "-eo", "pipefail", "-c", script],
+                cwd=work,
+                env={**env, **ci, **SECRETS},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr  # exit 2 (changes) passes the job
+            assert "reconciler plan exited 2" in done.stdout
+            assert not [s for s in SECRETS.values() if s in done.stdout + done.stderr]
+    assert calls == ["POST", "PUT"]  # one note, updated: not one per system
+    assert len(notes) == 2 and notes[0]["body"] == "LGTM"
+    body = notes[1]["body"]
+    assert body.startswith(MARKER) and all(summary in body for summary in SUMMARIES)
+    saved = json.loads((work / "plan.json").read_text(encoding="utf-8"))
+    assert [p["system"] for p in saved["plans"]] == ["dealhub", "pipedrive"]
+    text = (work / "plan.txt").read_text(encoding="utf-8")
+    assert text.count("\nPlan: ") == 2
+    assert set(job["artifacts"]["paths"]) >= {"plan.json", "plan.txt"}
+    assert_no_secret_in(work)
