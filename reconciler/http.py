@@ -83,9 +83,12 @@ class TokenSource:
 
 
 def read_token(
-    *, token_file: str | None, env_var: str, required: bool = True
+    *, token_file: str | None, env_var: str, required: bool = True, system: str = ""
 ) -> TokenSource | None:
-    """The API token from --token-file or the environment variable."""
+    """The API token from --token-file or the environment variable.
+
+    `system` names the --token-file form to suggest (bare is DealHub's).
+    """
     if token_file:
         try:
             with open(token_file, encoding="utf-8") as fh:
@@ -102,7 +105,8 @@ def read_token(
         return _checked(TokenSource(token, env_var))
     if required:
         raise UsageError(
-            f"no API token: set {env_var} (or pass --token-file PATH); "
+            f"no API token: set {env_var} (or pass --token-file {system}{'=' if system else ''}"
+            "PATH); "
             "the token is never accepted on the command line"
         )
     return None

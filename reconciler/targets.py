@@ -39,13 +39,17 @@ def normalised(url: str) -> str:
 # -- several systems -------------------------------------------------------------------
 
 
+#: The system the bare forms name (`--api-url URL`, `--token-file PATH`): the first one.
+BARE = "dealhub"
+
+
 def by_system(values: tuple[str, ...], option: str) -> dict[str, str]:
     """`--api-url URL` (DealHub's) and `--api-url SYSTEM=URL`, by system name."""
     named: dict[str, str] = {}
     for value in values:
         system, sep, rest = value.partition("=")
         if not (sep and system in SYSTEMS):
-            system, rest = "dealhub", value
+            system, rest = BARE, value
         if system in named:
             raise UsageError(f"{option} names {system} twice")
         named[system] = rest
@@ -66,7 +70,7 @@ def system_target(
     token_env = caps.token_env
     env_url = None
     if env is not None:
-        if caps.name == "dealhub":
+        if caps.name == BARE:
             env_url, token_env = env.api_url, env.token_env
         elif caps.name in env.systems:
             env_url, token_env = env.systems[caps.name].api_url, env.systems[caps.name].token_env
@@ -74,7 +78,7 @@ def system_target(
         return named, token_env
     if env_url is not None:
         if not is_trusted_target(env_url, caps.trusted_domain):
-            where = "" if caps.name == "dealhub" else f".{caps.name}"
+            where = "" if caps.name == BARE else f".{caps.name}"
             raise UsageError(
                 f"settings.environments.{env.name if env else ''}{where}.api_url is {env_url}: "
                 f"a file may only name a {caps.title} host (https://*.{caps.trusted_domain}) "
@@ -84,7 +88,7 @@ def system_target(
     ambient = os.environ.get(f"{caps.env_prefix}_API_URL", "").strip()
     if ambient:
         return ambient, token_env
-    flag = "--api-url URL" if caps.name == "dealhub" else f"--api-url {caps.name}=URL"
+    flag = "--api-url URL" if caps.name == BARE else f"--api-url {caps.name}=URL"
     raise UsageError(
         f"no target for {caps.title}: pass {flag} (or sim:PATH), set "
         f"{caps.env_prefix}_API_URL, or choose --env NAME"
@@ -101,7 +105,11 @@ def open_remote(
     options: OpenOptions,
 ) -> Remote:
     """Connect to one system with its token (from `token_env`, or --token-file)."""
+    name = provider.capabilities.name
     token = read_token(
-        token_file=token_file, env_var=token_env, required=not url.startswith(SIM_PREFIX)
+        token_file=token_file,
+        env_var=token_env,
+        required=not url.startswith(SIM_PREFIX),
+        system="" if name == BARE else name,
     )
     return provider.open(url, token, writable=writable, options=options)

@@ -87,3 +87,13 @@ def test_the_example_applies_to_both_and_then_plans_empty(run: Any, acme: tuple[
     assert again.code == 0, again.all
     # Notes remain (Pipedrive cannot rename Daniel), but no change and no journey.
     assert "Across systems" not in again.out and "Dan Smith" in again.out
+
+
+def test_a_missing_pipedrive_token_names_the_pipedrive_token_file_form(
+    run: Any, tenant: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIPEDRIVE_API_TOKEN", raising=False)
+    where = ("--api-url", f"sim:{tenant}", "--api-url", "pipedrive=https://acme.pipedrive.com")
+    result = run("plan", str(PEOPLE), *where)
+    assert result.code == 1
+    assert "set PIPEDRIVE_API_TOKEN (or pass --token-file pipedrive=PATH)" in result.err
