@@ -657,36 +657,51 @@ def report_lines(merged: Merged, file: str) -> list[str]:
     """What the merge did, for stderr: one line per kind of person it treated apart."""
     shown = printable(file)
     listed = len(merged.listed) + len(merged.unmatched) + len(merged.split)
-    matched = len(merged.listed)
-    lines = [f"Merged: {listed} people listed for Pipedrive ({matched} matched by email)."]
+    lines = [
+        f"Merged: {_count(listed, 'person', 'people')} listed for Pipedrive "
+        f"({len(merged.listed)} matched by email)."
+    ]
+    # (who, what one of them is, what several are, what the merge did)
     groups = [
-        (merged.unmatched, "Pipedrive users match no person in " + shown,
+        (merged.unmatched, f"Pipedrive user matches no person in {shown}",
+         f"Pipedrive users match no person in {shown}",
          "added with systems: [pipedrive]; give each the person's DealHub login or remove them"),
         ([f"{login} ({email})" for login, email in merged.split],
+         "person is is_active: false here but active in Pipedrive",
          "people are is_active: false here but active in Pipedrive",
          "their Pipedrive user is added on its own with systems: [pipedrive]; remove it to "
          "deactivate them there"),
-        (merged.absent, "people have no Pipedrive user",
+        (merged.absent, "person has no Pipedrive user", "people have no Pipedrive user",
          "given systems without pipedrive, so the plan does not create them"),
-        (merged.inactive_there, "people are inactive in Pipedrive",
+        (merged.inactive_there, "person is inactive in Pipedrive",
+         "people are inactive in Pipedrive",
          "given systems without pipedrive, so the plan does not reactivate them"),
-        (merged.same_email, "people share their email with another person listed for Pipedrive",
+        (merged.same_email, "person shares their email with another listed for Pipedrive",
+         "people share their email with another listed for Pipedrive",
          "given systems without pipedrive: Pipedrive keys users by email"),
-        (merged.widened, "people had systems of their own and are in Pipedrive",
+        (merged.widened, "person had systems of their own and is in Pipedrive",
+         "people had systems of their own and are in Pipedrive",
          "pipedrive added to their systems"),
-        (merged.access_notes, "Pipedrive users have access no people file can state",
-         "the plan shows it as a note"),
+        (merged.access_notes, "Pipedrive user has access no people file can state",
+         "Pipedrive users have access no people file can state", "the plan shows it as a note"),
     ]  # fmt: skip
-    for items, what, done in groups:
+    for items, one, several, done in groups:
         if items:
+            what = one if len(items) == 1 else several
             lines.append(f"{len(items)} {what}: {_names(items)} ({done}).")
     if not listed:
         lines.append(
             "No one is listed for Pipedrive: its plan stops on the empty-desired-state guard."
         )
-    notes = f" ({merged.notes} notes: what Pipedrive's API cannot change)" if merged.notes else ""
+    notes = ""
+    if merged.notes:
+        notes = f" ({_count(merged.notes, 'note', 'notes')}: what Pipedrive's API cannot change)"
     lines.append(f"Its plan against this company shows no changes{notes}.")
     return lines
+
+
+def _count(n: int, one: str, several: str) -> str:
+    return f"{n} {one if n == 1 else several}"
 
 
 def _load_text(text: str, file: str) -> tuple[DesiredState, str]:

@@ -1,4 +1,4 @@
-"""Adopting Pipedrive: merging a company into a people file (issue 15, item 4).
+"""Adopting Pipedrive: `export --system pipedrive --merge PEOPLE.yaml` (issue 15, item 4).
 
 The merged file plans to no change against the company it was merged from and
 to the original's plan against DealHub, and keeps every line of the original.
@@ -11,14 +11,55 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.adopt import MergeError, merge_people, split_lines
+from reconciler.adopt import Merged, MergeError, merge_people, report_lines, split_lines
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
+from reconciler.export import export_pipedrive_yaml
 from reconciler.providers import get as get_provider
 from reconciler.providers.pipedrive.rules import APPS
+
+TOKEN = "pd-token-do-not-print-0123"
+DEALHUB_TOKEN = "dh-token-do-not-print-0123"
+
+PEOPLE = """\
+# yaml-language-server: $schema=../schemas/users.schema.json
+# Who works at Acme.  Keep this comment!
+version: 1
+
+settings:
+  unlisted: deactivate   # the tenant's others are deactivated
+  protect: ["admin@acme*"]
+
+defaults:
+  company: Acme
+
+users:
+  - login: admin@acme
+    email: Admin@Acme.com
+    name: Admin   # the admin
+
+  # Roy runs sales
+  - login: roy@acme
+    email: roy@acme.com
+    name: Roy
+    position: |
+      VP
+      Sales
+
+  - {login: gone@acme, email: gone@acme.com, name: Gone, is_active: false}
+  - login: nopd@acme
+    email: nopd@acme.com
+    name: No PD
+    systems: [dealhub]
+  - login: dana@acme
+    email: dana@acme.com
+    name: Dana
+# the end
+"""
 
 
 def _dealhub_user(login: str, email: str, name: str, **extra: Any) -> dict[str, Any]:
@@ -26,10 +67,219 @@ def _dealhub_user(login: str, email: str, name: str, **extra: Any) -> dict[str, 
             "is_active": True, **extra}  # fmt: skip
 
 
+TENANT = [
+    _dealhub_user("admin@acme", "Admin@Acme.com", "Admin"),
+    _dealhub_user("roy@acme", "roy@acme.com", "Roy", position="VP\nSales\n"),
+    _dealhub_user("gone@acme", "gone@acme.com", "Gone", is_active=False),
+    _dealhub_user("nopd@acme", "nopd@acme.com", "No PD"),
+    _dealhub_user("dana@acme", "dana@acme.com", "Dana"),
+]
+
+
 def _pd(user_id: int, email: str, active: bool = True, **extra: Any) -> dict[str, Any]:
     return {"id": user_id, "email": email, "name": email.split("@")[0].title(),
             "active_flag": active, "is_you": False, "is_deleted": False,
             "access": [{"app": "sales", "admin": False}], **extra}  # fmt: skip
+
+
+COMPANY = [
+    _pd(1, "admin@acme.com", is_you=True,
+        access=[{"app": "global", "admin": True}, {"app": "sales", "admin": False}]),
+    _pd(2, "ROY@acme.com", active=False),
+    _pd(3, "gone@acme.com"),
+    _pd(4, "nopd@acme.com"),
+    _pd(5, "new@acme.com", access=[{"app": "sales", "admin": True}]),
+    _pd(6, "dana@acme.com", is_deleted=True),
+    _pd(7, "Old@Acme.com", active=False),
+]  # fmt: skip
+
+
+@pytest.fixture
+def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("PIPEDRIVE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("DEALHUB_TOKEN", DEALHUB_TOKEN)
+    monkeypatch.delenv("PIPEDRIVE_API_URL", raising=False)
+    paths = {
+        "people": tmp_path / "people.yaml",
+        "tenant": tmp_path / "tenant.json",
+        "company": tmp_path / "company.json",
+        "merged": tmp_path / "merged.yaml",
+    }
+    paths["people"].write_text(PEOPLE, encoding="utf-8")
+    paths["tenant"].write_text(json.dumps(TENANT))
+    paths["company"].write_text(json.dumps(COMPANY))
+    return paths
+
+
+def _merge(run: Any, acme: dict[str, Path], *extra: str) -> Any:
+    return run(
+        "export", "--system", "pipedrive", "--merge", str(acme["people"]),
+        "--api-url", f"pipedrive=sim:{acme['company']}", *extra,
+    )  # fmt: skip
+
+
+def _targets(acme: dict[str, Path]) -> list[str]:
+    return ["--api-url", f"sim:{acme['tenant']}", "--api-url", f"pipedrive=sim:{acme['company']}"]
+
+
+# --- through the command line ------------------------------------------------------
+
+
+def test_merged_file_plans_to_no_change_in_both_systems(run: Any, acme: dict[str, Path]) -> None:
+    people, merged = str(acme["people"]), str(acme["merged"])
+    original = run("plan", people, "--api-url", f"sim:{acme['tenant']}", "--detailed-exitcode")
+    assert original.code == 0, original.all
+    result = _merge(run, acme, "-o", merged)
+    assert result.code == 0, result.all
+    assert result.out == ""
+    assert TOKEN not in result.all
+    for systems in ([], ["--system", "dealhub"], ["--system", "pipedrive"]):
+        planned = run("plan", merged, *_targets(acme), "--detailed-exitcode", *systems)
+        assert planned.code == 0, planned.all
+    both = run("plan", merged, *_targets(acme), "--format", "json")
+    plans = json.loads(both.out)["plans"]
+    assert [p["system"] for p in plans] == ["dealhub", "pipedrive"]
+    assert all(p["changes"] == [] for p in plans)
+    assert run("validate", merged).code == 0
+
+
+def test_merged_file_keeps_the_original_and_adds_what_is_needed(
+    run: Any, acme: dict[str, Path]
+) -> None:
+    assert _merge(run, acme, "-o", str(acme["merged"])).code == 0
+    text = acme["merged"].read_text(encoding="utf-8")
+    assert "  systems: [dealhub, pipedrive]\n  unlisted: deactivate   # the tenant" in text
+    assert "    name: Admin   # the admin\n    pipedrive: {access: [{app: global, admin: true}, " \
+        "{app: sales}]}\n" in text  # fmt: skip
+    # Roy is inactive in Pipedrive, Dana deleted there: neither is listed for it.
+    assert "      Sales\n    systems: [dealhub]\n\n  - {login: gone@acme" in text
+    assert "    name: Dana\n    systems: [dealhub]\n" in text
+    # Gone is inactive here but active there: the Pipedrive user is added on its own.
+    assert "name: Gone, is_active: false, systems: [dealhub]}" in text
+    assert "    systems: [dealhub, pipedrive]\n  - login: dana@acme" in text
+    doc = yaml.safe_load(text)
+    added = {u["login"]: u for u in doc["users"][5:]}
+    assert added == {
+        "new@acme.com": {"login": "new@acme.com", "email": "new@acme.com", "name": "New",
+                         "systems": ["pipedrive"],
+                         "pipedrive": {"access": [{"app": "sales", "admin": True}]}},
+        "Old@Acme.com": {"login": "Old@Acme.com", "email": "Old@Acme.com", "name": "Old",
+                         "systems": ["pipedrive"], "is_active": False},
+        "gone@acme.com": {"login": "gone@acme.com", "email": "gone@acme.com", "name": "Gone",
+                          "systems": ["pipedrive"]},
+    }  # fmt: skip
+    assert text.endswith("    systems: [pipedrive]\n# the end\n")
+    assert_only_insertions(PEOPLE, text)
+
+
+def test_the_report_names_who_was_treated_apart(run: Any, acme: dict[str, Path]) -> None:
+    result = _merge(run, acme, "-o", str(acme["merged"]))
+    people = str(acme["people"])
+    assert (
+        f"2 Pipedrive users match no person in {people}: new@acme.com, Old@Acme.com (added "
+        "with systems: [pipedrive]; give each the person's DealHub login or remove them)."
+    ) in result.err
+    assert "1 person has no Pipedrive user: dana@acme" in result.err
+    assert "1 person is inactive in Pipedrive: roy@acme" in result.err
+    assert "1 person is is_active: false here but active in Pipedrive: gone@acme" in result.err
+    assert "1 person had systems of their own and is in Pipedrive: nopd@acme" in result.err
+    assert "Its plan against this company shows no changes" in result.err
+    assert f"Wrote the merged people file to {acme['merged']}" in result.err
+
+
+def test_the_report_is_short_and_inert() -> None:
+    many = Merged("", unmatched=[f"u{i}@x.com" for i in range(12)] + ["evil\x1b[31m@x.com"])
+    lines = report_lines(many, "people\n.yaml")
+    assert lines[0] == "Merged: 13 people listed for Pipedrive (0 matched by email)."
+    assert lines[1].startswith("13 Pipedrive users match no person in people\\u000a.yaml: u0@x")
+    assert "u9@x.com and 3 more (added" in lines[1]
+    nobody = report_lines(Merged("", absent=["a"], notes=1), "p.yaml")
+    assert "1 person has no Pipedrive user: a (given" in nobody[1]
+    assert "empty-desired-state guard" in nobody[2]
+    assert nobody[3] == "Its plan against this company shows no changes (1 note: what " \
+        "Pipedrive's API cannot change)."  # fmt: skip
+    shown = report_lines(Merged("", absent=["evil\x1b[31m"]), "p.yaml")[1]
+    assert "\x1b" not in shown and "evil\\u001b[31m" in shown
+
+
+def test_dash_writes_the_merged_file_to_stdout(run: Any, acme: dict[str, Path]) -> None:
+    to_file = _merge(run, acme, "-o", str(acme["merged"]))
+    to_stdout = _merge(run, acme, "-o", "-")
+    default = _merge(run, acme)
+    assert to_file.code == to_stdout.code == default.code == 0
+    assert to_stdout.out == default.out == acme["merged"].read_text(encoding="utf-8")
+    assert "Wrote" not in to_stdout.err
+    assert acme["people"].read_text(encoding="utf-8") == PEOPLE
+
+
+def test_the_people_file_can_be_merged_in_place(run: Any, acme: dict[str, Path]) -> None:
+    assert _merge(run, acme, "-o", str(acme["people"])).code == 0
+    planned = run("plan", str(acme["people"]), *_targets(acme), "--detailed-exitcode")
+    assert planned.code == 0, planned.all
+
+
+def test_a_bad_people_file_is_an_error_and_nothing_is_written(
+    run: Any, acme: dict[str, Path]
+) -> None:
+    acme["people"].write_text(PEOPLE.replace("    name: Dana\n", "    nmae: Dana\n"))
+    # The file is read first: the company (here, a refused URL) is never reached.
+    result = run(
+        "export", "--system", "pipedrive", "--merge", str(acme["people"]),
+        "--api-url", "pipedrive=http://acme.pipedrive.com", "-o", str(acme["merged"]),
+    )  # fmt: skip
+    assert result.code == 1
+    assert f"{acme['people']}:32: unknown key 'nmae'" in result.err
+    assert "http://" not in result.err
+    assert not acme["merged"].exists()
+
+
+def test_nothing_is_written_when_the_company_cannot_be_read(
+    run: Any, acme: dict[str, Path]
+) -> None:
+    acme["merged"].write_text("kept\n")
+    acme["company"].write_text("{not json")
+    result = _merge(run, acme, "-o", str(acme["merged"]))
+    assert result.code == 1 and "error:" in result.err
+    assert acme["merged"].read_text() == "kept\n"
+    result = run(
+        "export", "--system", "pipedrive", "--merge", str(acme["people"]),
+        "--api-url", "pipedrive=http://acme.pipedrive.com", "-o", str(acme["merged"]),
+    )  # fmt: skip
+    assert result.code == 1 and "http://" in result.err
+    assert acme["merged"].read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--merge", "PEOPLE"], "add --system pipedrive"),
+        (["--system", "dealhub", "--merge", "PEOPLE"], "add --system pipedrive"),
+        (["--system", "pipedrive", "--merge", "DIR"], "give one people file"),
+        (["--system", "pipedrive", "--merge", "-"], "give one people file"),
+        (["--system", "pipedrive", "--merge", "MANAGED"], "already manages Pipedrive"),
+    ],
+)
+def test_what_cannot_be_merged_is_refused(
+    run: Any, acme: dict[str, Path], args: list[str], message: str
+) -> None:
+    managed = acme["people"].parent / "managed.yaml"
+    both = "settings:\n  systems: [dealhub, pipedrive]\n"
+    managed.write_text(PEOPLE.replace("settings:\n", both))
+    names = {"PEOPLE": str(acme["people"]), "DIR": str(acme["people"].parent),
+             "MANAGED": str(managed)}  # fmt: skip
+    result = run(
+        "export", *[names.get(a, a) for a in args], "--api-url",
+        f"pipedrive=sim:{acme['company']}", "-o", str(acme["merged"]),
+    )  # fmt: skip
+    assert result.code == 1, result.all
+    assert message in result.err
+    assert not acme["merged"].exists()
+
+
+def test_export_without_merge_is_unchanged(run: Any, acme: dict[str, Path]) -> None:
+    result = run("export", "--system", "pipedrive", "--api-url", f"pipedrive=sim:{acme['company']}")
+    assert result.code == 0
+    assert result.out == export_pipedrive_yaml(COMPANY, source=f"sim:{acme['company']}")
 
 
 # --- the text edit -----------------------------------------------------------------
