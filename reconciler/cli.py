@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import click
 
 from reconciler import (
     __version__,
+    adopt,
     engine,
     github,
     guards,
@@ -58,7 +60,7 @@ from reconciler.schema import load_schema
 from reconciler.settings import SYSTEMS
 from reconciler.sim.cli import sim as sim_commands
 from reconciler.textsafe import printable
-from reconciler.yaml_source import paused_gc
+from reconciler.yaml_source import MAX_FILE_BYTES, paused_gc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -457,6 +459,13 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
     metavar="SUFFIX",
     help="Strip this suffix from logins and managers (exporting a sandbox such as _sb).",
 )
+@click.option(
+    "--merge",
+    metavar="PEOPLE.yaml",
+    type=click.Path(),
+    help="With --system pipedrive: merge the company into this people file by email, "
+    "keeping its comments and layout, so that its plan changes nothing in either system.",
+)
 @debug_option
 def export(
     env_name: str | None,
@@ -466,9 +475,14 @@ def export(
     output: str | None,
     schema_ref: str,
     login_suffix: str,
+    merge: str | None,
     debug: bool,
 ) -> int:
-    """Write the tenant's users as a desired-state file (to adopt reconciler)."""
+    """Write the tenant's users as a desired-state file (to adopt reconciler).
+
+    With --system pipedrive --merge PEOPLE.yaml, write that file with the
+    company merged in instead (see README, "Adopting Pipedrive").
+    """
     if env_name is not None:
         raise UsageError(
             "export has no desired-state file to read environments from: pass --api-url, "
@@ -477,32 +491,71 @@ def export(
     names = system_names or ("dealhub",)
     if len(names) != 1 or names[0] not in SYSTEMS:
         raise UsageError(f"export writes one system's users: --system {' or '.join(SYSTEMS)}")
-    provider = providers.get(names[0])
+    if merge is not None:
+        if names[0] != "pipedrive":
+            raise UsageError("--merge adopts Pipedrive into a people file: add --system pipedrive")
+        return export_merge(merge, api_urls, token_files, output)
+    tenant, target = read_system(names[0], api_urls, token_files)
+    if names[0] == "pipedrive":
+        text = export_pipedrive_yaml(tenant, source=target, schema_ref=schema_ref)
+    else:
+        text = export_yaml(tenant, login_suffix=login_suffix, source=target, schema_ref=schema_ref)
+    write_output(output, text)
+    if output and output != "-":
+        click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
+    return EXIT_OK
+
+
+def read_system(
+    name: str, api_urls: tuple[str, ...], token_files: tuple[str, ...]
+) -> tuple[list[dict[str, Any]], str]:
+    """One system's users (one read) and its target, chosen without a desired state."""
+    provider = providers.get(name)
     where = engine.Targets.parse(api_urls, token_files)
-    url, token_env = targets.system_target(provider, None, where.api_urls.get(names[0]))
+    url, token_env = targets.system_target(provider, None, where.api_urls.get(name))
     remote = targets.open_remote(
         provider,
         url,
         token_env,
-        where.token_files.get(names[0]),
+        where.token_files.get(name),
         writable=False,
         options=OpenOptions(),
     )
     try:
-        tenant = remote.read()
+        return remote.read(), remote.target
     finally:
         remote.close()
-    if names[0] == "pipedrive":
-        text = export_pipedrive_yaml(tenant, source=remote.target, schema_ref=schema_ref)
-    else:
-        text = export_yaml(
-            tenant, login_suffix=login_suffix, source=remote.target, schema_ref=schema_ref
-        )
+
+
+def write_output(output: str | None, text: str) -> None:
     if output and output != "-":
         write_atomically(output, text)
-        click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def export_merge(
+    people: str, api_urls: tuple[str, ...], token_files: tuple[str, ...], output: str | None
+) -> int:
+    """`export --system pipedrive --merge PEOPLE.yaml`: the file first, then the one read."""
+    if people == "-" or os.path.isdir(people):
+        raise UsageError(
+            f"--merge {people}: give one people file (the merge edits its text); a directory "
+            "of people files cannot be merged: combine them into one file first"
+        )
+    state = load_desired([people])
+    adopt.check_mergeable(state, people)
+    try:
+        text = read_regular_file(people, MAX_FILE_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {people}: {exc}") from None
+    company, _ = read_system("pipedrive", api_urls, token_files)
+    merged = adopt.merge_people(text, state, company, file=people)
+    write_output(output, merged.text)
+    for line in adopt.report_lines(merged, people):
+        click.echo(line, err=True)
+    if output and output != "-":
+        click.echo(f"Wrote the merged people file to {output}", err=True)
     return EXIT_OK
 
 
