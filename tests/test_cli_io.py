@@ -81,6 +81,7 @@ def test_validate_json_on_success(run: Any) -> None:
         "ok": True,
         "files": [str(EXAMPLE)],
         "users": 12,
+        "systems": {"dealhub": 12},
         "errors": [],
         "warnings": [],
     }
