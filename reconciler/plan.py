@@ -152,7 +152,8 @@ def cost_line(plan: Plan) -> str | None:
         f"{cost.verify} for the verification read)"
     )
     if not writes:
-        text = f"Cost: nothing to write (the plan's read cost {cost.verify} {cost.unit})"
+        # No write, so apply needs no verification read either (cost_of).
+        text = f"Cost: 0 {cost.unit} (nothing to write)"
     if cost.budget_left is not None:
         text += f"; {cost.budget_left:,} {cost.unit} left of today's budget"
         if cost.total > cost.budget_left:

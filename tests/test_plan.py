@@ -280,3 +280,20 @@ def test_summary_line() -> None:
 
 def test_format_version() -> None:
     assert FORMAT_VERSION == 1
+
+
+def test_cost_line_with_writes_and_with_none() -> None:
+    from reconciler.plan import Change, FieldChange, Plan, PlanCost, cost_line
+
+    change = Change("deactivate", "a@x.com", {"is_active": FieldChange(True, False)}, {}, {})
+    busy = Plan("sim:c.json", [change, change], 0, system="pipedrive")
+    busy.cost = PlanCost("tokens", 20, 20, budget_left=30)
+    assert cost_line(busy) == (
+        "Cost: 40 tokens (2 writes x 10, 20 for the verification read); 30 tokens left of "
+        "today's budget (apply would stop before the budget runs out; the next day's run goes on)."
+    )
+    idle = Plan("sim:c.json", [], 5, system="pipedrive", cost=PlanCost("tokens", 0, 0, 900))
+    assert (
+        cost_line(idle) == "Cost: 0 tokens (nothing to write); 900 tokens left of today's budget."
+    )
+    assert cost_line(Plan("sim:t.json", [], 5)) is None
