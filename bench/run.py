@@ -290,15 +290,15 @@ def make_dataset(size: int, seed: int, changes: str, workdir: Path) -> Dataset:
 
 def plan_summary(desired: Path, tenant: Path) -> dict[str, int]:
     """The plan's summary, from `plan --format json` (a copy of the tenant: plan never writes)."""
-    data = plan_json(plan_argv(desired, f"sim:{tenant}", "json"))
+    data = child_json(plan_argv(desired, f"sim:{tenant}", "json"))
     summary = data["summary"]
     if not data.get("safe", False):
         raise ChildFailed(f"the generated plan trips a safety guard: {data.get('guards')}")
     return {k: int(v) for k, v in summary.items()}
 
 
-def plan_json(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """What a `plan ... --format json` child printed, parsed."""
+def child_json(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a child printed as JSON (`plan ... --format json`), parsed."""
     with tempfile.TemporaryFile() as out:
         run_measured(argv, stdout=out, env=env)
         out.seek(0)
@@ -556,6 +556,17 @@ def machine() -> list[tuple[str, str]]:
         ("load average at start (1/5/15 min)", load or "unknown"),
         ("libyaml", "yes" if getattr(yaml, "__with_libyaml__", False) else "NO"),
     ]
+
+
+def harness_rss_note() -> str:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (
+        f"{peak:.0f} MB (Linux counts a parent's peak RSS, as it was when a child started, in "
+        "the child's ru_maxrss: no peak RSS above is below the harness's at that time, "
+        "which is its start-up size until section 5)"
+    )
 
 
 def bytecode_note(args: argparse.Namespace) -> str:
@@ -1123,11 +1134,43 @@ class SystemsDataset:
     expected: dict[str, dict[str, int]]
 
 
+# Run in a child: a process's ru_maxrss counts its parent's peak RSS when it was started
+# (Linux carries the peak of the memory it had before exec), so this harness never holds
+# a tenant itself; the child imports this file as a module and prints what it built.
+SYSTEMS_BUILD_CODE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("bench_run", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+print(json.dumps(bench.build_systems_data(*json.loads(sys.argv[2]))))
+"""
+
+
 def make_systems_dataset(ds: Dataset, seed: int, changes: str, workdir: Path) -> SystemsDataset:
+    """Section 6's data of one size, built by `build_systems_data` in a child process."""
+    given = [str(ds.tenant), str(ds.desired), ds.size, seed, changes, str(workdir)]
+    argv = [PY, "-c", SYSTEMS_BUILD_CODE, str(Path(__file__).resolve()), json.dumps(given)]
+    built = child_json(argv)
+    return SystemsDataset(
+        ds.size,
+        Path(built["people"]),
+        ds.tenant,
+        Path(built["company"]),
+        built["listed"],
+        built["company_users"],
+        {"dealhub": dict(ds.changes), "pipedrive": built["pipedrive"]},
+    )
+
+
+def build_systems_data(
+    tenant_file: str, desired_file: str, size: int, seed: int, changes: str, workdir: str
+) -> dict[str, Any]:
     """Section 1's tenant and desired state, made one people file for both systems, and a
     Pipedrive company of the same people (same emails) that the file changes by about
     `changes` of them: creates, reactivations, deactivations (listed `is_active: false`,
-    left out of the file, and company users the file never names)."""
+    left out of the file, and company users the file never names). Returns the files
+    written and the Pipedrive plan summary they are built to give."""
     import random
 
     import yaml
@@ -1135,9 +1178,9 @@ def make_systems_dataset(ds: Dataset, seed: int, changes: str, workdir: Path) ->
     from reconciler.sim.generate import _short_access, generate_company
 
     share = float(changes.rstrip("%")) / (100 if changes.endswith("%") else 1)
-    with open(ds.desired, encoding="utf-8") as fh:
+    with open(desired_file, encoding="utf-8") as fh:
         listed = yaml.load(fh, Loader=yaml.CSafeLoader)["users"]
-    with open(ds.tenant, encoding="utf-8") as fh:
+    with open(tenant_file, encoding="utf-8") as fh:
         tenant = json.load(fh)
     entry_of = {u["login"]: u for u in listed}
     known = {u["login"] for u in tenant}
@@ -1212,9 +1255,9 @@ def make_systems_dataset(ds: Dataset, seed: int, changes: str, workdir: Path) ->
             has_created_company=False,
         )
         company.append(record)
-    people_file = workdir / f"people-{ds.size}.yaml"
+    people_file = Path(workdir) / f"people-{size}.yaml"
     people_file.write_text("".join(entries), encoding="utf-8")
-    company_file = workdir / f"company-{ds.size}.json"
+    company_file = Path(workdir) / f"company-{size}.json"
     company_file.write_text(json.dumps(company), encoding="utf-8")
     n_listed = len(active) + len(inactive)
     pipedrive = {
@@ -1224,15 +1267,13 @@ def make_systems_dataset(ds: Dataset, seed: int, changes: str, workdir: Path) ->
         "deactivate": deactivate,
         "unchanged": n_listed - len(created) - len(reactivated) - len(turned_off),
     }
-    return SystemsDataset(
-        ds.size,
-        people_file,
-        ds.tenant,
-        company_file,
-        n_listed,
-        len(company),
-        {"dealhub": dict(ds.changes), "pipedrive": pipedrive},
-    )
+    return {
+        "people": str(people_file),
+        "company": str(company_file),
+        "listed": n_listed,
+        "company_users": len(company),
+        "pipedrive": pipedrive,
+    }
 
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # a JSON scalar is a YAML flow scalar
@@ -1262,8 +1303,8 @@ def check_systems_plans(sd: SystemsDataset) -> list[tuple[str, bool, str]]:
     """Each plan of section 6 once with --format json: the counts the data was built to
     give, and the two-system plan equal to the one-system plans."""
     urls = {"dealhub": f"sim:{sd.tenant}", "pipedrive": f"sim:{sd.company}"}
-    alone = {v: plan_json(systems_argv(sd, v, urls, "json")) for v in ("dealhub", "pipedrive")}
-    both = plan_json(systems_argv(sd, "both", urls, "json"))
+    alone = {v: child_json(systems_argv(sd, v, urls, "json")) for v in ("dealhub", "pipedrive")}
+    both = child_json(systems_argv(sd, "both", urls, "json"))
     where = f"{sd.size:,} people"
     checks = []
     for system, plan in alone.items():
@@ -1613,13 +1654,6 @@ def main(argv: Sequence[str]) -> int:
             report.processes[size], report.stages[size] = processes, stages
         # Shown in sections 5 and 6 and in the exit status, not in the Checks table of 1-4.
         failed_checks: list[tuple[str, bool, str]] = []
-        if not args.skip_pipedrive and (args.only_pipedrive or not only):
-            report.pipedrive = []
-            for size in args.size_list:
-                progress(f"{size:,} users (Pipedrive apply, simulated clock)")
-                pd = measure_pipedrive(size, args.seed, args.changes, workdir)
-                report.pipedrive.append(pd)
-                failed_checks += [c for c in pd.checks() if not c[1]]
         if not args.skip_systems and (args.only_systems or not only):
             report.systems = []
             for size in args.size_list:
@@ -1659,6 +1693,16 @@ def main(argv: Sequence[str]) -> int:
                             + ("0" if r.converged else "2 (changes left)"),
                         )
                     )
+        # Last: it runs in this process, and every child started after it would count the
+        # memory it took in its own peak RSS (see SYSTEMS_BUILD_CODE).
+        if not args.skip_pipedrive and (args.only_pipedrive or not only):
+            report.pipedrive = []
+            for size in args.size_list:
+                progress(f"{size:,} users (Pipedrive apply, simulated clock)")
+                pd = measure_pipedrive(size, args.seed, args.changes, workdir)
+                report.pipedrive.append(pd)
+                failed_checks += [c for c in pd.checks() if not c[1]]
+        report.machine.append(("peak RSS of the harness at the end", harness_rss_note()))
         report.elapsed = time.perf_counter() - t0
         text = report.markdown()
     out = Path(args.out)
