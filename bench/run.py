@@ -11,7 +11,11 @@ it, then measures, interleaving the variants run by run and reporting medians:
 3. the stages of a plan, timed with perf_counter in a fresh process per run;
 4. `reconciler apply` of the change set against `sim serve --latency`, with the
    requests counted from the server's request log and checked against
-   1 read + ceil(changes / 100) writes + 1 verification read.
+   1 read + ceil(changes / 100) writes + 1 verification read;
+5. Pipedrive apply in-process on a simulated clock (tokens, requests, pacing);
+6. one people file for both systems: `plan --system dealhub`, `plan --system
+   pipedrive` and `plan` of both (which reads the two in parallel), as whole
+   processes like section 1, with both against the sum of the two.
 
 Every child process is started and reaped here by pid; the harness itself holds no
 tenant in memory. It writes the tables to --out (Markdown) and prints them.
@@ -196,13 +200,18 @@ class Server:
 
 @contextlib.contextmanager
 def sim_server(
-    state: Path, workdir: Path, *, latency: float = 0.0, request_log: Path | None = None
+    state: Path,
+    workdir: Path,
+    *,
+    latency: float = 0.0,
+    request_log: Path | None = None,
+    system: str = "dealhub",
 ) -> Iterator[Server]:
     """`reconciler sim serve` on a free loopback port; stopped (SIGINT, by pid) on exit."""
     token = secrets.token_urlsafe(18)
     port = free_port()
     argv = [PY, "-m", "reconciler", "sim", "serve", "--port", str(port), "--state", str(state)]
-    argv += ["--token", token]
+    argv += ["--token", token, "--system", system]
     if latency:
         argv += ["--latency", repr(latency)]
     if request_log is not None:
@@ -281,18 +290,27 @@ def make_dataset(size: int, seed: int, changes: str, workdir: Path) -> Dataset:
 
 def plan_summary(desired: Path, tenant: Path) -> dict[str, int]:
     """The plan's summary, from `plan --format json` (a copy of the tenant: plan never writes)."""
-    with tempfile.TemporaryFile() as out:
-        run_measured(plan_argv(desired, f"sim:{tenant}", "json"), stdout=out)
-        out.seek(0)
-        data = json.load(out)
+    data = child_json(plan_argv(desired, f"sim:{tenant}", "json"))
     summary = data["summary"]
     if not data.get("safe", False):
         raise ChildFailed(f"the generated plan trips a safety guard: {data.get('guards')}")
     return {k: int(v) for k, v in summary.items()}
 
 
-def plan_argv(desired: Path, url: str, fmt: str) -> list[str]:
-    return [PY, "-m", "reconciler", "plan", str(desired), "--api-url", url, "--format", fmt]
+def child_json(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a child printed as JSON (`plan ... --format json`), parsed."""
+    with tempfile.TemporaryFile() as out:
+        run_measured(argv, stdout=out, env=env)
+        out.seek(0)
+        data: dict[str, Any] = json.load(out)
+    return data
+
+
+def plan_argv(desired: Path, url: str, fmt: str, *more_urls: str) -> list[str]:
+    argv = [PY, "-m", "reconciler", "plan", str(desired), "--api-url", url, "--format", fmt]
+    for other in more_urls:
+        argv += ["--api-url", other]
+    return argv
 
 
 # -- 1 and 2: whole processes ----------------------------------------------------------------
@@ -540,6 +558,17 @@ def machine() -> list[tuple[str, str]]:
     ]
 
 
+def harness_rss_note() -> str:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (
+        f"{peak:.0f} MB (Linux counts a parent's peak RSS, as it was when a child started, in "
+        "the child's ru_maxrss: no peak RSS above is below the harness's at that time, "
+        "which is its start-up size until section 5)"
+    )
+
+
 def bytecode_note(args: argparse.Namespace) -> str:
     set_off = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
     if args.no_bytecode_cache:
@@ -560,6 +589,7 @@ class Report:
     stages: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     apply: tuple[Dataset, list[ApplyRun]] | None = None
     pipedrive: list[PipedriveRun] | None = None
+    systems: list[SystemsRun] | None = None
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -634,6 +664,8 @@ class Report:
         parts += [self.apply_section(), ""]
         parts += ["## 5. Pipedrive `apply`: tokens, requests and pacing", ""]
         parts += [pipedrive_section(self.pipedrive), ""]
+        parts += ["## 6. One people file, both systems: `plan` of both against each alone", ""]
+        parts += [systems_section(self.systems, a.format), ""]
         parts += ["## Checks", ""]
         parts += [
             table(
@@ -826,7 +858,7 @@ class Report:
 
     def apply_section(self) -> str:
         if self.apply is None:
-            return "Skipped (--skip-apply)."
+            return "Skipped (--skip-apply, --only-pipedrive or --only-systems)."
         ds, runs = self.apply
         latency = self.args.apply_latency
         walls = [r.sample.wall for r in runs]
@@ -1021,7 +1053,7 @@ def measure_pipedrive(size: int, seed: int, changes: str, workdir: Path) -> Pipe
 
 def pipedrive_section(runs: list[PipedriveRun] | None) -> str:
     if runs is None:
-        return "Skipped (--skip-pipedrive)."
+        return "Skipped (--skip-pipedrive, or --only-systems without --only-pipedrive)."
     rows = [
         (
             f"{r.size:,}",
@@ -1074,6 +1106,414 @@ def pipedrive_section(runs: list[PipedriveRun] | None) -> str:
     )
 
 
+# -- 6: one people file, both systems ----------------------------------------------------------
+
+#: The three plans of section 6: DealHub alone, Pipedrive alone, both in one process.
+SYSTEMS_VARIANTS = ("dealhub", "pipedrive", "both")
+SYSTEMS_KINDS = ("create", "update", "reactivate", "deactivate")
+#: Share of Pipedrive's changes per kind (its API cannot update a user), as `sim generate`.
+SYSTEMS_PD_SHARES = {"create": 0.4, "reactivate": 0.15}
+SYSTEMS_HEADER = (
+    "# Generated by bench/run.py: one people file for DealHub and Pipedrive.\n"
+    "version: 1\nsettings:\n  systems: [dealhub, pipedrive]\n  unlisted: deactivate\n"
+    "  max_deactivations: 25%\n"
+    "  pipedrive: {unlisted: deactivate, max_deactivations: 25%}\n"
+    'defaults:\n  pipedrive: {"access": [{"app": "sales"}]}\nusers:\n'
+)
+
+
+@dataclass
+class SystemsDataset:
+    size: int
+    people: Path
+    tenant: Path
+    company: Path
+    listed: int
+    company_users: int
+    #: system -> the plan summary the data is built to give (DealHub: section 1's plan).
+    expected: dict[str, dict[str, int]]
+
+
+# Run in a child: a process's ru_maxrss counts its parent's peak RSS when it was started
+# (Linux carries the peak of the memory it had before exec), so this harness never holds
+# a tenant itself; the child imports this file as a module and prints what it built.
+SYSTEMS_BUILD_CODE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("bench_run", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+print(json.dumps(bench.build_systems_data(*json.loads(sys.argv[2]))))
+"""
+
+
+def make_systems_dataset(ds: Dataset, seed: int, changes: str, workdir: Path) -> SystemsDataset:
+    """Section 6's data of one size, built by `build_systems_data` in a child process."""
+    given = [str(ds.tenant), str(ds.desired), ds.size, seed, changes, str(workdir)]
+    argv = [PY, "-c", SYSTEMS_BUILD_CODE, str(Path(__file__).resolve()), json.dumps(given)]
+    built = child_json(argv)
+    return SystemsDataset(
+        ds.size,
+        Path(built["people"]),
+        ds.tenant,
+        Path(built["company"]),
+        built["listed"],
+        built["company_users"],
+        {"dealhub": dict(ds.changes), "pipedrive": built["pipedrive"]},
+    )
+
+
+def build_systems_data(
+    tenant_file: str, desired_file: str, size: int, seed: int, changes: str, workdir: str
+) -> dict[str, Any]:
+    """Section 1's tenant and desired state, made one people file for both systems, and a
+    Pipedrive company of the same people (same emails) that the file changes by about
+    `changes` of them: creates, reactivations, deactivations (listed `is_active: false`,
+    left out of the file, and company users the file never names). Returns the files
+    written and the Pipedrive plan summary they are built to give."""
+    import random
+
+    import yaml
+
+    from reconciler.sim.generate import _short_access, generate_company
+
+    share = float(changes.rstrip("%")) / (100 if changes.endswith("%") else 1)
+    with open(desired_file, encoding="utf-8") as fh:
+        listed = yaml.load(fh, Loader=yaml.CSafeLoader)["users"]
+    with open(tenant_file, encoding="utf-8") as fh:
+        tenant = json.load(fh)
+    entry_of = {u["login"]: u for u in listed}
+    known = {u["login"] for u in tenant}
+    # Every person: the tenant's users (listed or left out), then the file's new people.
+    people: list[tuple[str, str, dict[str, Any] | None]] = [
+        (
+            entry_of[u["login"]]["email"] if u["login"] in entry_of else u["email"],
+            u["name"],
+            entry_of.get(u["login"]),
+        )
+        for u in tenant
+    ] + [(u["email"], u["name"], u) for u in listed if u["login"] not in known]
+    active = [i for i, (_, _, e) in enumerate(people) if e and e.get("is_active") is not False]
+    inactive = [i for i, (_, _, e) in enumerate(people) if e and e.get("is_active") is False]
+    omitted = [i for i, (_, _, e) in enumerate(people) if e is None]
+
+    total = round(share * len(people))
+    counts = {kind: int(total * s) for kind, s in SYSTEMS_PD_SHARES.items()}
+    if total >= 3:
+        counts = {kind: max(1, n) for kind, n in counts.items()}
+    deactivate = total - sum(counts.values())
+    rng = random.Random(f"bench-systems-{seed}")
+    you, *others = active  # the token's own user: listed, active, never changed
+    rng.shuffle(others)
+    rng.shuffle(inactive)
+    rng.shuffle(omitted)
+    created = set(others[: counts["create"]])
+    reactivated = set(others[counts["create"] : counts["create"] + counts["reactivate"]])
+    # Deactivations a third each: listed `is_active: false`, left out, never named.
+    turned_off = set(inactive[: deactivate // 3])
+    left_out = set(omitted[: deactivate // 3])
+    strangers = deactivate - len(turned_off) - len(left_out)
+
+    records = generate_company(len(people) + strangers, seed)
+    company: list[dict[str, Any]] = []
+    entries = [SYSTEMS_HEADER]
+    for index, (email, name, entry) in enumerate(people):
+        record = records[index]
+        if entry is not None:
+            access = _short_access(record["access"])
+            block = f"    pipedrive: {_json({'access': access})}\n"
+            entries.append(
+                "  - "
+                + "\n    ".join(f"{k}: {_json(v)}" for k, v in entry.items())
+                + "\n"
+                + (block if access != [{"app": "sales"}] else "")
+            )
+        if index in created:
+            continue
+        if index in reactivated:
+            active_flag = False
+        elif index in turned_off or index in left_out:
+            active_flag = True
+        else:
+            active_flag = index in active  # as the file wants it: no change
+        record.update(
+            email=email,
+            name=name if record["activated"] else email,  # invited: named by their email
+            active_flag=active_flag,
+            is_deleted=False,
+            is_you=index == you,
+            has_created_company=index == you,
+        )
+        company.append(record)
+    for number, record in enumerate(records[len(people) :]):
+        handle, domain = record["email"].lower().split("@")
+        record.update(
+            email=f"{handle}.ext{number}@{domain}",  # no person of the file has it
+            active_flag=True,
+            is_deleted=False,
+            is_you=False,
+            has_created_company=False,
+        )
+        company.append(record)
+    people_file = Path(workdir) / f"people-{size}.yaml"
+    people_file.write_text("".join(entries), encoding="utf-8")
+    company_file = Path(workdir) / f"company-{size}.json"
+    company_file.write_text(json.dumps(company), encoding="utf-8")
+    n_listed = len(active) + len(inactive)
+    pipedrive = {
+        "create": len(created),
+        "update": 0,
+        "reactivate": len(reactivated),
+        "deactivate": deactivate,
+        "unchanged": n_listed - len(created) - len(reactivated) - len(turned_off),
+    }
+    return {
+        "people": str(people_file),
+        "company": str(company_file),
+        "listed": n_listed,
+        "company_users": len(company),
+        "pipedrive": pipedrive,
+    }
+
+
+_json = json.JSONEncoder(ensure_ascii=False).encode  # a JSON scalar is a YAML flow scalar
+
+
+def systems_argv(sd: SystemsDataset, variant: str, urls: dict[str, str], fmt: str) -> list[str]:
+    """`plan PEOPLE` of one system (`--system NAME`) or of both (no --system)."""
+    dealhub, pipedrive = urls["dealhub"], f"pipedrive={urls['pipedrive']}"
+    if variant == "both":
+        return plan_argv(sd.people, dealhub, fmt, pipedrive)
+    return [
+        *plan_argv(sd.people, dealhub if variant == "dealhub" else pipedrive, fmt),
+        "--system",
+        variant,
+    ]
+
+
+@dataclass
+class SystemsRun:
+    data: SystemsDataset
+    #: targets ("`sim:` files", "loopback, latency 0.05 s") -> variant -> samples
+    samples: dict[str, dict[str, list[Sample]]]
+    checks: list[tuple[str, bool, str]]
+
+
+def check_systems_plans(sd: SystemsDataset) -> list[tuple[str, bool, str]]:
+    """Each plan of section 6 once with --format json: the counts the data was built to
+    give, and the two-system plan equal to the one-system plans."""
+    urls = {"dealhub": f"sim:{sd.tenant}", "pipedrive": f"sim:{sd.company}"}
+    alone = {v: child_json(systems_argv(sd, v, urls, "json")) for v in ("dealhub", "pipedrive")}
+    both = child_json(systems_argv(sd, "both", urls, "json"))
+    where = f"{sd.size:,} people"
+    checks = []
+    for system, plan in alone.items():
+        got = {k: int(v) for k, v in plan["summary"].items()}
+        want = sd.expected[system]
+        checks.append(
+            (
+                f"{where}: {system} plan counts",
+                got == want and plan.get("safe") is True,
+                f"planned {got}, built for {want}"
+                + ("" if plan.get("safe") else "; a guard trips"),
+            )
+        )
+    in_both = {p.get("system"): p for p in both.get("plans", [])}
+    for system, plan in alone.items():
+        other = in_both.get(system)
+        differ = (
+            ["missing"]
+            if other is None
+            else sorted(k for k in plan.keys() | other.keys() if plan.get(k) != other.get(k))
+        )
+        checks.append(
+            (
+                f"{where}: {system} in the two-system plan == planned alone",
+                not differ,
+                f"{len(plan['changes'])} changes, {len(plan.get('notes', []))} notes"
+                + (f"; differ in {', '.join(differ)}" if differ else ", equal"),
+            )
+        )
+    return checks
+
+
+def measure_systems(ds: Dataset, args: argparse.Namespace, workdir: Path) -> SystemsRun:
+    sd = make_systems_dataset(ds, args.seed, args.changes, workdir)
+    checks = check_systems_plans(sd)
+    samples: dict[str, dict[str, list[Sample]]] = {}
+
+    def interleaved(target: str, urls: dict[str, str], env: dict[str, str] | None) -> None:
+        got = samples.setdefault(target, {v: [] for v in SYSTEMS_VARIANTS})
+        for run in range(args.runs):
+            progress(f"  {sd.size:,} users, both systems, {target}: run {run + 1}/{args.runs}")
+            shift = run % len(SYSTEMS_VARIANTS)  # each variant first in turn
+            for variant in SYSTEMS_VARIANTS[shift:] + SYSTEMS_VARIANTS[:shift]:
+                argv = systems_argv(sd, variant, urls, args.format)
+                got[variant].append(run_measured(argv, env=env)[0])
+
+    sim = {"dealhub": f"sim:{sd.tenant}", "pipedrive": f"sim:{sd.company}"}
+    interleaved("`sim:` files", sim, None)
+    tenant, company = workdir / f"served-s6-{sd.size}.json", workdir / f"served-pd-{sd.size}.json"
+    for latency in args.systems_latencies:
+        shutil.copyfile(sd.tenant, tenant)
+        shutil.copyfile(sd.company, company)
+        with (
+            sim_server(tenant, workdir, latency=latency) as dh,
+            sim_server(company, workdir, latency=latency, system="pipedrive") as pd,
+        ):
+            env = child_env(DEALHUB_TOKEN=dh.token, PIPEDRIVE_API_TOKEN=pd.token)
+            urls = {"dealhub": dh.url, "pipedrive": pd.url}
+            interleaved(f"loopback, latency {latency:g} s", urls, env)
+    return SystemsRun(sd, samples, checks)
+
+
+SYSTEMS_LABELS = {
+    "dealhub": "(a) `--system dealhub`",
+    "pipedrive": "(b) `--system pipedrive`",
+    "sum": "(a) + (b)",
+    "max": "max((a), (b))",
+    "both": "(c) both systems",
+}
+
+
+def systems_section(runs: list[SystemsRun] | None, fmt: str) -> str:
+    if runs is None:
+        return "Skipped (--skip-systems, or --only-pipedrive without --only-systems)."
+    data_rows = []
+    for r in runs:
+        sd, dh, pd = r.data, r.data.expected["dealhub"], r.data.expected["pipedrive"]
+        data_rows.append(
+            (
+                f"{sd.size:,}",
+                f"{sd.listed:,}",
+                f"{sd.people.stat().st_size / 1e6:.1f}",
+                f"{sd.tenant.stat().st_size / 1e6:.1f}",
+                f"{sd.company_users:,}",
+                f"{sd.company.stat().st_size / 1e6:.1f}",
+                *(dh[k] for k in SYSTEMS_KINDS),
+                *(pd[k] for k in ("create", "reactivate", "deactivate")),
+            )
+        )
+    time_rows, ratio_rows = [], []
+    for r in runs:
+        for where, by_variant in r.samples.items():
+            a, b, c = (by_variant[v] for v in SYSTEMS_VARIANTS)
+            # Run by run: the two single-system plans added, and the slower of them.
+            combined = {
+                "sum": [
+                    Sample(x.wall + y.wall, x.cpu + y.cpu, 0.0) for x, y in zip(a, b, strict=True)
+                ],
+                "max": [
+                    Sample(max(x.wall, y.wall), max(x.cpu, y.cpu), max(x.rss_mb, y.rss_mb))
+                    for x, y in zip(a, b, strict=True)
+                ],
+            }
+            rows = {"dealhub": a, "pipedrive": b, **combined, "both": c}
+            for name, samples in rows.items():
+                walls = [s.wall for s in samples]
+                rss = med([s.rss_mb for s in samples])
+                time_rows.append(
+                    (
+                        f"{r.data.size:,}",
+                        where,
+                        SYSTEMS_LABELS[name],
+                        f"{med(walls):.3f}",
+                        f"{min(walls):.3f}–{max(walls):.3f}",
+                        f"{med([s.cpu for s in samples]):.3f}",
+                        f"{rss:.0f}" if name != "sum" else "",
+                    )
+                )
+            cw, cc, cr = (med([getattr(s, k) for s in c]) for k in ("wall", "cpu", "rss_mb"))
+            sums, maxes = combined["sum"], combined["max"]
+            ratio_rows.append(
+                (
+                    f"{r.data.size:,}",
+                    where,
+                    ratio(cw, med([s.wall for s in sums])),
+                    ratio(cc, med([s.cpu for s in sums])),
+                    ratio(cw, med([s.wall for s in maxes])),
+                    f"{med([z.wall - m.wall for z, m in zip(c, maxes, strict=True)]):+.3f}",
+                    ratio(cr, med([s.rss_mb for s in maxes])),
+                )
+            )
+    checks = [c for r in runs for c in r.checks]
+    return "\n".join(
+        [
+            "One people file listing every person for both systems "
+            "(`settings.systems: [dealhub, pipedrive]`), made from section 1's generated "
+            "tenant and desired state: the same DealHub changes, and a Pipedrive company of "
+            "the same people (same emails) that the file changes by the same share: creates, "
+            "reactivations and deactivations (a third each `is_active: false`, left out of "
+            "the file, and company users the file never names). Every person keeps their "
+            "generated Pipedrive access (a `pipedrive:` block unless it is the default).",
+            "",
+            table(
+                [
+                    "users",
+                    "people listed",
+                    "people file MB",
+                    "tenant MB",
+                    "company users",
+                    "company MB",
+                    "DealHub create",
+                    "update",
+                    "reactivate",
+                    "deactivate",
+                    "Pipedrive create",
+                    "reactivate",
+                    "deactivate",
+                ],
+                data_rows,
+            ),
+            "",
+            f"`{Path(PY).name} -m reconciler plan PEOPLE --format {fmt} > /dev/null` as a "
+            "whole process, as in section 1 (wall, CPU = user+sys and peak RSS of that one "
+            "child, os.wait4): (a) `--system dealhub --api-url T`, (b) `--system pipedrive "
+            "--api-url pipedrive=C`, (c) both systems: `--api-url T --api-url pipedrive=C` "
+            "without `--system`, which reads the two systems in parallel threads. Targets are "
+            "`sim:` files (in-process simulators) and, for each --systems-latency, two "
+            "`reconciler sim serve` processes on loopback (one DealHub, one `--system "
+            "pipedrive`) that answer every request after that latency; a plan reads each "
+            "system with one request, so reading the two one after the other would add about "
+            "one latency to (c) over the slower of (a) and (b), and reading them in parallel "
+            "adds none. CPU is the plan's process alone (not the servers'). The three plans "
+            "run in turn within a run, each first in turn; (a) + (b) and max((a), (b)) are "
+            "taken run by run, then the median.",
+            "",
+            table(
+                ["users", "targets", "plan", "wall s", "wall min–max", "CPU s", "peak RSS MB"],
+                time_rows,
+                "lll" + "r" * 4,
+            ),
+            "",
+            table(
+                [
+                    "users",
+                    "targets",
+                    "wall (c) / ((a) + (b))",
+                    "CPU (c) / ((a) + (b))",
+                    "wall (c) / max",
+                    "wall (c) − max s",
+                    "peak RSS (c) / max",
+                ],
+                ratio_rows,
+                "ll" + "r" * 5,
+            ),
+            "",
+            "Checked once per size with `--format json` (`sim:` targets): each "
+            "single-system plan has the summary the data was built for (DealHub's: section "
+            "1's plan of the DealHub-only desired state of the same tenant), and each system's "
+            "plan within (c) equals, key for key, the plan of that system alone.",
+            "",
+            table(
+                ["check", "result", "detail"],
+                [(n, "ok" if ok else "**FAILED**", d) for n, ok, d in checks],
+                "lll",
+            ),
+        ]
+    )
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -1094,6 +1534,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="Measure Pipedrive apply alone (sections 1-4 are then left empty).",
     )
+    p.add_argument("--skip-systems", action="store_true", help="Do not measure section 6.")
+    p.add_argument(
+        "--only-systems",
+        action="store_true",
+        help="Measure section 6 (one people file, both systems) alone, at every --sizes.",
+    )
+    p.add_argument(
+        "--systems-latency",
+        default="0.05,0.5",
+        help="Section 6's loopback servers: sim serve --latency, comma-separated, each a "
+        "round of runs (default 0.05,0.5; '' for no loopback runs).",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--changes", default="5%", help="Share of users changed (sim generate).")
     p.add_argument("--format", default="text", choices=("text", "json", "markdown"))
@@ -1109,6 +1561,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
         p.error(f"--sizes {args.sizes!r}: give integers separated by commas")
+    try:
+        args.systems_latencies = [float(s) for s in args.systems_latency.split(",") if s.strip()]
+    except ValueError:
+        p.error(f"--systems-latency {args.systems_latency!r}: give seconds separated by commas")
+    if any(not 0 <= x < 60 for x in args.systems_latencies):
+        p.error("--systems-latency: each latency from 0 to 60 seconds")
     if args.runs < 1 or any(s < 1 for s in args.size_list):
         p.error("--runs and every size must be at least 1")
     return args
@@ -1133,6 +1591,20 @@ def to_json(report: Report) -> dict[str, Any]:
         "stages": {str(size): st for size, st in report.stages.items()},
         "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in report.checks],
     }
+    if report.systems is not None:
+        data["systems"] = {
+            str(r.data.size): {
+                "people_listed": r.data.listed,
+                "company_users": r.data.company_users,
+                "expected": r.data.expected,
+                "samples": {
+                    target: {v: samples(xs) for v, xs in by_variant.items()}
+                    for target, by_variant in r.samples.items()
+                },
+                "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in r.checks],
+            }
+            for r in report.systems
+        }
     if report.apply is not None:
         ds, runs = report.apply
         data["apply"] = {
@@ -1172,23 +1644,25 @@ def main(argv: Sequence[str]) -> int:
         for _ in range(2):  # warm the bytecode and the page cache
             run_measured([PY, "-c", "import reconciler.cli, yaml, json"])
         datasets: dict[int, Dataset] = {}
-        for size in [] if args.only_pipedrive else args.size_list:
+        only = args.only_pipedrive or args.only_systems  # the other sections are left empty
+        for size in [] if only else args.size_list:
             progress(f"{size:,} users: generating")
             ds = make_dataset(size, args.seed, args.changes, workdir)
             datasets[size] = ds
             report.datasets.append(ds)
             processes, stages = measure_processes(ds, args.runs, args.format, workdir)
             report.processes[size], report.stages[size] = processes, stages
-        # Shown in section 5 and in the exit status, not in the Checks table of sections 1-4.
+        # Shown in sections 5 and 6 and in the exit status, not in the Checks table of 1-4.
         failed_checks: list[tuple[str, bool, str]] = []
-        if not args.skip_pipedrive:
-            report.pipedrive = []
+        if not args.skip_systems and (args.only_systems or not only):
+            report.systems = []
             for size in args.size_list:
-                progress(f"{size:,} users (Pipedrive apply, simulated clock)")
-                pd = measure_pipedrive(size, args.seed, args.changes, workdir)
-                report.pipedrive.append(pd)
-                failed_checks += [c for c in pd.checks() if not c[1]]
-        if not args.skip_apply and not args.only_pipedrive:
+                ds = datasets.get(size) or make_dataset(size, args.seed, args.changes, workdir)
+                progress(f"{size:,} users (one people file, both systems)")
+                sr = measure_systems(ds, args, workdir)
+                report.systems.append(sr)
+                failed_checks += [c for c in sr.checks if not c[1]]
+        if not args.skip_apply and not only:
             ds = datasets.get(args.apply_size)
             if ds is None:
                 progress(f"{args.apply_size:,} users (apply): generating")
@@ -1219,6 +1693,16 @@ def main(argv: Sequence[str]) -> int:
                             + ("0" if r.converged else "2 (changes left)"),
                         )
                     )
+        # Last: it runs in this process, and every child started after it would count the
+        # memory it took in its own peak RSS (see SYSTEMS_BUILD_CODE).
+        if not args.skip_pipedrive and (args.only_pipedrive or not only):
+            report.pipedrive = []
+            for size in args.size_list:
+                progress(f"{size:,} users (Pipedrive apply, simulated clock)")
+                pd = measure_pipedrive(size, args.seed, args.changes, workdir)
+                report.pipedrive.append(pd)
+                failed_checks += [c for c in pd.checks() if not c[1]]
+        report.machine.append(("peak RSS of the harness at the end", harness_rss_note()))
         report.elapsed = time.perf_counter() - t0
         text = report.markdown()
     out = Path(args.out)
