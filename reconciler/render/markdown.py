@@ -251,7 +251,10 @@ class MarkdownRenderer:
                 who += f" ({code(journey.email)})"
             lines.append(f"- {who} {escape(journey.story)}")
         if len(journeys) > NAMED_SHOWN:
-            lines.append(f"- and {len(journeys) - NAMED_SHOWN} more (see the text plan)")
+            # The artifact's plan.txt is made from the saved plan, which has no
+            # journeys (SPEC 5 fixes its keys): point at what does name them.
+            more = len(journeys) - NAMED_SHOWN
+            lines.append(f"- and {more} more (each system's plan below names their changes)")
         return lines
 
     def title(self, plan: Plan) -> list[str]:

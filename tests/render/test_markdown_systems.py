@@ -76,3 +76,13 @@ def test_a_tiny_limit_still_returns_a_comment_within_it() -> None:
     plans = [plan("dealhub", deactivate=50), plan("pipedrive", deactivate=50)]
     for limit in (0, 100, 1000, 5000):
         assert len(MarkdownRenderer(limit).render_many(plans, [])) <= max(limit, 200)
+
+
+def test_a_long_list_of_journeys_is_cut_after_the_first_twenty() -> None:
+    stories = [
+        Journey(f"p{i:02}@acme", f"p{i:02}@acme.com", "leaves: deactivated") for i in range(25)
+    ]
+    text = render_plans([plan("dealhub"), plan("pipedrive")], "markdown", journeys=stories)
+    items = [i for i in read(text).all("li") if i.startswith("p") or i.startswith("and")]
+    assert len(items) == 21 and items[19].startswith("p19@acme ")
+    assert items[20] == "and 5 more (each system's plan below names their changes)"
