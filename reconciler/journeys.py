@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired import DesiredUser
-from reconciler.plan import Action, Change, Plan
+from reconciler.plan import Action, Change, Plan, and_joined
 from reconciler.providers import title
 
 #: How each action reads in a story.
@@ -71,10 +71,6 @@ def _moves_access(change: Change) -> bool:
     return not (change.action == "create" and made is not None and made.after is False)
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _grouped(parts: list[tuple[str, str]]) -> str:
     # Same verb, one phrase: "deactivated in DealHub and Pipedrive".
     # The order of first appearance is kept.
@@ -85,7 +81,7 @@ def _grouped(parts: list[tuple[str, str]]) -> str:
             order.append(verb)
             where[verb] = []
         where[verb].append(system)
-    return ", ".join(f"{verb} in {_and(where[verb])}" for verb in order)
+    return ", ".join(f"{verb} in {and_joined(where[verb])}" for verb in order)
 
 
 def _story(acts: dict[str, Action], held: dict[str, bool]) -> str:
@@ -100,9 +96,9 @@ def _story(acts: dict[str, Action], held: dict[str, bool]) -> str:
         return f"{head}: {_grouped(done + tail)}"
     if kinds <= {"create", "reactivate"}:
         if active:
-            acted = _and([title(s) for s in acts])
-            rest = f"; already inactive in {_and(inactive)}" if inactive else ""
-            return f"in {_and(active)}, not in {acted}: {_grouped(done)}{rest}"
+            acted = and_joined([title(s) for s in acts])
+            rest = f"; already inactive in {and_joined(inactive)}" if inactive else ""
+            return f"in {and_joined(active)}, not in {acted}: {_grouped(done)}{rest}"
         head = "returns" if kinds == {"reactivate"} else "joins"
         return f"{head}: {_grouped(done + [('already inactive', s) for s in inactive])}"
     tail = [("no change", s) for s in active + inactive]

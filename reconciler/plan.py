@@ -175,6 +175,11 @@ def external_id_note(plan: Plan) -> str | None:
     )
 
 
+def and_joined(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c" (one item: itself)."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def summary_line(summary: dict[str, int]) -> str:
     """`Plan: N to create, N to update, N to reactivate, N to deactivate.`"""
     return (

@@ -18,6 +18,7 @@ from reconciler.plan import (
     Action,
     Change,
     Plan,
+    and_joined,
     cost_line,
     external_id_note,
     summary_line,
@@ -156,10 +157,6 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _names(changes: list[Change], budget: int) -> tuple[str, int]:
     """The logins as one line of code spans, cut to `budget` with the count left out."""
     names, more = _capped([code(c.login) for c in changes], budget)
@@ -185,7 +182,7 @@ class _Cut:
         ]
         missing = []
         if details:
-            missing.append("the details of " + _and(details))
+            missing.append("the details of " + and_joined(details))
         if self.warnings:
             missing.append(_count(self.warnings, "warning", "warnings"))
         if self.unnamed:
