@@ -48,7 +48,7 @@ from reconciler.errors import (
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, from_json_data, json_text, multi_plan_parts
+from reconciler.plan import Plan, json_text
 from reconciler.providers import title
 from reconciler.providers.base import OpenOptions
 from reconciler.providers.dealhub.provider import (
@@ -399,7 +399,7 @@ def apply(
     where = engine.Targets.parse(api_urls, token_files)
     saved = None
     if plan_file:
-        saved = engine.check_saved(load_saved_plans(plan_file), chosen, state)
+        saved = engine.check_saved(saved_plan.load(plan_file), chosen, state)
         for provider in chosen:
             # Before the token goes anywhere: a plan for another tenant stops here.
             url, _ = where.url(provider, state)
@@ -630,7 +630,7 @@ def show(plan_file: str, fmt: str, debug: bool) -> int:
     text beside plan.json from one plan run. A plan that contradicts itself
     is refused, as apply --plan would.
     """
-    saved = [plan for plan, _ in load_saved_plans(plan_file)]
+    saved = [plan for plan, _ in saved_plan.load(plan_file)]
     click.echo(render_plans(saved, fmt, color=use_color()), nl=False)
     return EXIT_OK
 
@@ -654,37 +654,6 @@ def completion(shell: str) -> int:
 
 
 cli.add_command(sim_commands)
-
-
-def load_saved_plans(path: str) -> list[tuple[Plan, dict[str, Any]]]:
-    """A saved plan (one system's, or several under `plans`), read as the untrusted input
-    it is: each system's Plan and its JSON data."""
-    try:
-        raw = read_regular_file(path, MAX_SAVED_PLAN_BYTES)
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
-    parts = multi_plan_parts(data)
-    loaded = []
-    for part in parts:
-        plan = from_json_data(part)
-        saved_plan.check_consistent(plan)
-        loaded.append((plan, part))
-    if len({plan.system for plan, _ in loaded}) != len(loaded):
-        raise UsageError("the saved plan is not a reconciler plan: a system planned twice")
-    return loaded
-
-
-#: A saved plan of 100,000 changes is about 100 MB.
-MAX_SAVED_PLAN_BYTES = 512 * 1024 * 1024
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two values for one key: another JSON reader might take the other one.
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a key appears twice in one object")
-    return dict(pairs)
 
 
 def confirm(plans: list[Plan]) -> None:

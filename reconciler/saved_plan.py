@@ -35,8 +35,18 @@ from typing import Any
 from reconciler import providers
 from reconciler.desired import DesiredState
 from reconciler.diff import as_compared
-from reconciler.errors import StalePlanError
-from reconciler.plan import FORMAT_VERSION, Change, Held, Plan, json_text, to_json_data
+from reconciler.errors import StalePlanError, UsageError
+from reconciler.files import read_regular_file
+from reconciler.plan import (
+    FORMAT_VERSION,
+    Change,
+    Held,
+    Plan,
+    from_json_data,
+    json_text,
+    multi_plan_parts,
+    to_json_data,
+)
 from reconciler.providers.base import Provider
 
 #: How many differing users a refusal names before it says "and N more".
@@ -62,6 +72,62 @@ def desired_digest(desired: DesiredState) -> str:
         canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     )
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- reading ------------------------------------------------------------------------
+
+#: A saved plan of 100,000 changes is about 100 MB.
+MAX_SAVED_PLAN_BYTES = 512 * 1024 * 1024
+#: The deepest a plan's JSON ever nests (plans, changes, before, access, an item) is 7.
+MAX_DEPTH = 16
+
+
+def load(path: str) -> list[tuple[Plan, dict[str, Any]]]:
+    """A saved plan (one system's, or several under `plans`), read as the untrusted input
+    it is: each system's Plan and its JSON data, each checked against itself."""
+    try:
+        raw = read_regular_file(path, MAX_SAVED_PLAN_BYTES)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
+    except RecursionError:
+        data = _TOO_DEEP
+    if data is _TOO_DEEP or _deeper_than(data, MAX_DEPTH):
+        raise UsageError(
+            f"the saved plan {path} is not a reconciler plan: it nests deeper than a plan does"
+        )
+    loaded = []
+    for part in multi_plan_parts(data):
+        plan = from_json_data(part)
+        check_consistent(plan)
+        loaded.append((plan, part))
+    if len({plan.system for plan, _ in loaded}) != len(loaded):
+        raise UsageError("the saved plan is not a reconciler plan: a system planned twice")
+    return loaded
+
+
+_TOO_DEEP = object()
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two values for one key: another JSON reader might take the other one.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice in one object")
+    return dict(pairs)
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether JSON data nests deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 # -- the plan against itself -------------------------------------------------------
@@ -122,7 +188,12 @@ def check_consistent(saved: Plan) -> None:
     provider = providers.get(saved.system)
     problems = []
     for change in saved.changes:
-        reason = _inconsistency(change, provider)
+        try:
+            reason = _inconsistency(change, provider)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+            # The system's rules met values of kinds no plan of theirs holds (an access
+            # list that is a number): the file was not written by reconciler as it is.
+            reason = "its values are not of the kinds this system's plans hold"
         if reason:
             problems.append(f"{change.login} ({change.action}): {reason}")
     if problems:

@@ -25,6 +25,7 @@ from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import dumps, from_json_data
 from reconciler.providers.dealhub.provider import DEALHUB
 from reconciler.providers.dealhub.rules import expected_payload, tenant_view
+from reconciler.render import FORMATS, render_plans
 from reconciler.saved_plan import (
     ALTERED,
     MISMATCH,
@@ -491,3 +492,87 @@ def test_the_apply_hint_carries_what_chose_the_target(
     applied = run(*shlex.split(hint)[1:])
     assert applied.code == 0, applied.all
     assert "admin@acme_sb" in tenant_of(sandbox)
+
+
+# -- malformed plans are refused in a sentence, whatever the values (issue 20.7) --------
+
+PEOPLE = EXAMPLE.parent / "people.yaml"
+COMPANY = EXAMPLE.parent / "pipedrive" / "acme.json"
+
+
+def _pipedrive_plan_data() -> dict[str, Any]:
+    from reconciler import providers
+    from reconciler.desired import load_desired
+    from reconciler.engine import make_plan
+
+    state = load_desired([str(PEOPLE)])
+    company = json.loads(COMPANY.read_text())
+    made = make_plan(
+        state, providers.get("pipedrive"), company, "sim:acme.json", allow_mass_deactivation=False
+    )
+    data: dict[str, Any] = json.loads(dumps(made))
+    return data
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choice=st.integers(min_value=0), value=JSON_VALUES)
+def test_any_value_anywhere_in_a_saved_plan_is_refused_in_a_sentence(
+    tmp_path: Path, choice: int, value: Any
+) -> None:
+    from reconciler import saved_plan as module
+
+    data = _pipedrive_plan_data()
+    leaves = [path for path in _leaves(data) if path and path[0] in ("changes", "notes")]
+    path = leaves[choice % len(leaves)]
+    node: Any = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(data))
+    try:
+        loaded = module.load(str(file))
+    except ReconcilerError:
+        return
+    # What loads is shown (reconciler show) in every format without a traceback.
+    for fmt in FORMATS:
+        render_plans([plan for plan, _ in loaded], fmt)
+
+
+def test_a_plan_nested_beyond_any_plan_is_refused(tmp_path: Path) -> None:
+    from reconciler import saved_plan as module
+
+    file = tmp_path / "plan.json"
+    file.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UsageError, match="nests deeper than a plan does"):
+        module.load(str(file))
+    data = _pipedrive_plan_data()
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    data["changes"][0]["fields"]["access"] = {"before": None, "after": deep}
+    file.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="nests deeper than a plan does"):
+        module.load(str(file))
+
+
+@pytest.mark.parametrize("access", [5, "sales", [1], {"app": "sales"}, [["sales"]]])
+def test_a_saved_create_with_access_of_the_wrong_kind_is_altered(
+    run: Any, tmp_path: Path, access: Any
+) -> None:
+    data = _pipedrive_plan_data()
+    create = next(c for c in data["changes"] if c["action"] == "create")
+    create["fields"]["access"] = {"before": None, "after": access}
+    create["send"]["access"] = access
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(data))
+    result = run("show", str(file))
+    assert result.code == 1
+    assert ALTERED in result.err and "internal error" not in result.err
