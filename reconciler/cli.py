@@ -34,15 +34,11 @@ from reconciler import (
     saved_plan,
     targets,
 )
-from reconciler.apply import (
-    ApplyReport,
-)
 from reconciler.desired import DesiredState, load_desired
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
-    ApplyFailed,
     InputError,
     Problem,
     ReconcilerError,
@@ -434,73 +430,25 @@ def apply(
     state = load_desired(inputs, environment=env_name)
     chosen = engine.select(state, system_names)
     where = engine.Targets.parse(api_urls, token_files)
-    saved = None
-    if plan_file:
-        saved = engine.check_saved(saved_plan.load(plan_file), chosen, state)
-        for provider in chosen:
-            # Before the token goes anywhere: a plan for another tenant stops here.
-            url, _ = where.url(provider, state)
-            saved_plan.check_target(
-                saved[provider.capabilities.name][0], targets.normalised(url), state
-            )
-    with ExitStack() as stack:
-        remotes = [
-            stack.enter_context(
-                where.connect(provider, state, writable=True, wait_timeout=wait_timeout)
-            )
-            for provider in chosen
-        ]
-        runs = engine.plan_all(
-            state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation
-        )
-        reviews: dict[str, saved_plan.Review] = {}
-        if saved is not None:
-            # Every system's saved plan is checked before any system is written.
-            bound = [
-                engine.bind_saved(
-                    run,
-                    saved[run.plan.system][1],
-                    state,
-                    where.seal_key(run.provider, state),
-                    allow_mass_deactivation=allow_mass_deactivation,
-                )
-                for run in runs
-            ]
-            runs = [run for run, _ in bound]
-            reviews = {run.plan.system: review for run, review in bound}
-        for run in runs:
-            guards.raise_if_unsafe(run.plan)
-        plans = [run.plan for run in runs]
-        stories = engine.journeys_of(state, runs)
-        click.echo(
-            render_plans(plans, fmt, color=color, journeys=stories), nl=False, err=fmt != "text"
-        )
+    saved = engine.saved_for(plan_file, chosen, state, where) if plan_file else None
+    with engine.applying(
+        state,
+        chosen,
+        where,
+        saved,
+        wait_timeout=wait_timeout,
+        allow_mass_deactivation=allow_mass_deactivation,
+    ) as prepared:
+        plans = prepared.plans
+        shown = render_plans(plans, fmt, color=color, journeys=prepared.journeys)
+        click.echo(shown, nl=False, err=fmt != "text")
         if saved is None and not auto_approve and any(p.has_changes for p in plans):
             confirm(plans)
-        reports = []
-        for run in runs:
-            if not run.plan.has_changes:
-                report = engine.empty_report(run)
-            else:
-                try:
-                    report = run_apply(run, batch_size, quiet=quiet)
-                except ReconcilerError as exc:
-                    # One system failing does not stop the others.
-                    report = engine.failed_report(run, exc)
-            review = reviews.get(run.plan.system)
-            if review is not None:
-                report.held, report.no_longer_needed = review.held, review.no_longer_needed
-            reports.append(report)
-    click.echo(render_reports(reports, fmt, color=color), nl=False)
-    held = sum(len(report.held) for report in reports)
-    if held:
-        raise ApplyFailed(
-            f"{plural(held, 'change')} held: no reviewed plan holds "
-            f"{'them' if held != 1 else 'it'} (see the report above). Review a plan that "
-            "does, then apply that plan."
+        reports = engine.write_all(
+            prepared, batch_size, lambda run, size: progress_for(run, size, quiet=quiet)
         )
-    if not all(report.ok for report in reports):
-        raise ApplyFailed("apply did not converge for every user (see the report above)")
+    click.echo(render_reports(reports, fmt, color=color), nl=False)
+    engine.raise_unless_done(reports)
     return EXIT_OK
 
 
@@ -707,13 +655,10 @@ def confirm(plans: list[Plan]) -> None:
         raise UsageError("apply cancelled; nothing was written")
 
 
-def run_apply(run: engine.Planned, batch_size: int | None, *, quiet: bool) -> ApplyReport:
-    caps = run.provider.capabilities
-    size = batch_size if caps.batch_size > 1 and batch_size else caps.batch_size
-    # A single request needs no progress: the report follows at once.
+def progress_for(run: engine.Planned, size: int, *, quiet: bool) -> progress.Progress:
+    """Progress on stderr for a run of several requests (one request needs none)."""
     several = -(-len(run.plan.changes) // size) > 1
-    shown = progress.for_stream(sys.stderr, quiet=quiet or not several)
-    return engine.apply_system(run, batch_size=size, progress=shown)
+    return progress.for_stream(sys.stderr, quiet=quiet or not several)
 
 
 def _report(error: BaseException, debug: bool) -> int:
