@@ -174,19 +174,34 @@ def is_dormant(last_login: datetime | None, read_at: datetime, days: int) -> boo
 class _People:
     """The people of the files, found once: by where their entry is, and by email."""
 
-    at: dict[tuple[str, int], DesiredUser]
+    at: dict[tuple[str, int], list[DesiredUser]]
     by_email: dict[str, DesiredUser]
 
     @classmethod
     def of(cls, state: DesiredState) -> _People:
-        at: dict[tuple[str, int], DesiredUser] = {}
+        at: dict[tuple[str, int], list[DesiredUser]] = {}
         by_email: dict[str, DesiredUser] = {}
         for user in state.users.values():
-            at[(user.file, user.line)] = user
+            at.setdefault((user.file, user.line), []).append(user)
             email = user.fields.get("email")
             if isinstance(email, str) and email:
                 by_email.setdefault(email.casefold(), user)
         return cls(at, by_email)
+
+    def of_record(self, record: DesiredUser) -> DesiredUser | None:
+        """The person a system's record was projected from (same entry, same login or email)."""
+        found = self.at.get((record.file, record.line), [])
+        if len(found) == 1:
+            return found[0]
+        email = record.fields.get("email")
+        folded = email.casefold() if isinstance(email, str) else None
+        for person in found:
+            theirs = person.fields.get("email")
+            if person.login == record.login or (
+                folded is not None and isinstance(theirs, str) and theirs.casefold() == folded
+            ):
+                return person
+        return None
 
 
 def system_rows(
@@ -208,7 +223,7 @@ def system_rows(
 
     def person_of(record: DesiredUser | None, email: str | None) -> DesiredUser | None:
         if record is not None:
-            return people.at.get((record.file, record.line))
+            return people.of_record(record)
         return people.by_email.get(email.casefold()) if email else None
 
     def commit_of(person: DesiredUser | None) -> Commit | None:
