@@ -63,8 +63,9 @@ class ReviewHooks(Protocol):
     """What the review asks of one system (see the module docstring)."""
 
     reports: Reports
-    #: Why the system leaves a column empty, by column ("last_login": "DealHub ..."),
-    #: for each column `reports` says it does not fill. Shown, never guessed around.
+    #: What the system leaves out, by column, as a phrase ("last_login": "login times,
+    #: so no account is judged dormant"), for each column `reports` says it does not
+    #: fill. Shown as "TITLE does not report A, B and C.", never guessed around.
     silent: dict[str, str]
 
     def account(self, raw: dict[str, Any]) -> Account | None:
@@ -128,9 +129,12 @@ class GenericReview:
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
-        title = provider.capabilities.title
-        said = f"{title}'s read, as reconciler knows it, does not report this"
-        self.silent = dict.fromkeys(("admin", "access", "role", "last_login"), said)
+        self.silent = {
+            "admin": "an admin flag",
+            "access": "access",
+            "role": "a role",
+            "last_login": "login times (reconciler has no review hooks for it)",
+        }
 
     def account(self, raw: dict[str, Any]) -> Account | None:
         view = self.provider.tenant_view(raw)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from reconciler.plan import and_joined
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.review import FLAGS, FORMAT_VERSION, Review, Row, SystemReview, commit_data, iso
 from reconciler.textsafe import json_safe, printable
@@ -24,7 +25,6 @@ FORMATS = ("text", "csv", "json", "markdown", "html")
 #: Where the recipes keep the whole review (the markdown points there when it is cut).
 ARTIFACT = "reconciler-review"
 _COLUMNS = ("admin", "access", "role", "last_login")
-_COLUMN_NAMES = {"admin": "admin", "access": "access", "role": "role", "last_login": "login time"}
 
 
 def render(review: Review, fmt: str) -> str:
@@ -61,8 +61,11 @@ def counts_line(system: SystemReview) -> str:
 
 
 def silences(system: SystemReview) -> list[str]:
-    """What the system does not report, one sentence each (never guessed around)."""
-    return [system.silent[c] for c in _COLUMNS if c in system.silent]
+    """What the system does not report, as one sentence (none when it reports it all)."""
+    missing = [system.silent[c] for c in _COLUMNS if c in system.silent]
+    if not missing:
+        return []
+    return [f"{system.title} does not report {and_joined(missing)}."]
 
 
 def details_line(system: SystemReview) -> str | None:
@@ -93,7 +96,7 @@ def _login(row: Row, system: SystemReview) -> str:
         return ""
     if row.last_login is None:
         return "never"
-    return f"{iso(row.last_login)} ({_plural(row.days_since_login or 0, 'day')})"
+    return f"{(iso(row.last_login) or '')[:10]} ({_plural(row.days_since_login or 0, 'day')})"
 
 
 def _by_system(review: Review) -> dict[str, SystemReview]:
@@ -333,21 +336,31 @@ def render_json(review: Review) -> str:
 
 # -- markdown -------------------------------------------------------------------
 
-#: Flagged rows listed in full before the rest are counted.
-MD_ROWS = 200
+#: Rows listed per flag before the rest are counted (the artifact has them all).
+MD_ROWS = 100
+#: The flags an issue lists, most urgent first: access nobody listed, then gaps, then seats.
+MD_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("not listed", "Active, not listed in the files"),
+    ("absent", "Listed in the files, absent from the system"),
+    ("dormant", "Dormant: seats to reclaim"),
+)
+_MD_HEADER = (
+    "| System | Account | Name | Last login | In the files | Flags | Last commit |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def _md_row(row: Row, system: SystemReview) -> str:
+    files: str = row.files
+    if row.login:
+        files += f" as {code(row.login, cell=True)}" if row.login != row.key else ""
     cells = [
         system.title,
         code(row.key, cell=True),
         escape(row.name or "", cell=True) or " ",
-        _active(row),
-        _yes(row.admin) or " ",
-        _login(row, system) or " ",
-        row.files,
-        code(row.login, cell=True) if row.login else " ",
-        ", ".join(f"**{flag}**" for flag in row.flags) or " ",
+        _login(row, system) or ("—" if not system.reports.last_login else " "),
+        files,
+        ", ".join(row.flags) or " ",
         _md_commit(row),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -356,19 +369,18 @@ def _md_row(row: Row, system: SystemReview) -> str:
 def _md_commit(row: Row) -> str:
     if row.commit is None:
         return " "
-    return f"{code(row.commit.id[:10], cell=True)} {row.commit.date[:10]} " + escape(
-        row.commit.subject, cell=True
-    )
+    return f"{code(row.commit.id[:10], cell=True)} {row.commit.date[:10]}"
 
 
-_MD_HEADER = (
-    "| System | Account | Name | Active | Admin | Last login | Files | Login | Flags | Commit |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
-)
+def _md_order(rows: list[Row], flag: str) -> list[Row]:
+    if flag == "dormant":
+        # The longest unused first (never: first of all).
+        return sorted(rows, key=lambda r: (r.last_login is not None, r.last_login or r.key))
+    return rows
 
 
 def render_markdown(review: Review, max_chars: int = MAX_CHARS) -> str:
-    """For an issue or a PR: the summary first, then the flagged accounts, within GitHub's cap."""
+    """For an issue or a PR: the summary first, then each flag's accounts, within GitHub's cap."""
     systems = _by_system(review)
     head = [
         "## Access review",
@@ -380,64 +392,59 @@ def render_markdown(review: Review, max_chars: int = MAX_CHARS) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in review.systems:
-        dormant = str(s.dormant) if s.reports.last_login else "not reported"
-        admins = str(s.admins) if s.reports.admin else "not reported"
+        dormant = f"{s.dormant:,}" if s.reports.last_login else "not reported"
+        admins = f"{s.admins:,}" if s.reports.admin else "not reported"
         head.append(
-            f"| {s.title} | {s.active} | {s.active_after_plan} | {s.not_listed} | {dormant} "
-            f"| {admins} | {s.absent} |"
+            f"| {s.title} | {s.active:,} | {s.active_after_plan:,} | {s.not_listed:,} "
+            f"| {dormant} | {admins} | {s.absent:,} |"
         )
     head.append("")
     for s in review.systems:
         for silence in silences(s):
-            head.append(f"> [!NOTE]\n> {escape(silence)}\n")
+            head.append(f"> **Note:** {escape(silence)}\n")
         said = details_line(s)
         if said:
-            kind = "WARNING" if s.details and s.details.stopped else "NOTE"
-            head.append(f"> [!{kind}]\n> {s.title}: {escape(said)}\n")
+            kind = "Warning" if s.details and s.details.stopped else "Note"
+            head.append(f"> **{kind}:** {s.title}: {escape(said)}\n")
     if review.provenance_note:
         head.append(f"Commits: {escape(review.provenance_note)}\n")
-    flagged = [row for row in review.rows if row.flags]
     text = "\n".join(head) + "\n"
-    if not flagged:
+    tail = (
+        f"\nThe whole review is in the `{ARTIFACT}` artifact of this run "
+        "(review.html, review.csv, review.json).\n"
+    )
+    if not any(set(row.flags) - {"admin"} for row in review.rows):
         text += "No account is flagged.\n"
-    else:
-        text += f"### Flagged accounts ({len(flagged)})\n\n{_MD_HEADER}\n"
+    for flag, title in MD_SECTIONS:
+        rows = _md_order([row for row in review.rows if flag in row.flags], flag)
+        if not rows:
+            continue
+        section = f"### {title} ({len(rows):,})\n\n{_MD_HEADER}\n"
         shown = 0
-        tail = (
-            f"\nThe full review is in the `{ARTIFACT}` artifact of this run "
-            "(review.html, review.csv, review.json).\n"
-        )
-        for row in flagged[:MD_ROWS]:
+        for row in rows[:MD_ROWS]:
             line = _md_row(row, systems[row.system]) + "\n"
-            if len(text) + len(line) + len(tail) + 200 > max_chars:
+            if len(text) + len(section) + len(line) + len(tail) + 300 > max_chars:
                 break
-            text += line
+            section += line
             shown += 1
-        if shown < len(flagged):
-            text += f"\n…and {len(flagged) - shown} more flagged accounts.\n"
-        text += tail
-    quiet = [row for row in review.rows if not row.flags]
-    if quiet:
-        block = (
-            f"\n<details><summary>The other {_plural(len(quiet), 'account')}</summary>\n\n"
-            f"{_MD_HEADER}\n" + "".join(_md_row(r, systems[r.system]) + "\n" for r in quiet)
-        )
-        block += "\n</details>\n"
-        if len(text) + len(block) <= max_chars:
-            text += block
-        else:
-            text += (
-                f"\nThe other {_plural(len(quiet), 'account')} (none flagged) are in the "
-                "artifact.\n"
-            )
-    return text
+        if shown < len(rows):
+            section += f"\n…and {len(rows) - shown:,} more.\n"
+        text += section + "\n"
+    privileged = [row for row in review.rows if "admin" in row.flags]
+    if privileged:
+        names = ", ".join(f"{code(a.key)} ({systems[a.system].title})" for a in privileged[:50])
+        more = f" and {len(privileged) - 50:,} more" if len(privileged) > 50 else ""
+        said = f"**Admins ({len(privileged):,}):** {names}{more}\n"
+        if len(text) + len(said) + len(tail) <= max_chars:
+            text += said
+    return text + tail
 
 
 # -- html -----------------------------------------------------------------------
 
-_CSS = """
+_CSS = r"""
 :root{--ink:#1f2328;--soft:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--warn:#9a6700;
---warnbg:#fff8c5;--bad:#d1242f;--badbg:#ffebe9;--info:#0969da;--infobg:#ddf4ff;--ok:#1a7f37}
+--warnbg:#fff8c5;--bad:#d1242f;--badbg:#ffebe9;--info:#0969da;--infobg:#ddf4ff}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 color:var(--ink);background:#fff}
@@ -449,39 +456,46 @@ h1{font-size:24px;margin:0 0 4px}
 .card{flex:1 1 320px;max-width:560px;border:1px solid var(--line);border-radius:8px;padding:16px}
 .card h2{font-size:16px;margin:0 0 2px}
 .card .target{color:var(--soft);font-size:12px;word-break:break-all;margin-bottom:12px}
-.nums{display:grid;grid-template-columns:repeat(3,1fr);gap:8px}
-.num{background:var(--bg);border-radius:6px;padding:8px 10px}
-.num b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
-.num span{color:var(--soft);font-size:12px}
-.num.warn b{color:var(--warn)}.num.bad b{color:var(--bad)}.num.info b{color:var(--info)}
+.figures{display:grid;grid-template-columns:repeat(3,1fr);gap:8px}
+.figure{background:var(--bg);border-radius:6px;padding:8px 10px}
+.figure b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
+.figure span{color:var(--soft);font-size:12px}
+.figure.warn b{color:var(--warn)}.figure.bad b{color:var(--bad)}.figure.info b{color:var(--info)}
+.figure.quiet b{color:#8c959f}
 .note{margin:10px 0 0;padding:8px 10px;border-left:3px solid var(--line);color:var(--soft);
 font-size:12px}
 .note.partial{border-color:var(--bad);color:var(--bad);background:var(--badbg)}
-.wrap{padding:8px 32px 32px}
+.wrap{padding:8px 32px 32px;overflow-x:auto}
 .legend{color:var(--soft);font-size:12px;margin:0 0 8px}
-table{border-collapse:separate;border-spacing:0;width:100%;font-size:13px}
+table{border-collapse:separate;border-spacing:0;width:100%;min-width:960px;font-size:12px;
+table-layout:fixed}
 th{position:sticky;top:0;background:var(--bg);text-align:left;font-weight:600;
-padding:8px 10px;border-bottom:1px solid var(--line);white-space:nowrap;
-color:var(--ink)}
-th::after{content:" \\2195";color:#8c959f;font-weight:400}
-th.sorted::after{content:" \\25BE";color:var(--ink)}
-td{padding:6px 10px;border-bottom:1px solid #eef1f4;vertical-align:top}
+padding:7px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
+th::after{content:" \2195";color:#8c959f;font-weight:400}
+th.sorted::after{content:" \25BE";color:var(--ink)}
+td{padding:5px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}
 tbody tr:nth-child(even) td{background:#fbfcfd}
 tbody tr:hover td{background:#f0f6ff}
 tr.flagged td:first-child{box-shadow:inset 3px 0 var(--bad)}
+tr.off td{color:var(--soft)}
 td.key{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;
-word-break:break-all}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.muted,.muted{color:var(--soft)}
+overflow-wrap:anywhere}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.q,.q{color:#8c959f}
+td.when{white-space:nowrap}
 .chip{display:inline-block;border-radius:10px;padding:0 8px;font-size:11px;font-weight:600;
 margin:1px 2px 1px 0;white-space:nowrap}
 .chip.not-listed,.chip.absent{background:var(--badbg);color:var(--bad)}
 .chip.dormant{background:var(--warnbg);color:var(--warn)}
 .chip.admin{background:var(--infobg);color:var(--info)}
-.commit{font-size:12px;color:var(--soft)}
-.commit code{color:var(--ink)}
+td.commit{color:var(--soft);white-space:nowrap;overflow:hidden}
+td.commit code{color:var(--ink)}
+.who{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:11px;color:var(--soft);
+overflow-wrap:anywhere}
+td.commit span{display:inline-block;max-width:100%;overflow:hidden;text-overflow:ellipsis;
+vertical-align:bottom}
 footer{padding:0 32px 32px;color:var(--soft);font-size:12px}
-@media print{th{position:static}.card{break-inside:avoid}}
+@media print{th{position:static}.card{break-inside:avoid}.wrap{overflow:visible}}
 """
 
 
@@ -490,22 +504,22 @@ def _e(text: str) -> str:
 
 
 def _card(system: SystemReview) -> str:
-    def num(value: int | str, label: str, kind: str = "") -> str:
-        return f'<div class="num {kind}"><b>{value}</b><span>{label}</span></div>'
+    def figure(value: int | None, label: str, kind: str) -> str:
+        shown = f"{value:,}" if value is not None else "–"
+        style = kind if value else "quiet" if value is None else ""
+        return f'<div class="figure {style}"><b>{shown}</b><span>{label}</span></div>'
 
-    dormant: int | str = system.dormant if system.reports.last_login else "–"
-    admins: int | str = system.admins if system.reports.admin else "–"
     parts = [
         '<section class="card">',
         f"<h2>{_e(system.title)}</h2>",
         f'<div class="target">{_e(system.target)}</div>',
-        '<div class="nums">',
-        num(system.active, "active now"),
-        num(system.active_after_plan, "after the pending plan"),
-        num(system.not_listed, "not listed", "bad" if system.not_listed else ""),
-        num(dormant, "dormant", "warn" if system.dormant else ""),
-        num(admins, "admins", "info" if system.admins else ""),
-        num(system.absent, "absent", "bad" if system.absent else ""),
+        '<div class="figures">',
+        figure(system.active, "active now", ""),
+        figure(system.active_after_plan, "after the pending plan", ""),
+        figure(system.not_listed, "not listed", "bad"),
+        figure(system.dormant if system.reports.last_login else None, "dormant", "warn"),
+        figure(system.admins if system.reports.admin else None, "admins", "info"),
+        figure(system.absent, "absent", "bad"),
         "</div>",
     ]
     parts.extend(f'<p class="note">{_e(line)}</p>' for line in silences(system))
@@ -521,42 +535,54 @@ def _html_row(row: Row, system: SystemReview) -> str:
     chips = "".join(
         f'<span class="chip {flag.replace(" ", "-")}">{flag}</span>' for flag in row.flags
     )
-    access = ", ".join(row.access) if row.access else ""
-    role = row.role or ""
     permissions, roles = _details_of(row, system)
-    extra = ""
+    what = [_e(", ".join(row.access))] if row.access else []
+    if row.role:
+        what.append(_e(row.role))
     if roles:
-        extra += f'<div class="muted">roles: {_e(", ".join(roles))}</div>'
+        what.append("roles: " + _e(", ".join(roles)))
     if permissions:
-        extra += f'<div class="muted">{_plural(len(permissions), "permission")}</div>'
+        what.append(_plural(len(permissions), "permission"))
     if not system.reports.last_login:
-        login = '<td class="muted">not reported</td>'
+        login = '<td class="q" title="not reported by the system">—</td>'
     elif row.active is None:
         login = "<td></td>"
     elif row.last_login is None:
-        login = '<td class="muted">never</td>'
+        login = '<td class="when">never</td>'
     else:
         stamp = iso(row.last_login) or ""
-        login = f'<td title="{stamp}">{stamp[:10]}</td>'
-    days = "" if row.days_since_login is None else str(row.days_since_login)
+        days = f"{row.days_since_login or 0:,} d"
+        login = f'<td class="when" title="{stamp}">{stamp[:10]} <span class="q">{days}</span></td>'
+    if row.admin:
+        what.insert(0, "<b>admin</b>")
     commit = ""
     if row.commit is not None:
         commit = (
-            f'<span class="commit"><code>{_e(row.commit.id[:10])}</code> '
-            f"{_e(row.commit.date[:10])}<br>{_e(row.commit.subject)}</span>"
+            f"<code>{_e(row.commit.id[:8])}</code> {_e(row.commit.date[:10])}<br>"
+            f'<span title="{_e(row.commit.subject)}">{_e(row.commit.subject)}</span>'
         )
-    cls = ' class="flagged"' if set(row.flags) - {"admin"} else ""
+    # The person's login in the files, where it is not the account's own key.
+    person = ""
+    if row.login is not None and row.login != row.key:
+        person = f'<div class="who">as {_e(row.login)}</div>'
+
+    classes = []
+    if set(row.flags) - {"admin"}:
+        classes.append("flagged")
+    if row.active is False:
+        classes.append("off")
+    cls = f' class="{" ".join(classes)}"' if classes else ""
+    access = " · ".join(what) if what else ('<span class="q">—</span>' if row.active else "")
     return (
         f'<tr{cls}><td>{_e(system.title)}</td><td class="key">{_e(row.key)}</td>'
-        f"<td>{_e(row.name or '')}</td><td>{_active(row)}</td><td>{_yes(row.admin)}</td>"
-        f"<td>{_e(access)}{' · ' + _e(role) if role and access else _e(role)}{extra}</td>"
-        f'{login}<td class="num">{days}</td><td>{row.files}</td>'
-        f'<td class="key">{_e(row.login or "")}</td><td>{chips}</td><td>{commit}</td></tr>'
+        f"<td>{_e(row.name or '')}</td><td>{_active(row)}</td>"
+        f"<td>{access}</td>{login}<td>{row.files}{person}</td>"
+        f'<td>{chips}</td><td class="commit">{commit}</td></tr>'
     )
 
 
 def _html_order(rows: Iterable[Row]) -> list[Row]:
-    """Flagged first (what a reviewer acts on), then by system and account, as shown."""
+    """Flagged first (what a reviewer acts on), then admins, then the rest; by system, account."""
     return sorted(
         rows,
         key=lambda r: (
@@ -571,25 +597,27 @@ def render_html(review: Review) -> str:
     """One self-contained page: no script, nothing fetched (a CSP says so to the browser)."""
     systems = _by_system(review)
     read_at = iso(review.read_at) or ""
+    # (title, class, share of the width): a fixed layout keeps 5,000 rows to the page's width.
     headers = [
-        ("System", ""),
-        ("Account", ""),
-        ("Name", ""),
-        ("Active", ""),
-        ("Admin", ""),
-        ("Access · role", ""),
-        ("Last login", ""),
-        ("Days", ""),
-        ("Files", ""),
-        ("Login", ""),
-        ("Flags", "sorted"),
-        ("Last commit", ""),
+        ("System", "", 7),
+        ("Account", "", 17),
+        ("Name", "", 12),
+        ("Active", "", 6),
+        ("Admin · access · role", "", 15),
+        ("Last login", "", 10),
+        ("In the files", "", 11),
+        ("Flags", "sorted", 9),
+        ("Last commit", "", 13),
     ]
+    columns = "".join(f'<col style="width:{share}%">' for _, _, share in headers)
     head = "".join(
         f'<th scope="col"{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{name}</th>'
-        for name, cls in headers
+        for name, cls, _ in headers
     )
     flagged = sum(1 for row in review.rows if set(row.flags) - {"admin"})
+    counts = ", ".join(
+        f"{sum(1 for r in review.rows if flag in r.flags):,} {flag}" for flag in FLAGS
+    )
     notes = ""
     if review.provenance_note:
         notes = f'<p class="legend">Commits: {_e(review.provenance_note)}</p>'
@@ -603,13 +631,15 @@ def render_html(review: Review) -> str:
         '<meta name="referrer" content="no-referrer">\n'
         f"<title>Access review {read_at}</title>\n<style>{_CSS}</style></head>\n<body>\n"
         "<header><h1>Access review</h1>"
-        f'<div class="meta">Read {read_at} · {_plural(len(review.rows), "account")}, '
-        f"{flagged} flagged · dormant: no login for more than {review.dormant_days} days "
-        f"(or never)<br>Digest <code>{review.digest}</code></div></header>\n"
+        f'<div class="meta">Read {read_at} · {_plural(len(review.rows), "account")} '
+        f"({flagged:,} to act on: {counts}) · dormant: no login for more than "
+        f"{review.dormant_days} days (or never)<br>Digest <code>{review.digest}</code>"
+        "</div></header>\n"
         f'<div class="cards">{"".join(_card(s) for s in review.systems)}</div>\n'
-        '<div class="wrap"><p class="legend">Flagged rows first (not listed, dormant, '
-        "absent), then admins, then the rest; each by system and account.</p>"
-        f"{notes}\n<table><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+        '<div class="wrap"><p class="legend">Accounts to act on first (not listed, dormant, '
+        "absent: red edge), then admins, then the rest; each by system and account. "
+        "Inactive accounts are grey.</p>"
+        f"{notes}\n<table><colgroup>{columns}</colgroup><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
         "</div>\n"
         f"<footer>reconciler review · {read_at} · {review.digest}</footer>\n"
         "</body></html>\n"

@@ -12,14 +12,12 @@ from typing import Any
 
 from reconciler.providers.review_hooks import Account, Reports
 
-#: Why each column stays empty for DealHub: shown in the review, once.
+#: What DealHub's read leaves out, by column: "DealHub does not report A, B and C."
 SILENT = {
-    "admin": "DealHub's user API reports no admin flag or profile",
-    "access": "DealHub's user API reports no access or licence per user",
-    "role": "DealHub's user API reports no role (position is a job title)",
-    "last_login": (
-        "DealHub's user API reports no login time: its accounts cannot be judged dormant here"
-    ),
+    "admin": "an admin flag",
+    "access": "access or licences",
+    "role": "a role (position is a job title)",
+    "last_login": "login times, so no DealHub account is judged dormant",
 }
 
 
