@@ -396,7 +396,21 @@ def _repository(
         # Stopping early: git is told, not waited on to write what no one reads.
         process.kill()
         process.wait()
-    return found
+    # A shallow clone's oldest commits look as if they added every line: they did not.
+    cut = _shallow(top)
+    return {where: None if c is not None and c.id in cut else c for where, c in found.items()}
+
+
+def _shallow(top: str) -> frozenset[str]:
+    """The boundary commits of a shallow clone (empty for a whole history)."""
+    if _git(top, "rev-parse", "--is-shallow-repository").strip() != "true":
+        return frozenset()
+    path = _git(top, "rev-parse", "--git-path", "shallow").strip()
+    try:
+        with open(os.path.join(top, path), encoding="ascii", errors="replace") as handle:
+            return frozenset(line.strip() for line in handle if line.strip())
+    except OSError:
+        return frozenset()
 
 
 def find(state: DesiredState) -> Provenance:
@@ -438,7 +452,8 @@ def find(state: DesiredState) -> Provenance:
     notes.extend(problems)
     if grouped and missing and not problems:
         notes.append(
-            f"{missing} {'entry has' if missing == 1 else 'entries have'} no commit yet "
-            "(changed since the last commit, or in a file git does not track)"
+            f"{missing} {'entry has' if missing == 1 else 'entries have'} no commit "
+            "(changed since the last commit, in a file git does not track, or older than "
+            "a shallow clone's history: fetch the whole history, e.g. fetch-depth: 0)"
         )
     return Provenance(commits, "; ".join(notes) or None)

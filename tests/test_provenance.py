@@ -114,7 +114,23 @@ def test_an_uncommitted_change_leaves_that_entry_without_a_commit(
     assert commits["ann@x"] is None
     bob = commits["bob@x"]
     assert bob is not None and bob.id == ids[1]
-    assert note is not None and "1 entry has no commit yet" in note
+    assert note is not None and "1 entry has no commit" in note
+
+
+def test_a_shallow_clone_dates_no_entry_by_its_cut(
+    repo: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path, ids = repo
+    clone = tmp_path_factory.mktemp("clone") / "c"
+    git(path, "clone", "-q", "--depth", "2", f"file://{path}", str(clone))
+    commits, note = commits_by_login(clone / "people.yaml")
+    # The clone's oldest commit (Bob's move) looks as if it added every line.
+    assert {login: c.id if c else None for login, c in commits.items()} == {
+        "ann@x": None,
+        "bob@x": None,
+        "cat@x": ids[2],
+    }
+    assert note is not None and "shallow" in note
 
 
 def test_a_person_added_later_moves_the_lines_of_the_others(
