@@ -511,3 +511,27 @@ def test_details_through_the_command_show_the_cost_then_mark_a_partial_read(
         "ann@x.com": ["Sales (role 2)"],
         "me@x.com": ["Admins (role 1)"],
     }
+
+
+def test_a_review_over_loopback_reads_each_system_once_and_writes_nothing(
+    run: Any, both: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.sim.app import Simulator
+    from reconciler.sim.server import running
+    from reconciler.sim.state import TenantStore
+
+    people, targets = both
+    dealhub_file, pipedrive_file = targets[1][len("sim:") :], targets[3][len("pipedrive=sim:") :]
+    dealhub = Simulator(TenantStore.load(Path(dealhub_file), persist=True), token="dh-token-1a2b")
+    pipedrive = PipedriveSimulator(
+        PipedriveStore.load(Path(pipedrive_file), persist=True), token=TOKEN
+    )
+    monkeypatch.setenv("DEALHUB_TOKEN", "dh-token-1a2b")
+    before = Path(dealhub_file).read_bytes(), Path(pipedrive_file).read_bytes()
+    with running(dealhub) as dh_url, running(pipedrive) as pd_url:
+        result = run("review", str(people), "--api-url", dh_url, "--api-url", f"pipedrive={pd_url}")
+    assert result.code == 0, result.all
+    assert [(e["method"], e["path"]) for e in dealhub.request_log] == [("GET", "/api/v1/users")]
+    assert [(e["method"], e["path"]) for e in pipedrive.request_log] == [("GET", "/v1/users")]
+    assert (Path(dealhub_file).read_bytes(), Path(pipedrive_file).read_bytes()) == before
+    assert "dh-token-1a2b" not in result.all and TOKEN not in result.all
