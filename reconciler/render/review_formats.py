@@ -352,8 +352,10 @@ _MD_HEADER = (
 
 def _md_row(row: Row, system: SystemReview) -> str:
     files: str = row.files
-    if row.login:
-        files += f" as {code(row.login, cell=True)}" if row.login != row.key else ""
+    if row.login and row.login != row.key:
+        # Not listed for this system, but a person of the files: say who.
+        link = " as" if row.files != "not listed" else " (a person of the files:"
+        files += f"{link} {code(row.login, cell=True)}" + (")" if "(" in link else "")
     cells = [
         system.title,
         code(row.key, cell=True),
@@ -564,7 +566,8 @@ def _html_row(row: Row, system: SystemReview) -> str:
     # The person's login in the files, where it is not the account's own key.
     person = ""
     if row.login is not None and row.login != row.key:
-        person = f'<div class="who">as {_e(row.login)}</div>'
+        link = "as" if row.files != "not listed" else "person"
+        person = f'<div class="who">{link} {_e(row.login)}</div>'
 
     classes = []
     if set(row.flags) - {"admin"}:
