@@ -642,6 +642,17 @@ def completion(shell: str, debug: bool) -> int:
 cli.add_command(sim_commands)
 
 
+def _add_commands() -> None:
+    """Commands kept in modules of their own (reconciler.commands), which use the
+    option decorators above: imported once those exist."""
+    from reconciler.commands.review import review
+
+    cli.add_command(review)
+
+
+_add_commands()
+
+
 def confirm(plans: list[Plan]) -> None:
     if not sys.stdin.isatty():
         raise UsageError(

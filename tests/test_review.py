@@ -22,8 +22,6 @@ import httpx
 import pytest
 
 from reconciler import providers, redact, review
-from reconciler.cli import cli
-from reconciler.commands.review import review as review_command
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.engine import Planned, make_plan
 from reconciler.providers.pipedrive.client import PipedriveClient
@@ -39,12 +37,6 @@ from reconciler.sim.pipedrive_state import PipedriveStore, timestamp
 READ_AT = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
 DAYS = 30
 TOKEN = "pd-review-token-6b1d2e"
-
-
-@pytest.fixture(autouse=True)
-def _review_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lead registers `review` in cli.py; until then each test here does."""
-    monkeypatch.setitem(cli.commands, "review", review_command)
 
 
 @dataclass
