@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan import ACTIONS, Action, Change, Plan
+from reconciler.plan import ACTIONS, Action, Change, Held, Plan
 from reconciler.progress import Progress
 from reconciler.providers.base import Remote
 
@@ -41,10 +41,15 @@ class ApplyReport:
     requests: dict[str, int] = field(default_factory=dict)
     environment: str | None = None
     system: str = "dealhub"
+    #: Changes of the fresh plan that `apply --plan` did not write: no reviewed plan holds them.
+    held: list[Held] = field(default_factory=list)
+    #: Reviewed changes that the fresh plan no longer holds (not written either).
+    no_longer_needed: list[Held] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "done" for o in self.outcomes)
+        """Every change written and verified, and none held back."""
+        return not self.held and all(o.status == "done" for o in self.outcomes)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {a: 0 for a in ACTIONS}

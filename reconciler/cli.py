@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -47,7 +48,7 @@ from reconciler.errors import (
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, dumps_plans, from_json_data, json_text, multi_plan_parts
+from reconciler.plan import Plan, json_text
 from reconciler.providers import title
 from reconciler.providers.base import OpenOptions
 from reconciler.providers.dealhub.provider import (
@@ -303,17 +304,39 @@ def plan(
     for planned in plans:
         annotate_plan(state, planned)
     if out:
-        write_atomically(out, dumps_plans(plans))
-        click.echo(
-            f"Saved the plan to {out}; apply it with: reconciler apply --plan {out} "
-            + " ".join(inputs),
-            err=True,
-        )
+        keys = {p.capabilities.name: where.seal_key(p, state) for p in chosen}
+        write_atomically(out, saved_plan.dumps_sealed(plans, keys))
+        again = apply_command(out, inputs, env_name, system_names, api_urls, token_files)
+        click.echo(f"Saved the plan to {out}; apply it with: {again}", err=True)
     for planned in plans:
         guards.raise_if_unsafe(planned)
     if detailed_exitcode and any(p.has_changes for p in plans):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def apply_command(
+    out: str,
+    inputs: tuple[str, ...],
+    env_name: str | None,
+    system_names: tuple[str, ...],
+    api_urls: tuple[str, ...],
+    token_files: tuple[str, ...],
+) -> str:
+    """The `apply --plan` command line for a saved plan, with the options that chose its target.
+
+    Without them the apply would choose another target (or none) and refuse the plan.
+    """
+    words = ["reconciler", "apply", "--plan", out]
+    if env_name:
+        words += ["--env", env_name]
+    for name in system_names:
+        words += ["--system", name]
+    for url in api_urls:
+        words += ["--api-url", url]
+    for path in token_files:
+        words += ["--token-file", path]
+    return shlex.join([*words, *inputs])
 
 
 @cli.command()
@@ -323,8 +346,9 @@ def plan(
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False),
-    help="Apply only if a fresh plan of the files is exactly this reviewed plan "
-    "(saved with plan --out); the target is chosen as without --plan.",
+    help="Write only the changes of a fresh plan of the files that this reviewed plan "
+    "(saved with plan --out) holds identically; hold the rest. The target is chosen "
+    "as without --plan.",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -362,10 +386,12 @@ def apply(
 ) -> int:
     """Make each system match the files, then verify it.
 
-    With --plan PLAN.json, the files are planned afresh and applied only if
-    that plan is exactly the saved one (same users, actions, fields, values
-    and payloads); otherwise nothing is written. Every system's guards (and
-    saved plan) are checked before any system is written.
+    With --plan PLAN.json, the files are planned afresh and only the changes
+    that the reviewed plan holds identically (same user, action, fields,
+    values and payload) are written; every other change is held, reported
+    with why, and the run exits 1. An edited plan, or one made for another
+    target, is refused whole. Every system's guards (and saved plan) are
+    checked before any system is written.
     """
     color = use_color()
     state = load_desired(inputs, environment=env_name)
@@ -373,7 +399,7 @@ def apply(
     where = engine.Targets.parse(api_urls, token_files)
     saved = None
     if plan_file:
-        saved = engine.check_saved(load_saved_plans(plan_file), chosen, state)
+        saved = engine.check_saved(saved_plan.load(plan_file), chosen, state)
         for provider in chosen:
             # Before the token goes anywhere: a plan for another tenant stops here.
             url, _ = where.url(provider, state)
@@ -390,11 +416,23 @@ def apply(
         runs = engine.plan_all(
             state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation
         )
+        reviews: dict[str, saved_plan.Review] = {}
+        if saved is not None:
+            # Every system's saved plan is checked before any system is written.
+            bound = [
+                engine.bind_saved(
+                    run,
+                    saved[run.plan.system][1],
+                    state,
+                    where.seal_key(run.provider, state),
+                    allow_mass_deactivation=allow_mass_deactivation,
+                )
+                for run in runs
+            ]
+            runs = [run for run, _ in bound]
+            reviews = {run.plan.system: review for run, review in bound}
         for run in runs:
             guards.raise_if_unsafe(run.plan)
-        if saved is not None:
-            for run in runs:
-                engine.verify_saved(run, saved[run.plan.system], state)
         plans = [run.plan for run in runs]
         stories = engine.journeys_of(state, runs)
         click.echo(
@@ -405,21 +443,25 @@ def apply(
         reports = []
         for run in runs:
             if not run.plan.has_changes:
-                reports.append(
-                    ApplyReport(
-                        run.plan.target,
-                        [],
-                        environment=run.plan.environment,
-                        system=run.plan.system,
-                    )
-                )
-                continue
-            try:
-                reports.append(run_apply(run, batch_size, quiet=quiet))
-            except ReconcilerError as exc:
-                # One system failing does not stop the others.
-                reports.append(engine.failed_report(run, exc))
+                report = engine.empty_report(run)
+            else:
+                try:
+                    report = run_apply(run, batch_size, quiet=quiet)
+                except ReconcilerError as exc:
+                    # One system failing does not stop the others.
+                    report = engine.failed_report(run, exc)
+            review = reviews.get(run.plan.system)
+            if review is not None:
+                report.held, report.no_longer_needed = review.held, review.no_longer_needed
+            reports.append(report)
     click.echo(render_reports(reports, fmt, color=color), nl=False)
+    held = sum(len(report.held) for report in reports)
+    if held:
+        raise ApplyFailed(
+            f"{held} change{'s' if held != 1 else ''} held: no reviewed plan holds "
+            f"{'them' if held != 1 else 'it'} (see the report above). Review a plan that "
+            "does, then apply that plan."
+        )
     if not all(report.ok for report in reports):
         raise ApplyFailed("apply did not converge for every user (see the report above)")
     return EXIT_OK
@@ -588,7 +630,7 @@ def show(plan_file: str, fmt: str, debug: bool) -> int:
     text beside plan.json from one plan run. A plan that contradicts itself
     is refused, as apply --plan would.
     """
-    saved = [plan for plan, _ in load_saved_plans(plan_file)]
+    saved = [plan for plan, _ in saved_plan.load(plan_file)]
     click.echo(render_plans(saved, fmt, color=use_color()), nl=False)
     return EXIT_OK
 
@@ -612,37 +654,6 @@ def completion(shell: str) -> int:
 
 
 cli.add_command(sim_commands)
-
-
-def load_saved_plans(path: str) -> list[tuple[Plan, dict[str, Any]]]:
-    """A saved plan (one system's, or several under `plans`), read as the untrusted input
-    it is: each system's Plan and its JSON data."""
-    try:
-        raw = read_regular_file(path, MAX_SAVED_PLAN_BYTES)
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the saved plan {path}: {exc}") from None
-    parts = multi_plan_parts(data)
-    loaded = []
-    for part in parts:
-        plan = from_json_data(part)
-        saved_plan.check_consistent(plan)
-        loaded.append((plan, part))
-    if len({plan.system for plan, _ in loaded}) != len(loaded):
-        raise UsageError("the saved plan is not a reconciler plan: a system planned twice")
-    return loaded
-
-
-#: A saved plan of 100,000 changes is about 100 MB.
-MAX_SAVED_PLAN_BYTES = 512 * 1024 * 1024
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two values for one key: another JSON reader might take the other one.
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a key appears twice in one object")
-    return dict(pairs)
 
 
 def confirm(plans: list[Plan]) -> None:

@@ -8,6 +8,7 @@ the others. The CLI parses options, calls these, renders, maps to exit codes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from reconciler.apply import Applier, ApplyReport
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
+from reconciler.http import SIM_PREFIX, read_token
 from reconciler.journeys import Journey, accounts, journeys
 from reconciler.plan import Plan, PlanCost
 from reconciler.progress import Progress
@@ -60,6 +62,18 @@ class Targets:
         name = provider.capabilities.name
         return targets.system_target(provider, state.environment, self.api_urls.get(name))
 
+    def seal_key(self, provider: Provider, state: DesiredState) -> bytes:
+        """The key that seals (and checks) this system's saved plan: see saved_plan.seal_key."""
+        url, token_env = self.url(provider, state)
+        name = provider.capabilities.name
+        token = read_token(
+            token_file=self.token_files.get(name),
+            env_var=token_env,
+            required=not url.startswith(SIM_PREFIX),
+            system="" if name == targets.BARE else name,
+        )
+        return saved_plan.seal_key(token.token if token else None)
+
     @contextmanager
     def connect(
         self,
@@ -96,6 +110,20 @@ def make_plan(
 ) -> Plan:
     """One system's plan, with its cost and the guards it trips recorded on it."""
     plan = compute_plan(state, tenant, target=target, provider=provider)
+    return judge(
+        plan, state, provider, budget_left, allow_mass_deactivation=allow_mass_deactivation
+    )
+
+
+def judge(
+    plan: Plan,
+    state: DesiredState,
+    provider: Provider,
+    budget_left: int | None,
+    *,
+    allow_mass_deactivation: bool,
+) -> Plan:
+    """Record on the plan what it costs and the guards it trips."""
     plan.cost = cost_of(plan, provider, budget_left)
     system_settings = state.settings.for_system(provider.capabilities.name)
     return guards.evaluate(
@@ -190,14 +218,39 @@ def check_saved(
     return by_system
 
 
-def verify_saved(planned: Planned, saved: tuple[Plan, dict[str, Any]], state: DesiredState) -> None:
-    """Refuse unless a fresh plan of this system is exactly its saved plan."""
-    saved_plan.verify(
-        saved[1],
+def bind_saved(
+    planned: Planned,
+    saved: dict[str, Any],
+    state: DesiredState,
+    key: bytes,
+    *,
+    allow_mass_deactivation: bool,
+) -> tuple[Planned, saved_plan.Review]:
+    """This system's run cut down to what the reviewed plan holds (saved_plan.review).
+
+    The guards are judged again on what the run writes: a held deactivation
+    does not count towards max_deactivations, a reviewed one always does.
+    """
+    result = saved_plan.bind(
+        saved,
         planned.plan,
         planned.tenant,
+        planned.provider,
         files_digest=saved_plan.desired_digest(state),
+        key=key,
     )
+    reviewed = dataclasses.replace(
+        planned.plan, changes=[c for c in planned.plan.changes if c.login in result.approved]
+    )
+    budget_left = planned.plan.cost.budget_left if planned.plan.cost else None
+    judge(
+        reviewed,
+        state,
+        planned.provider,
+        budget_left,
+        allow_mass_deactivation=allow_mass_deactivation,
+    )
+    return dataclasses.replace(planned, plan=reviewed), result
 
 
 def apply_system(planned: Planned, *, batch_size: int | None, progress: Progress) -> ApplyReport:
@@ -217,4 +270,11 @@ def failed_report(planned: Planned, error: ReconcilerError) -> ApplyReport:
         outcomes=[Outcome(c.login, c.action, "failed", str(error)) for c in planned.plan.changes],
         environment=planned.plan.environment,
         system=planned.plan.system,
+    )
+
+
+def empty_report(planned: Planned) -> ApplyReport:
+    """The report of a system with nothing to write."""
+    return ApplyReport(
+        planned.plan.target, [], environment=planned.plan.environment, system=planned.plan.system
     )

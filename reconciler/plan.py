@@ -73,6 +73,21 @@ class PlanCost:
 
 
 @dataclass(frozen=True, slots=True)
+class Held:
+    """A change `apply --plan` does not write, and why (see saved_plan.review).
+
+    Held changes are changes of the fresh plan that no reviewed plan holds;
+    the same type reports saved changes that the fresh plan no longer needs.
+    """
+
+    login: str
+    action: Action
+    #: The fields the change sets (sorted), so a reader sees what it would do.
+    fields: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlanWarning:
     login: str
     message: str

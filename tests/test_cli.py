@@ -236,7 +236,9 @@ def test_apply_saved_plan(run, tenant: Path, tmp_path: Path) -> None:
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--detailed-exitcode").code == 0
 
 
-def test_stale_saved_plan_is_refused_without_writing(run, tenant: Path, tmp_path: Path) -> None:
+def test_a_stale_saved_plan_holds_the_users_that_moved_and_writes_the_rest(
+    run, tenant: Path, tmp_path: Path
+) -> None:
     saved = tmp_path / "plan.json"
     assert run("plan", str(EXAMPLE), "--api-url", f"sim:{tenant}", "--out", str(saved)).code == 0
     users = json.loads(tenant.read_text())
@@ -247,13 +249,18 @@ def test_stale_saved_plan_is_refused_without_writing(run, tenant: Path, tmp_path
         {"login": "lucas@acme", "id": "9", "email": "l@x.com", "name": "L", "is_active": True}
     )
     tenant.write_text(json.dumps(users))
-    before = tenant.read_bytes()
     result = run("apply", "--plan", str(saved), str(EXAMPLE), "--api-url", f"sim:{tenant}")
     assert result.code == 1
-    assert "daniel@acme" in result.err and "lucas@acme" in result.err
-    assert "the tenant changed since the plan (position)" in result.err
-    assert "lucas@acme: action create -> update" in result.err
-    assert tenant.read_bytes() == before
+    held = result.out[: result.out.index("ok ")]
+    assert "daniel@acme (position): the user changed since the plan (position)" in held
+    assert "lucas@acme (" in held and "the user changed since the plan (it exists now)" in held
+    assert "Held: 2 changes not written." in result.out
+    after = tenant_of(tenant)
+    assert after["daniel@acme"]["position"] == "Changed by someone else"
+    assert after["lucas@acme"]["name"] == "L"
+    # The reviewed changes of the other users are written.
+    assert after["noa@acme"]["is_active"] is True
+    assert after["ex.employee@acme"]["is_active"] is False
 
 
 def test_saved_plan_for_another_target_is_refused(run, tenant: Path, tmp_path: Path) -> None:

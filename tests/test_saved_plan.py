@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,20 +17,25 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli import EXAMPLE, SECRET, tenant_of
+from test_cli import EXAMPLE, SECRET, sandbox_on_simulator, tenant_of
 from test_diff_properties import desired_states, plan_or_input_error, tenants
 
 from reconciler import guards
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import dumps, from_json_data
+from reconciler.providers.dealhub.provider import DEALHUB
 from reconciler.providers.dealhub.rules import expected_payload, tenant_view
+from reconciler.render import FORMATS, render_plans
 from reconciler.saved_plan import (
     ALTERED,
     MISMATCH,
+    Review,
+    bind,
     check_consistent,
     check_target,
     desired_digest,
-    verify,
+    seal_key,
+    sealed,
 )
 from reconciler.settings import Threshold
 from reconciler.sim import Simulator, TenantStore
@@ -232,7 +238,7 @@ def test_the_reviewed_plan_is_applied(
     assert run("plan", str(EXAMPLE), "--api-url", url, "--detailed-exitcode").code == 0
 
 
-def test_a_plan_made_before_another_change_merged_is_refused(
+def test_a_plan_made_before_another_change_merged_holds_that_change(
     run: Any, server: tuple[str, Simulator], tenant: Path, tmp_path: Path
 ) -> None:
     url, sim = server
@@ -240,14 +246,33 @@ def test_a_plan_made_before_another_change_merged_is_refused(
     saved_plan(run, url, path)
     merged = tmp_path / "users.yaml"
     merged.write_text(EXAMPLE.read_text().replace("position: VP Sales", "position: CRO"))
-    before = tenant.read_bytes()
     sim.request_log.clear()
-    result = run("apply", "--plan", str(path), str(merged), "--api-url", url)
-    assert result.code == 1
-    assert "the files are not the ones planned" in result.err
-    assert "roy@acme: a fresh plan would update it (position)" in result.err
-    assert {r["method"] for r in sim.request_log} == {"GET"}
-    assert tenant.read_bytes() == before
+    result = run("apply", "--plan", str(path), str(merged), "--api-url", url, "--format", "json")
+    assert result.code == 1, result.all
+    report = json.loads(result.out)
+    assert report["held"] == [
+        {
+            "login": "roy@acme",
+            "action": "update",
+            "fields": ["position"],
+            "reason": "not in the reviewed plan: the files are not the ones planned (a later "
+            "change merged, or other files were given)",
+        }
+    ]
+    # The reviewed changes are written; the unreviewed one is not.
+    assert report["summary"] == {
+        "create": 1,
+        "update": 2,
+        "reactivate": 1,
+        "deactivate": 2,
+        "failed": 0,
+        "skipped": 0,
+    }
+    users = tenant_of(tenant)
+    assert users["roy@acme"]["position"] == "VP Sales"
+    assert users["lucas@acme"]["is_active"] is True
+    assert "1 change held" in result.err
+    assert [r["body"] for r in sim.request_log if r["method"] == "PUT"] != []
 
 
 def test_a_comment_in_the_files_does_not_make_the_plan_stale(
@@ -340,12 +365,17 @@ def _other(value: Any) -> Any:
     return "x"
 
 
-def _check(data: dict[str, Any], fresh_data: Any, tenant: list[dict[str, Any]]) -> None:
+KEY = seal_key(SECRET)
+
+
+def _check(data: dict[str, Any], fresh_data: Any, tenant: list[dict[str, Any]]) -> Review:
     """What apply --plan does with a saved plan, short of the HTTP."""
     saved = from_json_data(data)
     check_consistent(saved)
     check_target(saved, fresh_data["target"], fresh_data["desired"])
-    verify(data, fresh_data["plan"](), tenant, files_digest=fresh_data["digest"])
+    return bind(
+        data, fresh_data["plan"](), tenant, DEALHUB, files_digest=fresh_data["digest"], key=KEY
+    )
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -365,8 +395,10 @@ def test_saved_plan_round_trips_and_any_single_edit_is_refused(
         return plan
 
     context = {"target": fresh().target, "desired": desired, "plan": fresh, "digest": digest}
-    data = json.loads(dumps(fresh()))
-    _check(copy.deepcopy(data), context, tenant)  # the plan as saved is applied
+    data = sealed(json.loads(dumps(fresh())), KEY)
+    applied = _check(copy.deepcopy(data), context, tenant)  # the plan as saved is applied whole
+    assert applied.approved == {c["login"] for c in data["changes"]}
+    assert applied.held == [] and applied.no_longer_needed == []
 
     leaves = list(_leaves(data))
     path = leaves[choice % len(leaves)]
@@ -381,3 +413,166 @@ def test_saved_plan_round_trips_and_any_single_edit_is_refused(
 
 def test_refusals_are_reconciler_errors() -> None:
     assert issubclass(StalePlanError, ReconcilerError)
+
+
+# -- the per-user rule end to end (issue 19) --------------------------------------------
+
+
+def test_a_leaver_deactivated_by_hand_stays_inactive_and_the_reviewed_changes_land(
+    run: Any, server: tuple[str, Simulator], tenant: Path, tmp_path: Path
+) -> None:
+    url, sim = server
+    path = tmp_path / "plan.json"
+    saved_plan(run, url, path)
+    # Friday, five o'clock: maya is let go and deactivated by hand in DealHub.
+    sim.store.put([{**(sim.store.get("maya@acme") or {}), "is_active": False}])
+    sim.request_log.clear()
+
+    result = run("apply", "--plan", str(path), str(EXAMPLE), "--api-url", url, "--format", "json")
+
+    assert result.code == 1, result.all
+    report = json.loads(result.out)
+    assert report["held"] == [
+        {
+            "login": "maya@acme",
+            "action": "reactivate",
+            "fields": ["is_active"],
+            "reason": "not in the reviewed plan: the user changed in DealHub since the plan "
+            "(is_active)",
+        }
+    ]
+    assert report["ok"] is False
+    written = [
+        u["login"] for r in sim.request_log if r["method"] == "PUT" for u in r["body"]["users"]
+    ]
+    assert "maya@acme" not in written
+    assert sorted(written) == sorted(c["login"] for c in report["outcomes"])
+    assert tenant_of(tenant)["maya@acme"]["is_active"] is False
+    assert tenant_of(tenant)["lucas@acme"]["is_active"] is True
+
+
+def test_a_held_change_is_listed_first_in_the_text_report(
+    run: Any, server: tuple[str, Simulator], tmp_path: Path
+) -> None:
+    url, sim = server
+    path = tmp_path / "plan.json"
+    saved_plan(run, url, path)
+    sim.store.put([{**(sim.store.get("maya@acme") or {}), "is_active": False}])
+    result = run("apply", "--plan", str(path), str(EXAMPLE), "--api-url", url)
+    assert result.code == 1
+    report = result.out[result.out.index("DealHub apply to") :]
+    assert report.index("held     reactivate maya@acme (is_active)") < report.index("ok ")
+    assert "Held: 1 change not written." in report
+    assert "error: 1 change held" in result.err
+
+
+def test_a_plan_printed_as_json_is_not_a_saved_plan(
+    run: Any, server: tuple[str, Simulator], tenant: Path, tmp_path: Path
+) -> None:
+    url, _ = server
+    shown = run("plan", str(EXAMPLE), "--api-url", url, "--format", "json")
+    path = tmp_path / "plan.json"
+    path.write_text(shown.out)
+    before = tenant.read_bytes()
+    result = run("apply", "--plan", str(path), str(EXAMPLE), "--api-url", url)
+    assert result.code == 1
+    assert "it has no seal (save a plan with plan --out" in result.err
+    assert tenant.read_bytes() == before
+
+
+def test_the_apply_hint_carries_what_chose_the_target(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, desired = sandbox_on_simulator(tmp_path)
+    path = tmp_path / "plan.json"
+    result = run("plan", str(desired), "--env", "sandbox", "--out", str(path))
+    assert result.code == 0, result.all
+    hint = result.err.split("apply it with: ", 1)[1].strip()
+    assert hint == f"reconciler apply --plan {path} --env sandbox {desired}"
+    applied = run(*shlex.split(hint)[1:])
+    assert applied.code == 0, applied.all
+    assert "admin@acme_sb" in tenant_of(sandbox)
+
+
+# -- malformed plans are refused in a sentence, whatever the values (issue 20.7) --------
+
+PEOPLE = EXAMPLE.parent / "people.yaml"
+COMPANY = EXAMPLE.parent / "pipedrive" / "acme.json"
+
+
+def _pipedrive_plan_data() -> dict[str, Any]:
+    from reconciler import providers
+    from reconciler.desired import load_desired
+    from reconciler.engine import make_plan
+
+    state = load_desired([str(PEOPLE)])
+    company = json.loads(COMPANY.read_text())
+    made = make_plan(
+        state, providers.get("pipedrive"), company, "sim:acme.json", allow_mass_deactivation=False
+    )
+    data: dict[str, Any] = json.loads(dumps(made))
+    return data
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choice=st.integers(min_value=0), value=JSON_VALUES)
+def test_any_value_anywhere_in_a_saved_plan_is_refused_in_a_sentence(
+    tmp_path: Path, choice: int, value: Any
+) -> None:
+    from reconciler import saved_plan as module
+
+    data = _pipedrive_plan_data()
+    leaves = [path for path in _leaves(data) if path and path[0] in ("changes", "notes")]
+    path = leaves[choice % len(leaves)]
+    node: Any = data
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(data))
+    try:
+        loaded = module.load(str(file))
+    except ReconcilerError:
+        return
+    # What loads is shown (reconciler show) in every format without a traceback.
+    for fmt in FORMATS:
+        render_plans([plan for plan, _ in loaded], fmt)
+
+
+def test_a_plan_nested_beyond_any_plan_is_refused(tmp_path: Path) -> None:
+    from reconciler import saved_plan as module
+
+    file = tmp_path / "plan.json"
+    file.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UsageError, match="nests deeper than a plan does"):
+        module.load(str(file))
+    data = _pipedrive_plan_data()
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    data["changes"][0]["fields"]["access"] = {"before": None, "after": deep}
+    file.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="nests deeper than a plan does"):
+        module.load(str(file))
+
+
+@pytest.mark.parametrize("access", [5, "sales", [1], {"app": "sales"}, [["sales"]]])
+def test_a_saved_create_with_access_of_the_wrong_kind_is_altered(
+    run: Any, tmp_path: Path, access: Any
+) -> None:
+    data = _pipedrive_plan_data()
+    create = next(c for c in data["changes"] if c["action"] == "create")
+    create["fields"]["access"] = {"before": None, "after": access}
+    create["send"]["access"] = access
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(data))
+    result = run("show", str(file))
+    assert result.code == 1
+    assert ALTERED in result.err and "internal error" not in result.err

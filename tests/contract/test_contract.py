@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import plan as plan_module
-from reconciler import saved_plan
+from reconciler import providers, saved_plan
 from reconciler.apply import Applier
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.engine import make_plan
@@ -269,14 +269,19 @@ def test_a_saved_plan_reads_back_and_verifies(adapter: Adapter, data: st.DataObj
         return
     digest = saved_plan.desired_digest(state)
     plan.desired_digest = digest
-    saved = json.loads(plan_module.dumps(plan))
+    key = saved_plan.seal_key("contract-token")
+    saved = saved_plan.sealed(json.loads(plan_module.dumps(plan)), key)
     read_back = plan_module.from_json_data(saved)
-    assert plan_module.to_json_data(read_back) == saved
+    assert plan_module.to_json_data(read_back) == {k: v for k, v in saved.items() if k != "seal"}
     saved_plan.check_consistent(read_back)
     fresh_tenant = opened.remote.read()
     fresh = plan_of(adapter, state, fresh_tenant)
     assert fresh is not None
-    saved_plan.verify(saved, fresh, fresh_tenant, files_digest=digest)
+    review = saved_plan.bind(
+        saved, fresh, fresh_tenant, providers.get(adapter.name), files_digest=digest, key=key
+    )
+    assert review.approved == {c.login for c in fresh.changes}
+    assert review.held == [] and review.no_longer_needed == []
 
 
 # -- each system's own examples: the smallest cases of the bugs above ---------------------
