@@ -493,6 +493,66 @@ def test_github_permissions_and_concurrency() -> None:
     assert groups.count("reconciler-apply") == 1
 
 
+def test_github_plans_the_merge_ref_of_the_pull_request() -> None:
+    """pull_request checks out refs/pull/N/merge: the branch merged into main as it is now."""
+    workflow = load(GITHUB)
+    assert "pull_request_target" not in triggers(workflow)  # that one checks out main
+    plan = workflow["jobs"]["plan"]
+    assert "github.event_name == 'pull_request'" in plan["if"]
+    (checkout,) = [s for s in plan["steps"] if str(s.get("uses")).startswith("actions/checkout@")]
+    assert "ref" not in (checkout.get("with") or {})  # the event's own ref: the merge
+    assert "refs/pull/N/merge" in GITHUB.read_text(encoding="utf-8")
+
+
+def test_no_apply_skips_itself_and_none_is_cancelled() -> None:
+    github, gitlab = load(GITHUB), load(GITLAB)
+    for path, doc in ((GITHUB, github), (GITLAB, gitlab)):
+        for script in shell_blocks(doc):
+            assert "ls-remote" not in script, (path.name, script)  # no "main moved on" skip
+    apply = gitlab["apply"]
+    assert apply.get("interruptible", False) is False  # no newer pipeline cancels it
+    assert apply["resource_group"] == "reconciler-production"
+    assert gitlab["drift"]["resource_group"] not in (None, apply["resource_group"])
+    assert "resource_group" not in gitlab["manual-plan"]
+    assert "process_mode=oldest_first" in _header(GITLAB)
+    # every job that writes is an apply job, in the production environment
+    for name, job in github["jobs"].items():
+        writes = [w for s in shell_blocks(job) for w in reconciler_calls(s) if w[0] == "apply"]
+        assert bool(writes) == (name == "apply"), name
+    assert github["jobs"]["apply"]["environment"] == "production"
+    assert apply["environment"]["name"] == "production"
+
+
+def test_the_manual_path_applies_the_plan_it_showed_after_an_approval() -> None:
+    jobs = load(GITHUB)["jobs"]
+    manual = jobs["manual-plan"]
+    assert "inputs.action == 'apply'" in manual["if"] and "refs/heads/main" in manual["if"]
+    assert "GITHUB_STEP_SUMMARY" in _steps("manual-plan")["reconciler plan"]["run"]
+    (upload,) = _uploads("manual-plan")
+    assert upload["with"]["name"] == "reconciler-manual-plan"
+    apply = jobs["apply"]
+    assert apply["needs"] == "manual-plan"
+    assert "needs.manual-plan.result == 'success'" in apply["if"]
+    download = _steps("apply")["Download the plan approved in this run"]
+    assert download["with"] == {"name": "reconciler-manual-plan", "path": "saved-plan"}
+    assert "run-id" not in download["with"]  # this run's own artifact
+    gitlab = load(GITLAB)
+    rules = gitlab["apply"]["rules"]
+    (web,) = [r for r in rules if '"web"' in r["if"]]
+    assert web["when"] == "manual"
+    assert {"job": "manual-plan", "optional": True} in gitlab["apply"]["needs"]
+    assert "saved-plan/plan.json" in gitlab["manual-plan"]["artifacts"]["paths"]
+
+
+def test_gitlab_plans_the_merged_result() -> None:
+    plan = load(GITLAB)["plan"]
+    assert plan["variables"]["GIT_DEPTH"] == "0"
+    script = "\n".join(_strings(plan["script"]))
+    merge = script.index('merge --quiet --no-edit "origin/$target"')
+    assert merge < script.index("reconciler plan ")
+    assert "merged_result" in script and "merge --abort" in script
+
+
 def test_the_recipes_install_the_pinned_placeholder() -> None:
     for path in (GITHUB, GITLAB):
         doc = load(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ci.harness import Job, World, world
+from ci.harness import GitLabProject, Job, World, gitlab_project, world
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "git", "node")), reason="needs bash, git, node"
@@ -57,12 +57,13 @@ def test_a_hand_deactivation_stays_when_an_unrelated_merge_applies(tmp_path: Pat
         w.deactivate_by_hand("zoe@acme")
         assert not w.dealhub.active("zoe@acme") and not w.pipedrive.active("zoe@acme.com")
 
+        seen = len(w.dealhub.entries()), len(w.pipedrive.entries())
         job = w.github_apply(w.merge("bob"), reviewed)
 
-        # Zoe stays out of both systems; the reviewed change (Bob) is written.
+        # Zoe stays out of both systems; the reviewed change (Bob), and only it, is written.
         assert not w.dealhub.active("zoe@acme") and not w.pipedrive.active("zoe@acme.com")
-        assert w.dealhub.active("bob@acme") and w.pipedrive.active("bob@acme.com")
-        assert "zoe@acme" not in w.dealhub.written() | w.pipedrive.written()
+        assert w.dealhub.written(since=seen[0]) == {"bob@acme"}
+        assert w.pipedrive.written(since=seen[1]) == {"bob@acme.com"}
         # The job fails and names the held reactivation, in the log, on the merged
         # pull request and in the one open issue.
         assert job.code == 1
@@ -251,3 +252,97 @@ def test_a_gitlab_merge_request_that_conflicts_is_not_planned(tmp_path: Path) ->
         assert not (job.dir / "plan.json").exists()
         assert "does not merge cleanly" in (job.dir / "plan.md").read_text(encoding="utf-8")
         assert w.dealhub.entries() == [] and w.pipedrive.entries() == []  # nothing read
+
+
+# -- the same loop on GitLab: the plan reviewed on the merged merge request ----------------
+
+
+def gitlab_issue(gl: GitLabProject) -> dict[str, Any]:
+    (issue,) = gl.open_issues()
+    assert issue["description"].startswith("<!-- reconciler-held -->")
+    assert issue["labels"] == "reconciler-held"
+    return issue
+
+
+def test_gitlab_a_hand_deactivation_stays_when_an_unrelated_merge_applies(
+    tmp_path: Path,
+) -> None:
+    with world(tmp_path) as w, gitlab_project() as gl:
+        w.edit("bob", *BOB, "Bob joins")
+        assert w.gitlab_mr_plan(gl, "bob", 9).code == 0
+        w.deactivate_by_hand("zoe@acme")
+        seen = len(w.dealhub.entries()), len(w.pipedrive.entries())
+
+        job = w.gitlab_apply(gl, w.gitlab_merge(gl, "bob", 9))
+
+        assert not w.dealhub.active("zoe@acme") and not w.pipedrive.active("zoe@acme.com")
+        assert w.dealhub.written(since=seen[0]) == {"bob@acme"}
+        assert w.pipedrive.written(since=seen[1]) == {"bob@acme.com"}
+        assert job.code == 1
+        assert "The plan reviewed on !9" in job.out
+        assert held(job) == {
+            ("dealhub", "reactivate", "zoe@acme"),
+            ("pipedrive", "reactivate", "zoe@acme.com"),
+        }
+        (note,) = [n for n in gl.notes if n["body"].startswith("<!-- reconciler-apply -->")]
+        assert note["on"] == 9 and "reactivate" in note["body"] and "zoe@acme" in note["body"]
+        assert "zoe@acme.com" in gitlab_issue(gl)["description"]
+
+        w.edit("zoe-leaves", *ZOE_LEAVES, "Zoe left")
+        assert w.gitlab_mr_plan(gl, "zoe-leaves", 10).code == 0
+        recorded = w.gitlab_apply(gl, w.gitlab_merge(gl, "zoe-leaves", 10))
+        assert recorded.code == 0, recorded.log
+        assert gl.open_issues() == []
+        assert gl.calls[-1] == "PUT /issues/1"  # closed
+
+
+def test_gitlab_a_skipped_apply_is_held_then_applied_by_the_manual_path(tmp_path: Path) -> None:
+    with world(tmp_path) as w, gitlab_project() as gl:
+        w.edit("carl-leaves", *CARL_LEAVES, "Carl leaves")
+        w.edit("bob", *BOB, "Bob joins")
+        assert w.gitlab_mr_plan(gl, "carl-leaves", 11).code == 0
+        assert w.gitlab_mr_plan(gl, "bob", 12).code == 0  # before Carl's merge
+        w.gitlab_merge(gl, "carl-leaves", 11)  # its apply never runs
+        job = w.gitlab_apply(gl, w.gitlab_merge(gl, "bob", 12))
+        assert job.code == 1
+        assert w.dealhub.active("bob@acme") and w.pipedrive.active("bob@acme.com")
+        assert held(job) == {
+            ("dealhub", "deactivate", "carl@acme"),
+            ("pipedrive", "deactivate", "carl@acme.com"),
+        }
+        assert "carl@acme.com" in gitlab_issue(gl)["description"]
+
+        planned, applied = w.gitlab_manual(gl)
+        # the plan to approve, in the log and the artifact
+        assert "carl@acme" in planned.out and "carl@acme" in (planned.dir / "plan.txt").read_text()
+        assert applied.code == 0, applied.log
+        assert not w.dealhub.active("carl@acme") and not w.pipedrive.active("carl@acme.com")
+        assert gl.open_issues() == []
+
+
+def test_gitlab_a_merge_without_a_reviewed_plan_writes_nothing(tmp_path: Path) -> None:
+    with world(tmp_path) as w, gitlab_project() as gl:
+        w.edit("bob", *BOB, "Bob joins")
+        job = w.gitlab_apply(gl, w.merge("bob"))  # pushed with no merge request
+        assert job.code == 1
+        assert "No merged merge request" in job.out
+        assert w.dealhub.writes() == [] and w.pipedrive.writes() == []
+        assert held(job) == {
+            ("dealhub", "create", "bob@acme"),
+            ("pipedrive", "create", "bob@acme.com"),
+        }
+        assert "bob@acme" in gitlab_issue(gl)["description"]
+
+
+def test_gitlab_an_edited_plan_writes_nothing(tmp_path: Path) -> None:
+    with world(tmp_path) as w, gitlab_project() as gl:
+        w.edit("bob", *BOB, "Bob joins")
+        assert w.gitlab_mr_plan(gl, "bob", 9).code == 0
+        plan = json.loads(gl.mrs[9]["plans"][-1])
+        (bob,) = [c for c in plan["plans"][1]["changes"] if c["login"] == "bob@acme.com"]
+        bob["send"]["access"] = [{"app": "global", "admin": True}]  # made an admin
+        gl.mrs[9]["plans"][-1] = json.dumps(plan).encode()
+        job = w.gitlab_apply(gl, w.gitlab_merge(gl, "bob", 9))
+        assert job.code == 1
+        assert w.dealhub.writes() == [] and w.pipedrive.writes() == []
+        assert "apply failed (exit 1)" in gitlab_issue(gl)["description"]

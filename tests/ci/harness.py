@@ -12,6 +12,7 @@ every request, so a test can tell exactly what was written.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import re
@@ -35,6 +36,8 @@ GITLAB = CI_DIR / "gitlab" / ".gitlab-ci.yml"
 HELD = CI_DIR / "held.py"
 #: What the CI secret store holds; never to be seen in any output.
 SECRETS = {"DEALHUB_TOKEN": "dh-secret-5b1e", "PIPEDRIVE_API_TOKEN": "pd-secret-9c0d"}
+#: The project access token the GitLab recipe calls RECONCILER_NOTES_TOKEN.
+NOTES_TOKEN = "gl-notes-3f2a"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
 
@@ -104,11 +107,12 @@ class Sim:
         """(method, path) of every request that could write."""
         return [(e["method"], e["path"]) for e in self.entries() if e["method"] != "GET"]
 
-    def written(self) -> set[str]:
-        """The users every write so far carried: DealHub logins, Pipedrive emails."""
+    def written(self, since: int = 0) -> set[str]:
+        """The users the writes carried (from request number `since`): DealHub logins,
+        Pipedrive emails."""
         keys: set[str] = set()
         by_id = {str(u["id"]): key for key, u in self.users().items()}
-        for entry in self.entries():
+        for entry in self.entries()[since:]:
             body = entry.get("body") or {}
             if entry["method"] == "PUT" and self.system == "dealhub":
                 keys |= {str(u["login"]).lower() for u in body.get("users", [])}
@@ -292,7 +296,7 @@ class World:
             text=True,
             timeout=180,
         )
-        for secret in SECRETS.values():
+        for secret in (*SECRETS.values(), NOTES_TOKEN):
             assert secret not in done.stdout + done.stderr
         outputs = {}
         out_file = work / ".github-output"
@@ -400,6 +404,63 @@ class World:
     def open_issues(self) -> list[dict[str, Any]]:
         return [i for i in self.github["issues"] if i["state"] == "open"]
 
+    # -- GitLab: a merge request's pipeline, a merge's apply, the manual path -------------
+
+    def gitlab_vars(self, gl: GitLabProject, **extra: str) -> dict[str, str]:
+        return {
+            "CI_API_V4_URL": gl.url,
+            "CI_PROJECT_ID": "5",
+            "CI_JOB_URL": "https://gitlab.example/o/r/-/jobs/1",
+            "RECONCILER_NOTES_TOKEN": NOTES_TOKEN,
+            **extra,
+        }
+
+    def gitlab_mr_plan(self, gl: GitLabProject, branch: str, iid: int) -> Job:
+        """A merge request's pipeline (target main): its plan job, whose plan.json the
+        project then keeps as that pipeline's artifact."""
+        git(self.dev, "fetch", "-q", "origin")
+        head = git(self.dev, "rev-parse", f"origin/{branch}")
+        work = self.checkout(head)
+        job = self.gitlab_run(
+            "plan",
+            work,
+            **self.gitlab_vars(
+                gl,
+                CI_PIPELINE_SOURCE="merge_request_event",
+                CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
+                CI_MERGE_REQUEST_IID=str(iid),
+                CI_COMMIT_SHORT_SHA=head[:8],
+            ),
+        )
+        mr = gl.mrs.setdefault(iid, {"sha": head, "plans": []})
+        mr["sha"] = head
+        if (work / "plan.json").exists():
+            mr["plans"].append((work / "plan.json").read_bytes())
+        return job
+
+    def gitlab_merge(self, gl: GitLabProject, branch: str, iid: int) -> str:
+        sha = self.merge(branch)
+        gl.merged[sha] = iid
+        return sha
+
+    def gitlab_apply(self, gl: GitLabProject, sha: str) -> Job:
+        """The apply job of the default branch's push pipeline at `sha`."""
+        work = self.checkout(sha)
+        extra = self.gitlab_vars(gl, CI_PIPELINE_SOURCE="push", CI_COMMIT_SHA=sha)
+        return self.gitlab_run("apply", work, **extra)
+
+    def gitlab_manual(self, gl: GitLabProject) -> tuple[Job, Job]:
+        """A pipeline run by hand on main: manual-plan, then the apply job, played."""
+        work = self.checkout("origin/main")
+        sha = git(work, "rev-parse", "HEAD")
+        extra = self.gitlab_vars(gl, CI_PIPELINE_SOURCE="web", CI_COMMIT_SHA=sha)
+        planned = self.gitlab_run("manual-plan", work, **extra)
+        assert planned.code == 0, planned.log
+        apply_dir = self.checkout(sha)
+        (apply_dir / "saved-plan").mkdir()  # manual-plan's artifact, through `needs:`
+        shutil.copy(work / "saved-plan" / "plan.json", apply_dir / "saved-plan" / "plan.json")
+        return planned, self.gitlab_run("apply", apply_dir, **extra)
+
 
 def node_harness(mocks: str) -> str:
     """A node script that runs a github-script step (argv: script, state.json)."""
@@ -476,3 +537,108 @@ def world(tmp_path: Path, people: str = PEOPLE) -> Iterator[World]:
         serving(pipedrive, SECRETS["PIPEDRIVE_API_TOKEN"]),
     ):
         yield World(tmp_path, dealhub, pipedrive, origin, dev, shims(tmp_path / "bin"))
+
+
+# -- GitLab: its REST API as the recipe uses it, on loopback ---------------------------
+
+
+@dataclass
+class GitLabProject:
+    """Project 5 of a GitLab on loopback: merge requests, their plan jobs, notes, issues."""
+
+    url: str = ""
+    #: merge commit sha -> merge request iid
+    merged: dict[str, int] = field(default_factory=dict)
+    #: iid -> {"sha": head, "plans": [plan.json bytes of each pipeline's plan job]}
+    mrs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    def open_issues(self) -> list[dict[str, Any]]:
+        return [i for i in self.issues if i["state"] == "opened"]
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        path, _, query = path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if params.get("page", "1") != "1":
+            return 200, []  # everything fits on the first page
+        parts = path.removeprefix("/api/v4/projects/5/").split("/")
+        self.calls.append(f"{method} /{'/'.join(parts)}")
+        match method, parts:
+            case "GET", ["repository", "commits", sha, "merge_requests"]:
+                iid = self.merged.get(sha)
+                return 200, [] if iid is None else [
+                    {"iid": iid, "state": "merged", "sha": self.mrs[iid]["sha"]}
+                ]
+            case "GET", ["merge_requests", iid, "pipelines"]:
+                plans = self.mrs[int(iid)]["plans"]
+                sha = self.mrs[int(iid)]["sha"]
+                return 200, [{"id": int(iid) * 100 + n, "sha": sha} for n in range(len(plans))]
+            case "GET", ["pipelines", pid, "jobs"]:
+                job = {"id": int(pid) * 10, "name": "plan", "artifacts_file": {"filename": "a.zip"}}
+                return 200, [{"id": int(pid) * 10 + 1, "name": "validate"}, job]
+            case "GET", ["jobs", jid, "artifacts", "plan.json"]:
+                pid = int(jid) // 10
+                return 200, self.mrs[pid // 100]["plans"][pid % 100]
+            case "GET", ["merge_requests", iid, "notes"]:
+                return 200, [n for n in self.notes if n["on"] == int(iid)]
+            case "POST", ["merge_requests", iid, "notes"]:
+                note = {"id": len(self.notes) + 1, "on": int(iid), "body": body["body"]}
+                self.notes.append({**note, "system": False})
+                return 201, note
+            case "PUT", ["merge_requests", iid, "notes", nid]:
+                (note,) = [n for n in self.notes if n["id"] == int(nid)]
+                note["body"] = body["body"]
+                return 200, note
+            case "GET", ["issues"]:
+                assert params == {"state": "opened", "labels": "reconciler-held", "per_page": "100",
+                                  "page": "1"}  # fmt: skip
+                return 200, self.open_issues()
+            case "POST", ["issues"]:
+                issue = {"iid": len(self.issues) + 1, "state": "opened", **body}
+                self.issues.append(issue)
+                return 201, issue
+            case "PUT", ["issues", iid]:
+                issue = next(i for i in self.issues if i["iid"] == int(iid))
+                if body.get("state_event") == "close":
+                    issue["state"] = "closed"
+                issue.update({k: v for k, v in body.items() if k == "description"})
+                return 200, issue
+            case "POST", ["issues", iid, "notes"]:
+                return 201, {"body": body["body"]}
+        return 404, {"message": "404 Not found"}
+
+
+@contextlib.contextmanager
+def gitlab_project(token: str = NOTES_TOKEN) -> Iterator[GitLabProject]:
+    """GitLab's API for project 5 on loopback, answering only `token`."""
+    project = GitLabProject()
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            if self.headers.get("PRIVATE-TOKEN") != token:
+                status, data = 401, {"message": "401 Unauthorized"}
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                status, data = project.answer(self.command, self.path, body)
+            raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = do_PUT = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    project.url = f"http://127.0.0.1:{server.server_port}/api/v4"
+    try:
+        yield project
+    finally:
+        server.shutdown()
+        server.server_close()
