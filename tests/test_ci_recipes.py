@@ -1278,3 +1278,26 @@ def test_gitlab_two_systems_one_note(tmp_path: Path) -> None:
     assert text.count("\nPlan: ") == 2
     assert set(job["artifacts"]["paths"]) >= {"plan.json", "plan.txt"}
     assert_no_secret_in(work)
+
+
+def test_the_readme_says_what_each_ci_job_does_and_what_to_do_with_a_held_change() -> None:
+    text = README.read_text(encoding="utf-8")
+    saved = text.split("\n### Saved plans\n", 1)[1].split("\n## ", 1)[0]
+    for case in (
+        "**A merge**",
+        "**No reviewed plan**",
+        "**A hand change before the merge**",
+        "**Two merges in a row**",
+        "**A stale branch**",
+        "**An edited plan**",
+        "**The drift check**",
+        "**A held change**",
+        "**manual path**",
+    ):
+        assert case in saved, case
+    adopting = adopting_section()
+    assert "apply --plan saved-plan/plan.json users/" in adopting
+    assert "examples/ci/held.py" in adopting
+    # the old fallback is gone from the story as from the recipes
+    assert "a\n   fresh plan of the merged files" not in adopting
+    assert "fresh plan of the merged files" not in " ".join(adopting.split())
