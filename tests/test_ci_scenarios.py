@@ -346,3 +346,14 @@ def test_gitlab_an_edited_plan_writes_nothing(tmp_path: Path) -> None:
         assert job.code == 1
         assert w.dealhub.writes() == [] and w.pipedrive.writes() == []
         assert "apply failed (exit 1)" in gitlab_issue(gl)["description"]
+
+
+def test_gitlab_a_rejected_api_token_finds_no_plan_and_writes_nothing(tmp_path: Path) -> None:
+    with world(tmp_path) as w, gitlab_project(token="another-token") as gl:
+        w.edit("bob", *BOB, "Bob joins")
+        gl.mrs[9] = {"sha": "0" * 40, "plans": []}
+        job = w.gitlab_apply(gl, w.gitlab_merge(gl, "bob", 9))
+        assert job.code != 0
+        assert "Cannot find the reviewed plan: HTTP Error 401" in job.out
+        assert "Nothing was written: no plan reviewed on a merged merge request" in job.out
+        assert w.dealhub.writes() == [] and w.pipedrive.writes() == []

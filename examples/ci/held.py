@@ -230,19 +230,32 @@ class GitLab:
 
 
 def gitlab_plan(args: argparse.Namespace) -> int:
-    """Save the plan reviewed on the merge request this push merged, if there is one."""
+    """Save the plan reviewed on the merge request this push merged, if there is one.
+
+    Whatever goes wrong, it saves nothing and says why: the apply then writes nothing
+    and lists everything pending as held.
+    """
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     api = GitLab()
     if not api.token:
         print("RECONCILER_NOTES_TOKEN is not set: the reviewed plan cannot be found")
         return 0
+    try:
+        _find_plan(api, out)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        (out / "plan.json").unlink(missing_ok=True)
+        print(f"Cannot find the reviewed plan: {clean(exc)}")
+    return 0
+
+
+def _find_plan(api: GitLab, out: Path) -> None:
     sha = os.environ["CI_COMMIT_SHA"]
     mrs = [m for m in api.call("GET", f"/repository/commits/{sha}/merge_requests") or []]
     merged = [m for m in mrs if m.get("state") == "merged"]
     if not merged:
         print(f"No merged merge request for {sha}.")
-        return 0
+        return
     mr = merged[0]
     iid = int(mr["iid"])
     (out / "mr-iid").write_text(str(iid), encoding="utf-8")
@@ -261,9 +274,8 @@ def gitlab_plan(args: argparse.Namespace) -> int:
                 continue  # this job kept no plan (it failed before planning)
             (out / "plan.json").write_bytes(plan)
             print(f"The plan reviewed on !{iid}: job {int(job['id'])}.")
-            return 0
+            return
     print(f"No saved plan for !{iid} at its head {clean(mr.get('sha'))}.")
-    return 0
 
 
 def gitlab_post(args: argparse.Namespace) -> int:

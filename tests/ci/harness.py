@@ -309,7 +309,8 @@ class World:
     def github_run(self, job: str, step: str, work: Path, **extra: str) -> Job:
         spec = github_step(job, step)
         recipe_env = {k: str(v) for k, v in load(GITHUB)["env"].items() if "API_URL" not in k}
-        env = self.env(work, {**recipe_env, **extra, **step_secrets(spec, SECRETS)})
+        secrets = step_secrets(spec, SECRETS)
+        env = self.env(work, {**recipe_env, "GITHUB_ACTIONS": "true", **extra, **secrets})
         return self.run(spec["run"], work, env)
 
     def gitlab_run(self, job: str, work: Path, **extra: str) -> Job:
