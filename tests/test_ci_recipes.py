@@ -2,8 +2,9 @@
 
 Every `reconciler ...` command a recipe runs must name a real subcommand and real
 options (checked against `reconciler SUB --help`), the token must never reach a
-command line, the plan comment must be one comment updated in place, and the
-apply fallback must key on the message the CLI really prints.
+command line, the plan comment must be one comment updated in place, and every
+apply must be of a reviewed saved plan (the scenarios of the whole loop are in
+test_ci_scenarios.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ci.harness import SECRETS, node_harness, shims, step_secrets
 
 from reconciler.render.markdown import ARTIFACT, FULL_PLAN
 
@@ -642,25 +644,6 @@ def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
         assert needed in script
 
 
-def node_harness(mocks: str) -> str:
-    """A node script that runs a github-script step (argv: script, state.json).
-
-    `mocks` defines `github`, `context` and `core` over `state`, which is saved
-    back when the step is done.
-    """
-    return f"""
-const fs = require('fs');
-const [scriptPath, statePath] = process.argv.slice(2);
-const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
-{mocks}
-new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
-  require, github, context, core,
-).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
-       (e) => {{ console.error(e); process.exit(1); }});
-"""
-
-
 NODE_HARNESS = node_harness(
     r"""
 const github = {
@@ -975,17 +958,6 @@ def test_every_apply_is_of_a_reviewed_saved_plan() -> None:
     assert unreviewed_applies(old) == [["apply", "$USERS_DIR/", "--auto-approve"]]
 
 
-def shims(tmp_path: Path) -> Path:
-    """A bin directory whose `reconciler`, `python` and `python3` are this interpreter's."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, run in (("reconciler", "-m reconciler"), ("python", ""), ("python3", "")):
-        shim = bin_dir / name
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n', encoding="utf-8")
-        shim.chmod(0o755)
-    return bin_dir
-
-
 # -- one people file, two systems: the recipes run for real against both simulators --
 
 
@@ -1023,8 +995,6 @@ COMPANY = [  # Pipedrive: the token's own user (an admin), and Alice, deactivate
         "access": [{"app": "sales", "admin": False}],
     },
 ]
-#: What the CI secret store holds; never to be seen in any output.
-SECRETS = {"DEALHUB_TOKEN": "dh-secret-5b1e", "PIPEDRIVE_API_TOKEN": "pd-secret-9c0d"}
 SUMMARIES = (
     "- **DealHub**: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate",
     "- **Pipedrive**: 1 to create, 0 to update, 1 to reactivate, 0 to deactivate",
@@ -1051,7 +1021,7 @@ def two_system_repo(tmp_path: Path, people: str = TWO_SYSTEMS) -> tuple[Path, di
         subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALHUB_", "PIPEDRIVE_"))}
     env.update(
-        PATH=f"{shims(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+        PATH=f"{shims(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}",
         USERS_DIR="users",
         DEALHUB_API_URL="sim:tenant.json",
         PIPEDRIVE_API_URL="sim:company.json",
@@ -1063,15 +1033,6 @@ def two_system_repo(tmp_path: Path, people: str = TWO_SYSTEMS) -> tuple[Path, di
     )
     shutil.copy(CI_DIR / "held.py", work / "held.py")
     return work, env
-
-
-def step_secrets(step: dict[str, Any], secrets: dict[str, str]) -> dict[str, str]:
-    """The step's `env:` entries that name a secret, as Actions fills them (unset: empty)."""
-    found = {}
-    for name, value in (step.get("env") or {}).items():
-        if match := re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", str(value)):
-            found[name] = secrets.get(match.group(1), "")
-    return found
 
 
 def run_github_step(

@@ -197,19 +197,6 @@ def test_a_merge_without_a_reviewed_plan_writes_nothing_and_holds_it_all(tmp_pat
         assert "bob@acme.com" in the_issue(w)["body"]
 
 
-def gitlab_mr_plan(w: World, head: str) -> Job:
-    """The GitLab plan job of a merge request whose head is `head` (target: main)."""
-    work = w.checkout(head)
-    return w.gitlab_run(
-        "plan",
-        work,
-        CI_PIPELINE_SOURCE="merge_request_event",
-        CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
-        CI_COMMIT_SHORT_SHA=head[:8],
-        CI_JOB_URL="https://gitlab.example/o/r/-/jobs/1",
-    )
-
-
 def changes(plan_json: Path) -> set[tuple[str, str, str]]:
     plans = json.loads(plan_json.read_text(encoding="utf-8"))["plans"]
     return {(p["system"], c["action"], c["login"]) for p in plans for c in p["changes"]}
@@ -218,20 +205,26 @@ def changes(plan_json: Path) -> set[tuple[str, str, str]]:
 def test_a_gitlab_merge_request_branched_before_another_merge_plans_no_false_leaver(
     tmp_path: Path,
 ) -> None:
-    with world(tmp_path) as w:
+    with world(tmp_path) as w, gitlab_project() as gl:
         head = w.edit("zoe-leaves", *ZOE_LEAVES, "Zoe left")  # branched from main now
         w.edit("dave", *DAVE, "Dave joins")
         assert w.github_apply(w.merge("dave"), w.github_pr_plan("dave")).code == 0
         assert w.dealhub.active("dave@acme") and w.pipedrive.active("dave@acme.com")
 
-        job = gitlab_mr_plan(w, head)
+        job = w.gitlab_mr_plan(gl, "zoe-leaves", 9)
 
         assert job.code == 0, job.log  # exit 2 (changes) passes the job
         assert "reconciler plan exited 2" in job.out
+        assert "merged with main at" in job.out
         assert changes(job.dir / "plan.json") == {
             ("dealhub", "deactivate", "zoe@acme"),
             ("pipedrive", "deactivate", "zoe@acme.com"),
         }
+        (note,) = gl.notes
+        assert note["on"] == 9 and "zoe@acme" in note["body"]
+        for system in ("DealHub", "Pipedrive"):  # one deactivation each: Zoe's
+            summary = f"- **{system}**: 0 to create, 0 to update, 0 to reactivate, 1 to deactivate"
+            assert summary in note["body"]
         # The branch's head alone would have planned Dave as a leaver.
         alone = w.by_hand("plan", "users/", "--format", "json", cwd=w.checkout(head))
         assert ("dealhub", "deactivate", "dave@acme") in {
@@ -242,16 +235,18 @@ def test_a_gitlab_merge_request_branched_before_another_merge_plans_no_false_lea
 
 
 def test_a_gitlab_merge_request_that_conflicts_is_not_planned(tmp_path: Path) -> None:
-    with world(tmp_path) as w:
-        head = w.edit("manager", "    position: Sales\n", "    position: Manager\n", "Manager")
+    with world(tmp_path) as w, gitlab_project() as gl:
+        w.edit("manager", "    position: Sales\n", "    position: Manager\n", "Manager")
         w.edit("lead", "    position: Sales\n", "    position: Lead\n", "Lead")
         w.merge("lead")
-        job = gitlab_mr_plan(w, head)
+        job = w.gitlab_mr_plan(gl, "manager", 9)
         assert job.code == 1
         assert "does not merge cleanly into `main`" in job.out
         assert not (job.dir / "plan.json").exists()
-        assert "does not merge cleanly" in (job.dir / "plan.md").read_text(encoding="utf-8")
+        assert gl.mrs[9]["plans"] == []  # no plan for a merge to apply
         assert w.dealhub.entries() == [] and w.pipedrive.entries() == []  # nothing read
+        (note,) = gl.notes
+        assert "**Not planned**" in note["body"] and "plan failed (exit 1)" in note["body"]
 
 
 # -- the same loop on GitLab: the plan reviewed on the merged merge request ----------------
