@@ -1,3 +1,5 @@
-"""reconciler: the users of a DealHub CPQ tenant, managed as code."""
+"""reconciler: who may use a company's sales systems, managed as code."""
 
-__version__ = "0.1.0"
+#: The one place the version is written: pyproject.toml reads it (hatch), `reconciler
+#: --version` shows it, and every saved plan and apply report records it.
+__version__ = "0.2.0"

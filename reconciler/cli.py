@@ -6,6 +6,7 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
+from click.shell_completion import CompletionItem
 
 from reconciler import (
     __version__,
@@ -31,15 +34,11 @@ from reconciler import (
     saved_plan,
     targets,
 )
-from reconciler.apply import (
-    ApplyReport,
-)
 from reconciler.desired import DesiredState, load_desired
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
-    ApplyFailed,
     InputError,
     Problem,
     ReconcilerError,
@@ -48,7 +47,7 @@ from reconciler.errors import (
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, json_text
+from reconciler.plan import Plan, json_text, plural
 from reconciler.providers import title
 from reconciler.providers.base import OpenOptions
 from reconciler.providers.dealhub.provider import (
@@ -70,21 +69,29 @@ _output = {"mode": "auto"}
 
 
 def _set_output_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    _output["mode"] = value
+    # Two names (--annotations, --output-format) share the setting: a default must not
+    # undo the value the other one was given.
+    if param.name and ctx.get_parameter_source(param.name) != ParameterSource.DEFAULT:
+        _output["mode"] = value
     return value
 
 
 def debug_option(func: F) -> F:
+    annotations = {
+        "type": click.Choice(github.MODES),
+        "default": "auto",
+        "expose_value": False,
+        "is_eager": True,
+        "callback": _set_output_format,
+    }
+    # The old name of --annotations, kept for the recipes teams already run.
+    func = click.option("--output-format", hidden=True, **annotations)(func)  # type: ignore[arg-type]
     func = click.option(
-        "--output-format",
-        type=click.Choice(github.MODES),
-        default="auto",
+        "--annotations",
         show_default=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_set_output_format,
         help="Also emit GitHub Actions annotations for errors and warnings "
         "(github), never (text), or when GITHUB_ACTIONS=true (auto).",
+        **annotations,  # type: ignore[arg-type]
     )(func)
     return click.option("--debug", is_flag=True, help="Show the traceback of an error.")(func)
 
@@ -104,17 +111,41 @@ def inputs_argument(func: F) -> F:
     )(func)
 
 
-def system_option(func: F) -> F:
+def _complete_systems(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    return [CompletionItem(name) for name in providers.REGISTRY if name.startswith(incomplete)]
+
+
+def _complete_environments(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The environments of the files already on the command line."""
+    # While completing, click may leave the files typed so far unparsed, in ctx.args.
+    typed = ctx.params.get("inputs") or ctx.args
+    inputs = [arg for arg in typed if not arg.startswith("-") and os.path.exists(arg)]
+    try:
+        names = sorted(load_desired(inputs).settings.environments) if inputs else []
+    except (ReconcilerError, OSError):
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def system_option(func: F, *, repeatable: bool = True) -> F:
+    known = ", ".join(providers.REGISTRY)
     return click.option(
         "--system",
         "system_names",
         multiple=True,
         metavar="NAME",
-        help="Only this system (dealhub, pipedrive); repeatable. Default: settings.systems.",
+        shell_complete=_complete_systems,
+        help=f"Only this system ({known}); repeatable. Default: settings.systems."
+        if repeatable
+        else f"The system to read ({known}). Default: dealhub.",
     )(func)
 
 
-def target_options(func: F) -> F:
+def target_options(func: F, *, one_system: bool = False) -> F:
     func = click.option(
         "--token-file",
         "token_files",
@@ -132,11 +163,12 @@ def target_options(func: F) -> F:
         "pipedrive=https://COMPANY.pipedrive.com, or sim:PATH for the built-in simulator. "
         "Default: $DEALHUB_API_URL, $PIPEDRIVE_API_URL. Repeatable.",
     )(func)
-    func = system_option(func)
+    func = system_option(func, repeatable=not one_system)
     return click.option(
         "--env",
         "env_name",
         metavar="NAME",
+        shell_complete=_complete_environments,
         help="Use settings.environments.NAME: its URLs, token variables and login suffix.",
     )(func)
 
@@ -206,10 +238,7 @@ def validate(inputs: tuple[str, ...], fmt: str, system_names: tuple[str, ...], d
     per_system = ""
     if len(state.settings.systems) > 1 or system_names:
         per_system = " (" + ", ".join(f"{n} listed for {title(s)}" for s, n in listed.items()) + ")"
-    click.echo(
-        f"{len(state.users)} user{'s' if len(state.users) != 1 else ''} in "
-        f"{n_files} file{'s' if n_files != 1 else ''}: OK{per_system}"
-    )
+    click.echo(f"{plural(len(state.users), 'user')} in {plural(n_files, 'file')}: OK{per_system}")
     return EXIT_OK
 
 
@@ -257,9 +286,11 @@ def _problem_data(problem: Problem) -> dict[str, Any]:
 @format_option
 @click.option(
     "-o",
+    "--output",
     "--out",
+    "out",
     type=click.Path(dir_okay=False),
-    help="Save the plan (JSON) for apply --plan (for the plan on stdout: --format json).",
+    help="Save the sealed plan (JSON) for apply --plan (for the plan on stdout: --format json).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -282,7 +313,9 @@ def plan(
 ) -> int:
     """Show what apply would change in each system. Never writes to them."""
     if out == "-":
-        raise UsageError("--out - would mix the saved plan with the shown one: use --format json")
+        raise UsageError(
+            "--output - would mix the saved plan with the shown one: use --format json"
+        )
     state = load_desired(inputs, environment=env_name)
     chosen = engine.select(state, system_names)
     where = engine.Targets.parse(api_urls, token_files)
@@ -397,73 +430,25 @@ def apply(
     state = load_desired(inputs, environment=env_name)
     chosen = engine.select(state, system_names)
     where = engine.Targets.parse(api_urls, token_files)
-    saved = None
-    if plan_file:
-        saved = engine.check_saved(saved_plan.load(plan_file), chosen, state)
-        for provider in chosen:
-            # Before the token goes anywhere: a plan for another tenant stops here.
-            url, _ = where.url(provider, state)
-            saved_plan.check_target(
-                saved[provider.capabilities.name][0], targets.normalised(url), state
-            )
-    with ExitStack() as stack:
-        remotes = [
-            stack.enter_context(
-                where.connect(provider, state, writable=True, wait_timeout=wait_timeout)
-            )
-            for provider in chosen
-        ]
-        runs = engine.plan_all(
-            state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation
-        )
-        reviews: dict[str, saved_plan.Review] = {}
-        if saved is not None:
-            # Every system's saved plan is checked before any system is written.
-            bound = [
-                engine.bind_saved(
-                    run,
-                    saved[run.plan.system][1],
-                    state,
-                    where.seal_key(run.provider, state),
-                    allow_mass_deactivation=allow_mass_deactivation,
-                )
-                for run in runs
-            ]
-            runs = [run for run, _ in bound]
-            reviews = {run.plan.system: review for run, review in bound}
-        for run in runs:
-            guards.raise_if_unsafe(run.plan)
-        plans = [run.plan for run in runs]
-        stories = engine.journeys_of(state, runs)
-        click.echo(
-            render_plans(plans, fmt, color=color, journeys=stories), nl=False, err=fmt != "text"
-        )
+    saved = engine.saved_for(plan_file, chosen, state, where) if plan_file else None
+    with engine.applying(
+        state,
+        chosen,
+        where,
+        saved,
+        wait_timeout=wait_timeout,
+        allow_mass_deactivation=allow_mass_deactivation,
+    ) as prepared:
+        plans = prepared.plans
+        shown = render_plans(plans, fmt, color=color, journeys=prepared.journeys)
+        click.echo(shown, nl=False, err=fmt != "text")
         if saved is None and not auto_approve and any(p.has_changes for p in plans):
             confirm(plans)
-        reports = []
-        for run in runs:
-            if not run.plan.has_changes:
-                report = engine.empty_report(run)
-            else:
-                try:
-                    report = run_apply(run, batch_size, quiet=quiet)
-                except ReconcilerError as exc:
-                    # One system failing does not stop the others.
-                    report = engine.failed_report(run, exc)
-            review = reviews.get(run.plan.system)
-            if review is not None:
-                report.held, report.no_longer_needed = review.held, review.no_longer_needed
-            reports.append(report)
-    click.echo(render_reports(reports, fmt, color=color), nl=False)
-    held = sum(len(report.held) for report in reports)
-    if held:
-        raise ApplyFailed(
-            f"{held} change{'s' if held != 1 else ''} held: no reviewed plan holds "
-            f"{'them' if held != 1 else 'it'} (see the report above). Review a plan that "
-            "does, then apply that plan."
+        reports = engine.write_all(
+            prepared, batch_size, lambda run, size: progress_for(run, size, quiet=quiet)
         )
-    if not all(report.ok for report in reports):
-        raise ApplyFailed("apply did not converge for every user (see the report above)")
+    click.echo(render_reports(reports, fmt, color=color), nl=False)
+    engine.raise_unless_done(reports)
     return EXIT_OK
 
 
@@ -482,7 +467,7 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
 
 
 @cli.command()
-@target_options
+@functools.partial(target_options, one_system=True)
 @click.option(
     "-o",
     "--output",
@@ -637,7 +622,8 @@ def show(plan_file: str, fmt: str, debug: bool) -> int:
 
 @cli.command()
 @click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
-def completion(shell: str) -> int:
+@debug_option
+def completion(shell: str, debug: bool) -> int:
     """Print the shell completion script for SHELL.
 
     \b
@@ -664,17 +650,15 @@ def confirm(plans: list[Plan]) -> None:
         )
     changed = sum(len(p.changes) for p in plans)
     where = ", ".join(p.target for p in plans if p.has_changes)
-    if not click.confirm(f"Apply these {changed} changes to {where}?", default=False, err=True):
+    what = "this change" if changed == 1 else f"these {changed} changes"
+    if not click.confirm(f"Apply {what} to {where}?", default=False, err=True):
         raise UsageError("apply cancelled; nothing was written")
 
 
-def run_apply(run: engine.Planned, batch_size: int | None, *, quiet: bool) -> ApplyReport:
-    caps = run.provider.capabilities
-    size = batch_size if caps.batch_size > 1 and batch_size else caps.batch_size
-    # A single request needs no progress: the report follows at once.
+def progress_for(run: engine.Planned, size: int, *, quiet: bool) -> progress.Progress:
+    """Progress on stderr for a run of several requests (one request needs none)."""
     several = -(-len(run.plan.changes) // size) > 1
-    shown = progress.for_stream(sys.stderr, quiet=quiet or not several)
-    return engine.apply_system(run, batch_size=size, progress=shown)
+    return progress.for_stream(sys.stderr, quiet=quiet or not several)
 
 
 def _report(error: BaseException, debug: bool) -> int:
@@ -685,7 +669,7 @@ def _report(error: BaseException, debug: bool) -> int:
             click.echo(str(problem), err=True)
             annotate("error", problem.message, problem.file, problem.line)
         count = len(error.problems)
-        click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+        click.echo(plural(count, "error"), err=True)
     else:
         # Messages may quote the server or the tenant: show control characters escaped.
         click.echo(f"error: {printable(str(error))}", err=True)
@@ -706,6 +690,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str]) -> int:
     debug = "--debug" in args
+    _output["mode"] = "auto"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(redact.RedactingFilter())

@@ -9,9 +9,9 @@ the others. The CLI parses options, calls these, renders, maps to exit codes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,10 @@ from reconciler import guards, providers, saved_plan, targets
 from reconciler.apply import Applier, ApplyReport
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
-from reconciler.errors import ReconcilerError, StalePlanError, UsageError
+from reconciler.errors import ApplyFailed, ReconcilerError, StalePlanError, UsageError
 from reconciler.http import SIM_PREFIX, read_token
 from reconciler.journeys import Journey, accounts, journeys
-from reconciler.plan import Plan, PlanCost
+from reconciler.plan import Plan, PlanCost, plural
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
 
@@ -278,3 +278,118 @@ def empty_report(planned: Planned) -> ApplyReport:
     return ApplyReport(
         planned.plan.target, [], environment=planned.plan.environment, system=planned.plan.system
     )
+
+
+# -- apply: every system checked before any is written ----------------------------------
+
+
+def saved_for(
+    plan_file: str, chosen: list[Provider], state: DesiredState, where: Targets
+) -> dict[str, tuple[Plan, dict[str, Any]]]:
+    """The saved plan of each chosen system, refused whole when it is for another target.
+
+    Checked before the token goes anywhere: a plan for another tenant stops here.
+    """
+    saved = check_saved(saved_plan.load(plan_file), chosen, state)
+    for provider in chosen:
+        url, _ = where.url(provider, state)
+        saved_plan.check_target(
+            saved[provider.capabilities.name][0], targets.normalised(url), state
+        )
+    return saved
+
+
+@dataclass
+class Prepared:
+    """Every system planned (and bound to its reviewed plan), judged, its connection open."""
+
+    runs: list[Planned]
+    #: Per system, what apply --plan holds back; empty without a saved plan.
+    reviews: dict[str, saved_plan.Review]
+    journeys: list[Journey]
+
+    @property
+    def plans(self) -> list[Plan]:
+        return [run.plan for run in self.runs]
+
+
+@contextmanager
+def applying(
+    state: DesiredState,
+    chosen: list[Provider],
+    where: Targets,
+    saved: dict[str, tuple[Plan, dict[str, Any]]] | None,
+    *,
+    wait_timeout: float,
+    allow_mass_deactivation: bool,
+) -> Iterator[Prepared]:
+    """Read and plan every system, bind each to its saved plan, and judge the guards.
+
+    Raises before anything is written when any system's saved plan is refused or
+    any guard trips; the connections stay open for write_all.
+    """
+    with ExitStack() as stack:
+        remotes = [
+            stack.enter_context(
+                where.connect(provider, state, writable=True, wait_timeout=wait_timeout)
+            )
+            for provider in chosen
+        ]
+        runs = plan_all(state, chosen, remotes, allow_mass_deactivation=allow_mass_deactivation)
+        reviews: dict[str, saved_plan.Review] = {}
+        if saved is not None:
+            bound = [
+                bind_saved(
+                    run,
+                    saved[run.plan.system][1],
+                    state,
+                    where.seal_key(run.provider, state),
+                    allow_mass_deactivation=allow_mass_deactivation,
+                )
+                for run in runs
+            ]
+            runs = [run for run, _ in bound]
+            reviews = {run.plan.system: review for run, review in bound}
+        for run in runs:
+            guards.raise_if_unsafe(run.plan)
+        yield Prepared(runs, reviews, journeys_of(state, runs))
+
+
+def write_all(
+    prepared: Prepared,
+    batch_size: int | None,
+    progress_for: Callable[[Planned, int], Progress],
+) -> list[ApplyReport]:
+    """Apply every system on its own (one failing does not stop the others).
+
+    `progress_for(run, batch_size)` gives what shows the progress of one system.
+    """
+    reports = []
+    for run in prepared.runs:
+        caps = run.provider.capabilities
+        size = batch_size if caps.batch_size > 1 and batch_size else caps.batch_size
+        if not run.plan.has_changes:
+            report = empty_report(run)
+        else:
+            try:
+                report = apply_system(run, batch_size=size, progress=progress_for(run, size))
+            except ReconcilerError as exc:
+                report = failed_report(run, exc)
+        review = prepared.reviews.get(run.plan.system)
+        if review is not None:
+            report.held, report.no_longer_needed = review.held, review.no_longer_needed
+        reports.append(report)
+    return reports
+
+
+def raise_unless_done(reports: list[ApplyReport]) -> None:
+    """Exit 1 when anything was held, failed or skipped (the report says what)."""
+    held = sum(len(report.held) for report in reports)
+    if held:
+        raise ApplyFailed(
+            f"{plural(held, 'change')} held: no reviewed plan holds "
+            f"{'them' if held != 1 else 'it'} (see the report above). Review a plan that "
+            "does, then apply that plan."
+        )
+    if not all(report.ok for report in reports):
+        raise ApplyFailed("apply did not converge for every user (see the report above)")

@@ -163,7 +163,7 @@ def cost_line(plan: Plan) -> str | None:
     writes = sum(1 for c in plan.changes if not c.blocked)
     each = cost.writes // writes if writes else 0
     text = (
-        f"Cost: {cost.total:,} {cost.unit} ({writes} writes x {each}, "
+        f"Cost: {cost.total:,} {cost.unit} ({plural(writes, 'write')} x {each}, "
         f"{cost.verify} for the verification read)"
     )
     if not writes:
@@ -188,6 +188,11 @@ def external_id_note(plan: Plan) -> str | None:
         "external_user_id to those users in the files (settings.require_external_id checks "
         "it offline)."
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 write`, `2 writes`: a count with its noun (nouns of this tool take an s)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def and_joined(items: list[str]) -> str:

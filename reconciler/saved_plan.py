@@ -32,7 +32,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reconciler import providers
+from reconciler import __version__, providers
 from reconciler.desired import DesiredState
 from reconciler.diff import as_compared
 from reconciler.errors import StalePlanError, UsageError
@@ -264,7 +264,10 @@ def sealed(part: dict[str, Any], key: bytes) -> dict[str, Any]:
 
 def dumps_sealed(plans: list[Plan], keys: dict[str, bytes]) -> str:
     """The saved plan `plan --out` writes: each system's plan sealed with its own key."""
-    parts = [sealed(to_json_data(plan), keys[plan.system]) for plan in plans]
+    parts = [
+        sealed({**to_json_data(plan), "reconciler_version": __version__}, keys[plan.system])
+        for plan in plans
+    ]
     if len(parts) == 1:
         return json_text(parts[0])
     return json_text({"format_version": FORMAT_VERSION, "plans": parts})
@@ -355,7 +358,7 @@ def _user_difference(
 
 #: Compared on their own, with messages of their own; `cost` holds the budget left at
 #: planning, which the vendor's other clients spend in the meantime.
-_CHECKED_APART = frozenset({"changes", "desired_digest", "cost", "seal"})
+_CHECKED_APART = frozenset({"changes", "desired_digest", "cost", "seal", "reconciler_version"})
 
 
 def differences(

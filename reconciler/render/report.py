@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from reconciler import __version__
 from reconciler.apply import ApplyReport, Outcome, complete_line
-from reconciler.plan import Held
+from reconciler.plan import Held, plural
 from reconciler.providers import title
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.textsafe import printable
@@ -19,6 +20,7 @@ _MARKS = {"done": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("ski
 def report_data(report: ApplyReport) -> dict[str, Any]:
     return {
         "format_version": 1,
+        "reconciler_version": __version__,
         "system": report.system,
         "target": report.target,
         "environment": report.environment,
@@ -65,7 +67,7 @@ def held_count_line(report: ApplyReport) -> str | None:
     count = len(report.held)
     if not count:
         return None
-    return f"Held: {count} change{'s' if count != 1 else ''} not written. {HELD_ADVICE}"
+    return f"Held: {plural(count, 'change')} not written. {HELD_ADVICE}"
 
 
 def render_text(report: ApplyReport, *, color: bool = False) -> str:
