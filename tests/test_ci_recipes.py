@@ -2,8 +2,9 @@
 
 Every `reconciler ...` command a recipe runs must name a real subcommand and real
 options (checked against `reconciler SUB --help`), the token must never reach a
-command line, the plan comment must be one comment updated in place, and the
-apply fallback must key on the message the CLI really prints.
+command line, the plan comment must be one comment updated in place, and every
+apply must be of a reviewed saved plan (the scenarios of the whole loop are in
+test_ci_scenarios.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ci.harness import SECRETS, node_harness, shims, step_secrets
 
 from reconciler.render.markdown import ARTIFACT, FULL_PLAN
 
@@ -315,6 +317,7 @@ TOKENS = ("DEALHUB_TOKEN", "PIPEDRIVE_API_TOKEN")
 #: The one step of each GitHub job that runs reconciler against the systems.
 TOKEN_STEPS = {
     "plan": "reconciler plan",
+    "manual-plan": "reconciler plan",
     "apply": "reconciler apply",
     "drift": "reconciler plan --detailed-exitcode",
 }
@@ -337,8 +340,8 @@ def test_github_tokens_only_from_secrets_and_only_where_needed() -> None:
                 assert names == set(TOKENS), (job_name, step.get("name"))  # both systems
                 assert "run" in step and "uses" not in step, "no action sees the tokens"
                 held.add((job_name, step["name"]))
-    # validate is offline; the plan, apply and drift jobs each give both tokens to
-    # the one step that runs reconciler against the systems.
+    # validate is offline; the plan, manual-plan, apply and drift jobs each give
+    # both tokens to the one step that runs reconciler against the systems.
     assert held == set(TOKEN_STEPS.items())
 
 
@@ -425,7 +428,11 @@ def test_one_comment_for_every_system() -> None:
         for step in job["steps"]
         if re.search(r"\b(createComment|updateComment)\b", str(step.get("with", {}).get("script")))
     ]
-    assert posting == [("plan", "Post the plan on the pull request")]
+    # the plan comment, and what a merge's apply held (on the merged pull request)
+    assert posting == [
+        ("plan", "Post the plan on the pull request"),
+        ("apply", "Post what was held"),
+    ]
     assert all("strategy" not in job for job in workflow["jobs"].values()), "no matrix"
     pipeline = load(GITLAB)
     jobs = {k: v for k, v in pipeline.items() if isinstance(v, dict) and "script" in v}
@@ -465,12 +472,87 @@ def test_github_permissions_and_concurrency() -> None:
         for scope, level in (job.get("permissions") or {}).items()
         if level == "write"
     }
-    assert writes == {("plan", "pull-requests"), ("drift", "issues")}
+    assert writes == {
+        ("plan", "pull-requests"),
+        ("drift", "issues"),
+        ("apply", "pull-requests"),  # what was held, on the merged pull request
+        ("apply", "issues"),  # the one open issue of held changes
+    }
     assert all(job.get("permissions") != "write-all" for job in jobs.values())
     apply = jobs["apply"]
     assert apply["environment"] == "production"
-    assert apply["concurrency"]["cancel-in-progress"] is False
-    assert jobs["drift"]["concurrency"]["group"] == apply["concurrency"]["group"]
+    # Applies queue, in order, and none cancels another: `queue: max` keeps up to
+    # 100 pending (the default keeps one and cancels the older pending job).
+    assert apply["concurrency"] == {
+        "group": "reconciler-apply",
+        "cancel-in-progress": False,
+        "queue": "max",
+    }
+    # The drift check has a group of its own: it never cancels nor delays an apply.
+    assert jobs["drift"]["concurrency"]["group"] != apply["concurrency"]["group"]
+    assert jobs["drift"]["concurrency"]["cancel-in-progress"] is False
+    groups = [job["concurrency"]["group"] for job in jobs.values() if "concurrency" in job]
+    assert groups.count("reconciler-apply") == 1
+
+
+def test_github_plans_the_merge_ref_of_the_pull_request() -> None:
+    """pull_request checks out refs/pull/N/merge: the branch merged into main as it is now."""
+    workflow = load(GITHUB)
+    assert "pull_request_target" not in triggers(workflow)  # that one checks out main
+    plan = workflow["jobs"]["plan"]
+    assert "github.event_name == 'pull_request'" in plan["if"]
+    (checkout,) = [s for s in plan["steps"] if str(s.get("uses")).startswith("actions/checkout@")]
+    assert "ref" not in (checkout.get("with") or {})  # the event's own ref: the merge
+    assert "refs/pull/N/merge" in GITHUB.read_text(encoding="utf-8")
+
+
+def test_no_apply_skips_itself_and_none_is_cancelled() -> None:
+    github, gitlab = load(GITHUB), load(GITLAB)
+    for path, doc in ((GITHUB, github), (GITLAB, gitlab)):
+        for script in shell_blocks(doc):
+            assert "ls-remote" not in script, (path.name, script)  # no "main moved on" skip
+    apply = gitlab["apply"]
+    assert apply.get("interruptible", False) is False  # no newer pipeline cancels it
+    assert apply["resource_group"] == "reconciler-production"
+    assert gitlab["drift"]["resource_group"] not in (None, apply["resource_group"])
+    assert "resource_group" not in gitlab["manual-plan"]
+    assert "process_mode=oldest_first" in _header(GITLAB)
+    # every job that writes is an apply job, in the production environment
+    for name, job in github["jobs"].items():
+        writes = [w for s in shell_blocks(job) for w in reconciler_calls(s) if w[0] == "apply"]
+        assert bool(writes) == (name == "apply"), name
+    assert github["jobs"]["apply"]["environment"] == "production"
+    assert apply["environment"]["name"] == "production"
+
+
+def test_the_manual_path_applies_the_plan_it_showed_after_an_approval() -> None:
+    jobs = load(GITHUB)["jobs"]
+    manual = jobs["manual-plan"]
+    assert "inputs.action == 'apply'" in manual["if"] and "refs/heads/main" in manual["if"]
+    assert "GITHUB_STEP_SUMMARY" in _steps("manual-plan")["reconciler plan"]["run"]
+    (upload,) = _uploads("manual-plan")
+    assert upload["with"]["name"] == "reconciler-manual-plan"
+    apply = jobs["apply"]
+    assert apply["needs"] == "manual-plan"
+    assert "needs.manual-plan.result == 'success'" in apply["if"]
+    download = _steps("apply")["Download the plan approved in this run"]
+    assert download["with"] == {"name": "reconciler-manual-plan", "path": "saved-plan"}
+    assert "run-id" not in download["with"]  # this run's own artifact
+    gitlab = load(GITLAB)
+    rules = gitlab["apply"]["rules"]
+    (web,) = [r for r in rules if '"web"' in r["if"]]
+    assert web["when"] == "manual"
+    assert {"job": "manual-plan", "optional": True} in gitlab["apply"]["needs"]
+    assert "saved-plan/plan.json" in gitlab["manual-plan"]["artifacts"]["paths"]
+
+
+def test_gitlab_plans_the_merged_result() -> None:
+    plan = load(GITLAB)["plan"]
+    assert plan["variables"]["GIT_DEPTH"] == "0"
+    script = "\n".join(_strings(plan["script"]))
+    merge = script.index('merge --quiet --no-edit "origin/$target"')
+    assert merge < script.index("reconciler plan ")
+    assert "merged_result" in script and "merge --abort" in script
 
 
 def test_the_recipes_install_the_pinned_placeholder() -> None:
@@ -540,7 +622,7 @@ def test_every_render_command_is_real() -> None:
     calls = [
         c for path in recipe_files() for s in shell_blocks(load(path)) for c in render_calls(s)
     ]
-    assert len(calls) == 3
+    assert len(calls) == 5  # GitHub: plan, manual-plan, drift; GitLab: plan, manual-plan
     help_text = subprocess.run(
         [sys.executable, "-m", "reconciler", "show", "--help"],
         capture_output=True,
@@ -560,25 +642,6 @@ def test_pr_comment_is_found_by_its_marker_and_updated() -> None:
     script = step["with"]["script"]
     for needed in (MARKER, "listComments", "updateComment", "createComment"):
         assert needed in script
-
-
-def node_harness(mocks: str) -> str:
-    """A node script that runs a github-script step (argv: script, state.json).
-
-    `mocks` defines `github`, `context` and `core` over `state`, which is saved
-    back when the step is done.
-    """
-    return f"""
-const fs = require('fs');
-const [scriptPath, statePath] = process.argv.slice(2);
-const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-const AsyncFunction = Object.getPrototypeOf(async function () {{}}).constructor;
-{mocks}
-new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(
-  require, github, context, core,
-).then(() => fs.writeFileSync(statePath, JSON.stringify(state)),
-       (e) => {{ console.error(e); process.exit(1); }});
-"""
 
 
 NODE_HARNESS = node_harness(
@@ -679,12 +742,12 @@ def test_apply_finds_the_plan_of_the_merged_pull_request(tmp_path: Path) -> None
         return result
 
     found = find()
-    assert found["outputs"] == {"run-id": "3", "name": "reconciler-plan"}
+    assert found["outputs"] == {"pr": "7", "run-id": "3", "name": "reconciler-plan"}
     assert found["calls"][0] == ["runs", "pull_request", "head7"]
     assert ["artifacts", 3, "reconciler-plan"] in found["calls"]
     # the last run kept no plan (it failed): the one before it holds the plan of these files
     assert find(artifacts={"1": [plan], "3": []})["outputs"]["run-id"] == "1"
-    assert find(artifacts={"3": [{**plan, "expired": True}]})["outputs"] == {}
+    assert find(artifacts={"3": [{**plan, "expired": True}]})["outputs"] == {"pr": "7"}
     assert find(prs=[])["outputs"] == {}
 
 
@@ -867,111 +930,32 @@ users:
 """
 
 
-def test_apply_passes_the_merged_files_with_the_saved_plan() -> None:
-    script = _steps("apply")["reconciler apply"]["run"]
-    with_plan = [w for w in reconciler_calls(script) if any(x.startswith("--plan") for x in w)]
-    assert with_plan, "the apply job applies the reviewed plan"
-    for words in with_plan:
-        # SPEC 5: `apply --plan PLAN.json FILE_OR_DIR...` plans the files afresh
-        positional = [w for i, w in enumerate(words[1:], 1) if not w.startswith("-")]
-        assert '"$USERS_DIR/"' in script and "$USERS_DIR/" in positional, words
-    # the fallback keys on the refusal's own words, which mean "nothing was written"
-    assert 'grep -q "^error: the saved plan does not match" apply-stderr.txt' in script
+def unreviewed_applies(script: str) -> list[list[str]]:
+    """The `reconciler apply` commands of a script that apply no saved plan."""
+    return [
+        words
+        for words in reconciler_calls(script)
+        if words[0] == "apply" and not any(w == "--plan" or w.startswith("--plan=") for w in words)
+    ]
 
 
-@functools.cache
-def apply_plan_takes_files() -> bool:
-    """Whether this CLI has `apply --plan PLAN.json FILE_OR_DIR...` (SPEC 5) yet.
-
-    The recipe is written for it; a CLI from before it refuses the two together.
-    """
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--plan", os.devnull, "users/"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    return "not both" not in done.stderr
-
-
-def shims(tmp_path: Path) -> Path:
-    """A bin directory whose `reconciler`, `python` and `python3` are this interpreter's."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, run in (("reconciler", "-m reconciler"), ("python", ""), ("python3", "")):
-        shim = bin_dir / name
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n', encoding="utf-8")
-        shim.chmod(0o755)
-    return bin_dir
-
-
-@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("git")), reason="needs bash, git")
-def test_github_apply_uses_the_saved_plan_then_falls_back_when_stale(tmp_path: Path) -> None:
-    if not apply_plan_takes_files():
-        pytest.skip("this reconciler does not take FILE_OR_DIR with apply --plan yet")
-    bin_dir = shims(tmp_path)
-    work = tmp_path / "repo"
-    (work / "users").mkdir(parents=True)
-    (work / "users" / "team.yaml").write_text(USERS, encoding="utf-8")
-    (work / "tenant.json").write_text(json.dumps(TENANT), encoding="utf-8")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    for args in (["init", "-q"], ["add", "users"], ["commit", "-qm", "users"]):
-        subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "USERS_DIR": "users",
-        "DEALHUB_API_URL": "sim:tenant.json",
-        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
-        "GITHUB_SHA": "0" * 40,
-        "NO_COLOR": "1",
-    }
-
-    def run(job: str, step: str) -> subprocess.CompletedProcess[str]:
-        script = _steps(job)[step]["run"]
-        return subprocess.run(
-            ["bash", "-eo", "pipefail", "-c", script],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    planned = run("plan", "reconciler plan")
-    assert planned.returncode == 0, planned.stderr
-    assert "exitcode=2" in (tmp_path / "output.txt").read_text(encoding="utf-8")
-    assert "to create" in (work / "plan.md").read_text(encoding="utf-8")
-    text = (work / "plan.txt").read_text(encoding="utf-8")
-    assert text.splitlines()[-1] == (
-        "Plan: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate."
-    )
-    saved = work / "saved-plan"
-    saved.mkdir()
-    for name in ("plan.json", "users-tree.txt"):
-        shutil.copy(work / name, saved / name)
-
-    first = run("apply", "reconciler apply")
-    assert first.returncode == 0, first.stderr
-    assert "fresh plan" not in first.stdout  # the reviewed plan was applied
-    assert "Apply complete: 1 created, 1 updated" in first.stdout
-
-    # The same plan again: the tenant has moved, the CLI refuses the plan as no
-    # longer matching (nothing written); the recipe re-plans.
-    script = _steps("apply")["reconciler apply"]["run"]
-    grep = re.search(r'grep -q "\^?([^"]+)"', script).group(1)  # type: ignore[union-attr]
-    assert grep == "error: the saved plan does not match"
-    second = run("apply", "reconciler apply")
-    assert second.returncode == 0, second.stderr
-    assert any(line.startswith(grep) for line in second.stderr.splitlines())
-    assert "fresh plan: the saved plan no longer matches" in second.stdout
-    assert "No changes" in second.stdout
-
-    (saved / "users-tree.txt").write_text("0" * 40 + "\n", encoding="utf-8")
-    other_files = run("apply", "reconciler apply")
-    assert other_files.returncode == 0
-    assert "fresh plan: the saved plan was made from other files" in other_files.stdout
+def test_every_apply_is_of_a_reviewed_saved_plan() -> None:
+    """No recipe applies a plan nobody reviewed: every apply is `apply --plan`, no fallback."""
+    applies = []
+    for path in recipe_files():
+        for script in shell_blocks(load(path)):
+            assert unreviewed_applies(script) == [], (path.name, script)
+            applies += [(path.name, w) for w in reconciler_calls(script) if w[0] == "apply"]
+    assert sorted(name for name, _ in applies) == [".gitlab-ci.yml", "reconciler.yml"]
+    for where, words in applies:
+        # SPEC 5: `apply --plan PLAN.json FILE_OR_DIR...` plans the merged files afresh
+        assert words[words.index("--plan") + 1] == "saved-plan/plan.json", (where, words)
+        positional = [w for w in words[1:] if not w.startswith("-")]
+        assert "$USERS_DIR/" in positional, (where, words)
+        assert "--auto-approve" not in words and "--allow-mass-deactivation" not in words
+    # the checker sees the fallback that issue 19 removed
+    old = 'reconciler apply --plan p.json users/ || reconciler apply "$USERS_DIR/" --auto-approve'
+    assert unreviewed_applies(old) == [["apply", "$USERS_DIR/", "--auto-approve"]]
 
 
 # -- one people file, two systems: the recipes run for real against both simulators --
@@ -1011,8 +995,6 @@ COMPANY = [  # Pipedrive: the token's own user (an admin), and Alice, deactivate
         "access": [{"app": "sales", "admin": False}],
     },
 ]
-#: What the CI secret store holds; never to be seen in any output.
-SECRETS = {"DEALHUB_TOKEN": "dh-secret-5b1e", "PIPEDRIVE_API_TOKEN": "pd-secret-9c0d"}
 SUMMARIES = (
     "- **DealHub**: 1 to create, 1 to update, 0 to reactivate, 0 to deactivate",
     "- **Pipedrive**: 1 to create, 0 to update, 1 to reactivate, 0 to deactivate",
@@ -1039,25 +1021,18 @@ def two_system_repo(tmp_path: Path, people: str = TWO_SYSTEMS) -> tuple[Path, di
         subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALHUB_", "PIPEDRIVE_"))}
     env.update(
-        PATH=f"{shims(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+        PATH=f"{shims(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}",
         USERS_DIR="users",
         DEALHUB_API_URL="sim:tenant.json",
         PIPEDRIVE_API_URL="sim:company.json",
         GITHUB_OUTPUT=str(tmp_path / "output.txt"),
         GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
         GITHUB_SHA="0" * 40,
+        HELD_SCRIPT="held.py",
         NO_COLOR="1",
     )
+    shutil.copy(CI_DIR / "held.py", work / "held.py")
     return work, env
-
-
-def step_secrets(step: dict[str, Any], secrets: dict[str, str]) -> dict[str, str]:
-    """The step's `env:` entries that name a secret, as Actions fills them (unset: empty)."""
-    found = {}
-    for name, value in (step.get("env") or {}).items():
-        if match := re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", str(value)):
-            found[name] = secrets.get(match.group(1), "")
-    return found
 
 
 def run_github_step(
@@ -1131,19 +1106,36 @@ def test_github_two_systems_one_comment(tmp_path: Path) -> None:
     assert_no_secret_in(work)
 
 
+def apply_reports(work: Path) -> list[dict[str, Any]]:
+    """Each system's report of the apply step (`--format json`)."""
+    reports: list[dict[str, Any]] = json.loads((work / "apply.json").read_text())["reports"]
+    return reports
+
+
+def save_the_plan(work: Path) -> None:
+    """What the apply job's download step leaves: the reviewed plan in saved-plan/."""
+    (work / "saved-plan").mkdir()
+    shutil.copy(work / "plan.json", work / "saved-plan" / "plan.json")
+
+
 @needs_shell
 def test_github_two_systems_apply_the_reviewed_plan(tmp_path: Path) -> None:
     work, env = github_plan_two_systems(tmp_path)
-    (work / "saved-plan").mkdir()
-    for name in ("plan.json", "users-tree.txt"):
-        shutil.copy(work / name, work / "saved-plan" / name)
+    save_the_plan(work)
     applied = run_github_step("apply", "reconciler apply", work, env)
     assert applied.returncode == 0, applied.stderr
-    assert "fresh plan" not in applied.stdout  # the reviewed plan, for both systems
-    assert [line for line in applied.stdout.splitlines() if line.startswith("Apply complete")] == [
-        "Apply complete: 1 created, 1 updated, 0 reactivated, 0 deactivated, 0 failed.",
-        "Apply complete: 1 created, 0 updated, 1 reactivated, 0 deactivated, 0 failed.",
+    outputs = (tmp_path / "output.txt").read_text(encoding="utf-8").splitlines()
+    assert outputs[-1] == "exitcode=0"
+    # the reviewed plan, written in both systems, nothing held
+    assert [r["summary"] for r in apply_reports(work)] == [
+        {"create": 1, "update": 1, "reactivate": 0, "deactivate": 0, "failed": 0, "skipped": 0},
+        {"create": 1, "update": 0, "reactivate": 1, "deactivate": 0, "failed": 0, "skipped": 0},
     ]
+    assert all(r.get("held") == [] for r in apply_reports(work))
+    assert "reconciler: applied; nothing held" in applied.stdout
+    assert re.search(r"written\s+reactivate\s+a@x\.com$", applied.stdout, flags=re.M)
+    assert json.loads((work / "held.json").read_text(encoding="utf-8"))["state"] == "clean"
+    assert "applied; nothing held" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     # the drift check then finds both systems as the files say
     drift = run_github_step("drift", "reconciler plan --detailed-exitcode", work, env)
     assert drift.returncode == 0, drift.stderr
@@ -1154,29 +1146,42 @@ def test_github_two_systems_apply_the_reviewed_plan(tmp_path: Path) -> None:
 
 
 @needs_shell
-def test_github_two_systems_fall_back_when_one_system_moved(tmp_path: Path) -> None:
+def test_github_two_systems_one_system_moved_the_rest_is_written(tmp_path: Path) -> None:
     work, env = github_plan_two_systems(tmp_path)
-    (work / "saved-plan").mkdir()
-    for name in ("plan.json", "users-tree.txt"):
-        shutil.copy(work / name, work / "saved-plan" / name)
-    # Someone reactivates Alice in Pipedrive after the review: Pipedrive's saved
-    # plan no longer holds, so no system is written from it, and the recipe
-    # applies a fresh plan of the merged files to both.
+    save_the_plan(work)
+    # Someone reactivates Alice in Pipedrive by hand after the review: that saved
+    # change is no longer needed (not written); every other reviewed change is
+    # written, in both systems, and nothing was held.
     company = json.loads((work / "company.json").read_text(encoding="utf-8"))
     company[1]["active_flag"] = True
     (work / "company.json").write_text(json.dumps(company), encoding="utf-8")
     applied = run_github_step("apply", "reconciler apply", work, env)
     assert applied.returncode == 0, applied.stderr
-    assert re.search(
-        r"^error: the saved plan does not match .* against sim:company\.json",
-        applied.stderr,
-        flags=re.M,
-    )
-    assert "fresh plan: the saved plan no longer matches" in applied.stdout
-    assert [line for line in applied.stdout.splitlines() if line.startswith("Apply complete")] == [
-        "Apply complete: 1 created, 1 updated, 0 reactivated, 0 deactivated, 0 failed.",
-        "Apply complete: 1 created, 0 updated, 0 reactivated, 0 deactivated, 0 failed.",
+    assert (tmp_path / "output.txt").read_text(encoding="utf-8").splitlines()[-1] == "exitcode=0"
+    dealhub, pipedrive = apply_reports(work)
+    assert dealhub["summary"]["create"] == 1 and dealhub["summary"]["update"] == 1
+    assert pipedrive["summary"]["create"] == 1 and pipedrive["summary"]["reactivate"] == 0
+    assert [(n["action"], n["login"]) for n in pipedrive["no_longer_needed"]] == [
+        ("reactivate", "a@x.com")
     ]
+    assert re.search(r"no longer needed\s+reactivate\s+a@x\.com", applied.stdout)
+    assert "the saved plan does not match" not in applied.stderr
+
+
+@needs_shell
+def test_github_apply_of_the_same_plan_twice_writes_nothing_more(tmp_path: Path) -> None:
+    work, env = github_plan_two_systems(tmp_path)
+    save_the_plan(work)
+    first = run_github_step("apply", "reconciler apply", work, env)
+    assert first.returncode == 0, first.stderr
+    tenant = (work / "tenant.json").read_text(encoding="utf-8")
+    company = (work / "company.json").read_text(encoding="utf-8")
+    again = run_github_step("apply", "reconciler apply", work, env)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "output.txt").read_text(encoding="utf-8").splitlines()[-1] == "exitcode=0"
+    assert all(r["outcomes"] == [] and r["held"] == [] for r in apply_reports(work))
+    assert (work / "tenant.json").read_text(encoding="utf-8") == tenant
+    assert (work / "company.json").read_text(encoding="utf-8") == company
 
 
 @needs_shell
@@ -1214,13 +1219,15 @@ def test_gitlab_two_systems_one_note(tmp_path: Path) -> None:
             done = subprocess.run(
                 ["bash", "-eo", "pipefail", "-c", script],
                 cwd=work,
-                env={**env, **ci, **SECRETS},
+                # a merged-results pipeline: checked out at the merge already
+                env={**env, **ci, **SECRETS, "CI_MERGE_REQUEST_EVENT_TYPE": "merged_result"},
                 capture_output=True,
                 text=True,
                 timeout=120,
             )
             assert done.returncode == 0, done.stderr  # exit 2 (changes) passes the job
             assert "reconciler plan exited 2" in done.stdout
+            assert "runs on the merged result already" in done.stdout
             assert not [s for s in SECRETS.values() if s in done.stdout + done.stderr]
     assert calls == ["POST", "PUT"]  # one note, updated: not one per system
     assert len(notes) == 2 and notes[0]["body"] == "LGTM"
@@ -1232,3 +1239,26 @@ def test_gitlab_two_systems_one_note(tmp_path: Path) -> None:
     assert text.count("\nPlan: ") == 2
     assert set(job["artifacts"]["paths"]) >= {"plan.json", "plan.txt"}
     assert_no_secret_in(work)
+
+
+def test_the_readme_says_what_each_ci_job_does_and_what_to_do_with_a_held_change() -> None:
+    text = README.read_text(encoding="utf-8")
+    saved = text.split("\n### Saved plans\n", 1)[1].split("\n## ", 1)[0]
+    for case in (
+        "**A merge**",
+        "**No reviewed plan**",
+        "**A hand change before the merge**",
+        "**Two merges in a row**",
+        "**A stale branch**",
+        "**An edited plan**",
+        "**The drift check**",
+        "**A held change**",
+        "**manual path**",
+    ):
+        assert case in saved, case
+    adopting = adopting_section()
+    assert "apply --plan saved-plan/plan.json users/" in adopting
+    assert "examples/ci/held.py" in adopting
+    # the old fallback is gone from the story as from the recipes
+    assert "a\n   fresh plan of the merged files" not in adopting
+    assert "fresh plan of the merged files" not in " ".join(adopting.split())
