@@ -521,7 +521,9 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(choice=st.integers(min_value=0), value=JSON_VALUES)
 def test_any_value_anywhere_in_a_saved_plan_is_refused_in_a_sentence(
     tmp_path: Path, choice: int, value: Any
