@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -320,6 +321,8 @@ TOKEN_STEPS = {
     "manual-plan": "reconciler plan",
     "apply": "reconciler apply",
     "drift": "reconciler plan --detailed-exitcode",
+    "review": "reconciler review",
+    "leaver": "reconciler leave",
 }
 
 
@@ -340,8 +343,9 @@ def test_github_tokens_only_from_secrets_and_only_where_needed() -> None:
                 assert names == set(TOKENS), (job_name, step.get("name"))  # both systems
                 assert "run" in step and "uses" not in step, "no action sees the tokens"
                 held.add((job_name, step["name"]))
-    # validate is offline; the plan, manual-plan, apply and drift jobs each give
-    # both tokens to the one step that runs reconciler against the systems.
+    # validate is offline; the plan, manual-plan, apply, drift, review and leaver
+    # jobs each give both tokens to the one step that runs reconciler against the
+    # systems (never to the action that installs it).
     assert held == set(TOKEN_STEPS.items())
 
 
@@ -428,10 +432,12 @@ def test_one_comment_for_every_system() -> None:
         for step in job["steps"]
         if re.search(r"\b(createComment|updateComment)\b", str(step.get("with", {}).get("script")))
     ]
-    # the plan comment, and what a merge's apply held (on the merged pull request)
+    # the plan comment, what a merge's apply held (on the merged pull request), and
+    # the note that closes the review issue
     assert posting == [
         ("plan", "Post the plan on the pull request"),
         ("apply", "Post what was held"),
+        ("review", "Open, update or close the review issue"),
     ]
     assert all("strategy" not in job for job in workflow["jobs"].values()), "no matrix"
     pipeline = load(GITLAB)
@@ -477,7 +483,13 @@ def test_github_permissions_and_concurrency() -> None:
         ("drift", "issues"),
         ("apply", "pull-requests"),  # what was held, on the merged pull request
         ("apply", "issues"),  # the one open issue of held changes
+        ("review", "issues"),  # the one open issue of flagged accounts
+        ("leaver", "contents"),  # the branch of the file edit
+        ("leaver", "pull-requests"),  # its pull request
     }
+    # the leaver writes to the systems: behind the same approval as an apply
+    assert jobs["leaver"]["environment"] == "production"
+    assert "refs/heads/main" in jobs["leaver"]["if"]
     assert all(job.get("permissions") != "write-all" for job in jobs.values())
     apply = jobs["apply"]
     assert apply["environment"] == "production"
@@ -493,6 +505,11 @@ def test_github_permissions_and_concurrency() -> None:
     assert jobs["drift"]["concurrency"]["cancel-in-progress"] is False
     groups = [job["concurrency"]["group"] for job in jobs.values() if "concurrency" in job]
     assert groups.count("reconciler-apply") == 1
+    # The review never writes and the leaver is an emergency: neither waits in (or
+    # delays) the queue of applies, and each has a group of its own.
+    own = {name: jobs[name]["concurrency"] for name in ("apply", "drift", "review", "leaver")}
+    assert len({c["group"] for c in own.values()}) == 4
+    assert all(c["cancel-in-progress"] is False for c in own.values())
 
 
 def test_github_plans_the_merge_ref_of_the_pull_request() -> None:
@@ -555,15 +572,81 @@ def test_gitlab_plans_the_merged_result() -> None:
     assert "merged_result" in script and "merge --abort" in script
 
 
-def test_the_recipes_install_the_pinned_placeholder() -> None:
-    for path in (GITHUB, GITLAB):
-        doc = load(path)
-        spec = (doc.get("env") or doc.get("variables"))["RECONCILER_PIP_SPEC"]
-        assert spec == "reconciler @ git+https://github.com/OWNER/reconciler@vX.Y.Z"
-        for script in shell_blocks(doc):
-            for line in script.splitlines():
-                if "pip install" in line:
-                    assert '"$RECONCILER_PIP_SPEC"' in line, (path.name, line)
+ACTION = "OWNER/reconciler@vX.Y.Z"
+
+
+def test_github_installs_through_the_pinned_composite_action() -> None:
+    """Every job installs with `uses: OWNER/reconciler@vX.Y.Z`; no pip, no token to it."""
+    workflow = load(GITHUB)
+    assert "RECONCILER_PIP_SPEC" not in workflow["env"]
+    assert "pip install" not in GITHUB.read_text(encoding="utf-8")
+    action = load(REPO / "action.yml")
+    # what lets a later `run:` step call `reconciler`: the action puts it on PATH
+    install = action["runs"]["steps"][0]["run"]
+    assert '>> "$GITHUB_PATH"' in install and '"$GITHUB_ACTION_PATH"' in install
+    for name, job in workflow["jobs"].items():
+        steps = job["steps"]
+        uses = [i for i, s in enumerate(steps) if s.get("uses") == ACTION]
+        runs = [i for i, s in enumerate(steps) if reconciler_calls(s.get("run") or "")]
+        if not uses and not runs:
+            continue
+        assert len(uses) == 1, name
+        assert all(uses[0] < i for i in runs), name  # installed before it is called
+        step = steps[uses[0]]
+        assert set(step["with"]) <= set(action["inputs"]), name
+        assert step["with"]["command"] == "validate", name  # offline: no token
+        assert "env" not in step, name
+        if runs:  # the job's own step reports bad files, with what it reads
+            assert step["with"]["ok-exit-codes"] == "0 1", name
+    validate = workflow["jobs"]["validate"]["steps"]
+    assert [s.get("uses") for s in validate][-1] == ACTION
+    assert "ok-exit-codes" not in validate[-1]["with"]  # the whole job: bad files fail it
+
+
+def test_gitlab_installs_the_pinned_wheel_only_when_its_sha256_matches(tmp_path: Path) -> None:
+    pipeline = load(GITLAB)
+    top = pipeline["variables"]
+    assert top["RECONCILER_PIP_SPEC"] == "ci/reconciler/reconciler-X.Y.Z-py3-none-any.whl"
+    assert top["RECONCILER_WHEEL_SHA256"] == "SHA256-OF-THE-WHEEL"
+    header = _header(GITLAB)
+    assert "pinned wheel" in header and "sha256" in header
+    before = "\n".join(pipeline["default"]["before_script"])
+    jobs = [job for name, job in pipeline.items() if name != "default" and isinstance(job, dict)]
+    assert all("before_script" not in job for job in jobs)  # every job installs it so
+    # run it: pip is a shim that records what it was asked to install
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text('#!/bin/sh\necho "pip $*" > pip.log\n', encoding="utf-8")
+    (bin_dir / "pip").chmod(0o755)
+    wheel = tmp_path / "ci" / "reconciler" / "reconciler-1.2.3-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes(b"PK a wheel")
+    good = hashlib.sha256(b"PK a wheel").hexdigest()
+    spec = "ci/reconciler/reconciler-1.2.3-py3-none-any.whl"
+
+    def install(sha256: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "pip.log").unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "RECONCILER_PIP_SPEC": spec,
+            "RECONCILER_WHEEL_SHA256": sha256,
+        }
+        return subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", before],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert install(good).returncode == 0
+    assert (tmp_path / "pip.log").read_text(encoding="utf-8") == f"pip install --quiet {spec}\n"
+    for bad in ("0" * 64, top["RECONCILER_WHEEL_SHA256"]):
+        done = install(bad)
+        assert done.returncode != 0 and not (tmp_path / "pip.log").exists(), bad
+    assert install("").returncode == 0  # another pip requirement, by choice: no file to check
 
 
 def _steps(job: str) -> dict[str, dict[str, Any]]:

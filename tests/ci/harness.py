@@ -34,15 +34,26 @@ CI_DIR = REPO / "examples" / "ci"
 GITHUB = CI_DIR / "github" / "reconciler.yml"
 GITLAB = CI_DIR / "gitlab" / ".gitlab-ci.yml"
 HELD = CI_DIR / "held.py"
+LIFECYCLE = CI_DIR / "lifecycle.py"
 #: What the CI secret store holds; never to be seen in any output.
 SECRETS = {"DEALHUB_TOKEN": "dh-secret-5b1e", "PIPEDRIVE_API_TOKEN": "pd-secret-9c0d"}
 #: The project access token the GitLab recipe calls RECONCILER_NOTES_TOKEN.
 NOTES_TOKEN = "gl-notes-3f2a"
+#: The protected project access token the GitLab leaver calls RECONCILER_LEAVER_TOKEN.
+LEAVER_TOKEN = "gl-leaver-7e41"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
 
 def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def variables(doc: dict[str, Any], key: str) -> dict[str, str]:
+    """A recipe's top-level variables as a job sees them (GitLab's expanded form: its value)."""
+    found = {}
+    for name, value in (doc.get(key) or {}).items():
+        found[name] = str(value["value"] if isinstance(value, dict) else value)
+    return found
 
 
 def github_step(job: str, name: str) -> dict[str, Any]:
@@ -235,7 +246,7 @@ class World:
     jobs: int = 0
     #: GitHub's side of the posting step: issues and comments, kept across runs.
     github: dict[str, Any] = field(
-        default_factory=lambda: {"issues": [], "comments": [], "calls": []}
+        default_factory=lambda: {"issues": [], "comments": [], "calls": [], "pulls": []}
     )
 
     # -- git ---------------------------------------------------------------------
@@ -296,7 +307,7 @@ class World:
             text=True,
             timeout=180,
         )
-        for secret in (*SECRETS.values(), NOTES_TOKEN):
+        for secret in (*SECRETS.values(), NOTES_TOKEN, LEAVER_TOKEN):
             assert secret not in done.stdout + done.stderr
         outputs = {}
         out_file = work / ".github-output"
@@ -308,15 +319,16 @@ class World:
 
     def github_run(self, job: str, step: str, work: Path, **extra: str) -> Job:
         spec = github_step(job, step)
-        recipe_env = {k: str(v) for k, v in load(GITHUB)["env"].items() if "API_URL" not in k}
+        recipe_env = {k: v for k, v in variables(load(GITHUB), "env").items() if "API_URL" not in k}
         secrets = step_secrets(spec, SECRETS)
         env = self.env(work, {**recipe_env, "GITHUB_ACTIONS": "true", **extra, **secrets})
         return self.run(spec["run"], work, env)
 
     def gitlab_run(self, job: str, work: Path, **extra: str) -> Job:
-        variables = {k: str(v) for k, v in load(GITLAB)["variables"].items()}
-        variables = {k: v for k, v in variables.items() if "API_URL" not in k}
-        env = self.env(work, {**variables, **SECRETS, **extra})
+        recipe = {
+            k: v for k, v in variables(load(GITLAB), "variables").items() if "API_URL" not in k
+        }
+        env = self.env(work, {**recipe, **SECRETS, **extra})
         return self.run(gitlab_script(job), work, env)
 
     # -- GitHub: a pull request's plan, and a merge's apply ---------------------------------
@@ -365,14 +377,21 @@ class World:
         return Job(work, last.code, applied.out + last.out, applied.err + last.err, applied.outputs)
 
     def github_post(self, work: Path, pr: int | None) -> None:
-        script = github_step("apply", "Post what was held")["with"]["script"]
+        self.github_script("apply", "Post what was held", work, PR=str(pr) if pr else "")
+
+    def github_script(self, job: str, step: str, work: Path, **env: str) -> None:
+        """Run a github-script step under node against `self.github` (issues, pulls)."""
+        script = github_step(job, step)["with"]["script"]
         (work / "post.js").write_text(script, encoding="utf-8")
         (work / "harness.js").write_text(POST_HARNESS, encoding="utf-8")
         state = work / "github-state.json"
         state.write_text(json.dumps(self.github), encoding="utf-8")
-        env = {**os.environ, "PR": str(pr) if pr else ""}
         subprocess.run(
-            ["node", "harness.js", "post.js", str(state)], cwd=work, env=env, check=True, timeout=60
+            ["node", "harness.js", "post.js", str(state)],
+            cwd=work,
+            env={**os.environ, **env},
+            check=True,
+            timeout=60,
         )
         self.github = json.loads(state.read_text(encoding="utf-8"))
 
@@ -462,6 +481,69 @@ class World:
         shutil.copy(work / "saved-plan" / "plan.json", apply_dir / "saved-plan" / "plan.json")
         return planned, self.gitlab_run("apply", apply_dir, **extra)
 
+    # -- the access review and the leaver -------------------------------------------------
+
+    def github_review(self) -> Job:
+        """The review job on main: its review step, then (as its `if:` says) the issue step.
+
+        The Job's code is that of the job's last step; its outputs the review step's.
+        """
+        work = self.checkout("origin/main")
+        reviewed = self.github_run("review", "reconciler review", work, RUN_URL="https://run/1")
+        assert reviewed.code == 0, reviewed.log  # the step records the code; later steps act
+        code = reviewed.outputs["exitcode"]
+        if code in ("0", "2"):
+            self.github_script("review", "Open, update or close the review issue", work)
+        last = self.github_run("review", "Fail on an error", work, code=code)
+        return Job(
+            work, last.code, reviewed.out + last.out, reviewed.err + last.err, reviewed.outputs
+        )
+
+    def gitlab_review(self, gl: GitLabProject) -> Job:
+        """The review job of the monthly schedule (RECONCILER_JOB=review) on main."""
+        work = self.checkout("origin/main")
+        extra = self.gitlab_vars(gl, CI_PIPELINE_SOURCE="schedule", RECONCILER_JOB="review")
+        return self.gitlab_run("review", work, **extra)
+
+    def github_leaver(self, person: str) -> Job:
+        """The leaver job on main, run by hand with `person`: every step, in order, as
+        their `if:` says; the Job's code is the job's."""
+        work = self.checkout("origin/main")
+        run = {"PERSON": person, "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1"}
+        checked = self.github_run("leaver", "Check the person", work, **run)
+        if checked.code != 0:
+            return checked
+        left = self.github_run("leaver", "reconciler leave", work, RUN_URL="https://run/2", **run)
+        assert left.code == 0, left.log
+        committed = self.github_run("leaver", "Commit the edit on a new branch", work, **run)
+        assert committed.code == 0, committed.log
+        branch = committed.outputs.get("branch", "")
+        if branch:
+            self.github_script(
+                "leaver", "Open the pull request", work, PERSON=person, BRANCH=branch
+            )
+        code = left.outputs["exitcode"]
+        last = self.github_run(
+            "leaver", "Fail unless the person is out everywhere", work, code=code
+        )
+        out, err = left.out + committed.out + last.out, left.err + committed.err + last.err
+        return Job(work, last.code, out, err, {**left.outputs, **committed.outputs})
+
+    def gitlab_leaver(self, gl: GitLabProject, person: str) -> Job:
+        """A pipeline run by hand on main with RECONCILER_JOB=leaver and PERSON: the leaver
+        job, which (protected, in production) alone gets RECONCILER_LEAVER_TOKEN."""
+        work = self.checkout("origin/main")
+        extra = self.gitlab_vars(
+            gl,
+            CI_PIPELINE_SOURCE="web",
+            RECONCILER_JOB="leaver",
+            PERSON=person,
+            CI_PIPELINE_ID="777",
+            CI_DEFAULT_BRANCH="main",
+            RECONCILER_LEAVER_TOKEN=LEAVER_TOKEN,
+        )
+        return self.gitlab_run("leaver", work, **extra)
+
 
 def node_harness(mocks: str) -> str:
     """A node script that runs a github-script step (argv: script, state.json)."""
@@ -503,6 +585,15 @@ const github = {
     },
   } },
 };
+github.rest.pulls = {
+  create: async (p) => {
+    const pr = { number: 200 + state.pulls.length, head: p.head, base: p.base, title: p.title,
+                 body: p.body };
+    state.pulls.push(pr);
+    state.calls.push('pull');
+    return { data: pr };
+  },
+};
 const context = { repo: { owner: 'o', repo: 'r' } };
 const core = { info() {}, setOutput() {} };
 """
@@ -510,19 +601,24 @@ const core = { info() {}, setOutput() {} };
 
 
 @contextlib.contextmanager
-def world(tmp_path: Path, people: str = PEOPLE) -> Iterator[World]:
-    """An origin whose main holds `people` (and the helper), and both simulators serving."""
+def world(
+    tmp_path: Path, people: str = PEOPLE, company: list[dict[str, Any]] | None = None
+) -> Iterator[World]:
+    """An origin whose main holds `people` (and the helpers), and both simulators serving
+    (Pipedrive's users: `company`, by default COMPANY)."""
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     dev = tmp_path / "dev"
     subprocess.run(["git", "clone", "-q", str(origin), str(dev)], check=True, capture_output=True)
     (dev / "users").mkdir()
     (dev / "users" / "team.yaml").write_text(people, encoding="utf-8")
-    for name in ("GITHUB", "GITLAB"):  # the helper where each recipe looks for it
+    for name in ("GITHUB", "GITLAB"):  # the helpers where each recipe looks for them
         recipe = load(GITHUB if name == "GITHUB" else GITLAB)
-        where = dev / (recipe.get("env") or recipe.get("variables"))["HELD_SCRIPT"]
-        where.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(HELD, where)
+        top = recipe.get("env") or recipe.get("variables")
+        for key, helper in (("HELD_SCRIPT", HELD), ("LIFECYCLE_SCRIPT", LIFECYCLE)):
+            where = dev / top[key]
+            where.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(helper, where)
     git(dev, "checkout", "-q", "-b", "main")
     git(dev, "add", ".")
     git(dev, "commit", "-qm", "people")
@@ -530,7 +626,7 @@ def world(tmp_path: Path, people: str = PEOPLE) -> Iterator[World]:
     state = tmp_path / "systems"
     state.mkdir()
     (state / "tenant.json").write_text(json.dumps(TENANT), encoding="utf-8")
-    (state / "company.json").write_text(json.dumps(COMPANY), encoding="utf-8")
+    (state / "company.json").write_text(json.dumps(company or COMPANY), encoding="utf-8")
     dealhub = Sim("dealhub", state / "tenant.json", state / "dealhub.jsonl")
     pipedrive = Sim("pipedrive", state / "company.json", state / "pipedrive.jsonl")
     with (
@@ -555,9 +651,14 @@ class GitLabProject:
     notes: list[dict[str, Any]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    #: Commits made through the Commits API, and merge requests opened through the API.
+    commits: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    #: The token of each call, by name (NOTES, LEAVER), in call order.
+    tokens: list[str] = field(default_factory=list)
 
-    def open_issues(self) -> list[dict[str, Any]]:
-        return [i for i in self.issues if i["state"] == "opened"]
+    def open_issues(self, label: str = "reconciler-held") -> list[dict[str, Any]]:
+        return [i for i in self.issues if i["state"] == "opened" and i.get("labels") == label]
 
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         path, _, query = path.partition("?")
@@ -593,9 +694,18 @@ class GitLabProject:
                 note["body"] = body["body"]
                 return 200, note
             case "GET", ["issues"]:
-                assert params == {"state": "opened", "labels": "reconciler-held", "per_page": "100",
+                label = params.get("labels", "")
+                assert label in ("reconciler-held", "reconciler-review"), params
+                assert params == {"state": "opened", "labels": label, "per_page": "100",
                                   "page": "1"}  # fmt: skip
-                return 200, self.open_issues()
+                return 200, self.open_issues(label)
+            case "POST", ["repository", "commits"]:
+                self.commits.append(body)
+                return 201, {"id": f"c{len(self.commits)}"}
+            case "POST", ["merge_requests"]:
+                request = {"iid": 50 + len(self.opened), **body}
+                self.opened.append(request)
+                return 201, request
             case "POST", ["issues"]:
                 issue = {"iid": len(self.issues) + 1, "state": "opened", **body}
                 self.issues.append(issue)
@@ -613,14 +723,17 @@ class GitLabProject:
 
 @contextlib.contextmanager
 def gitlab_project(token: str = NOTES_TOKEN) -> Iterator[GitLabProject]:
-    """GitLab's API for project 5 on loopback, answering only `token`."""
+    """GitLab's API for project 5 on loopback, answering only `token` and LEAVER_TOKEN."""
     project = GitLabProject()
+    names = {token: "NOTES", LEAVER_TOKEN: "LEAVER"}
 
     class Api(http.server.BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            if self.headers.get("PRIVATE-TOKEN") != token:
+            given = self.headers.get("PRIVATE-TOKEN") or ""
+            if given not in names:
                 status, data = 401, {"message": "401 Unauthorized"}
             else:
+                project.tokens.append(names[given])
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
                 status, data = project.answer(self.command, self.path, body)
