@@ -369,3 +369,59 @@ def test_gitlab_leaver_with_a_system_down_still_records_the_edit_and_fails(tmp_p
         assert states == {"dealhub": "deactivated", "pipedrive": "failed"}
         (mr,) = gl.opened
         assert "not done everywhere" in mr["description"]
+
+
+def test_no_expression_is_interpolated_into_a_script() -> None:
+    """Inputs are hostile: `${{ ... }}` only in `env:` and `with:` values, never in the text
+    of a shell or JavaScript step, where a value would become code."""
+    workflow = load(GITHUB)
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            for text in (step.get("run"), (step.get("with") or {}).get("script")):
+                assert "${{" not in (text or ""), (name, step.get("name"))
+    person = [
+        (name, step.get("name"))
+        for name, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if "inputs.person" in json.dumps(step)
+    ]
+    assert {where for where, _ in person} == {"leaver"}
+    for name, step_name in person:
+        assert _step(name, str(step_name))["env"]["PERSON"] == "${{ inputs.person }}"
+    # GitLab: PERSON is a pipeline variable, already only in the environment; the
+    # leaver checks it before its first read
+    script = load(GITLAB)["leaver"]["script"]
+    assert script[0] == 'python3 "$LIFECYCLE_SCRIPT" person'
+    assert all('"$PERSON"' in line for line in script if "$PERSON" in line)
+
+
+def readme_section(title: str) -> str:
+    text = (GITHUB.parents[3] / "README.md").read_text("utf-8")
+    assert f"\n## {title}\n" in text, title
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_explains_the_review_and_the_leaver_and_their_jobs() -> None:
+    from test_ci_recipes import check_call, fenced, reconciler_calls
+
+    review = readme_section("Access reviews and seats")
+    for needed in ("not listed", "dormant", "admin", "absent", "--dormant-days",
+                   "--detailed-exitcode", "--details", ARTIFACT, "one digest"):  # fmt: skip
+        assert needed in review, needed
+    for fmt in ("text", "markdown", "csv", "json", "html"):
+        assert f"`--format {fmt}`" in review, fmt
+    leave = readme_section("Emergency: someone leaves now")
+    for needed in ("What it does not do", "--no-edit", "--auto-approve", "exit 3",
+                   "reconciler-leave", "RECONCILER_LEAVER_TOKEN", "production"):  # fmt: skip
+        assert needed in leave, needed
+    job = 'reconciler leave "$PERSON" "$USERS_DIR/" --auto-approve --format json'
+    assert job in leave and job in GITHUB.read_text("utf-8") and job in GITLAB.read_text("utf-8")
+    calls = [c for s in (review, leave) for b in fenced(s, "sh") for c in reconciler_calls(b)]
+    assert {c[0] for c in calls} == {"review", "leave"}
+    assert [p for c in calls for p in check_call(c)] == []
+    adopting = readme_section("Adopting reconciler")
+    install = adopting.split("\n2. ", 1)[0]
+    for needed in ("uses: OWNER/reconciler@vX.Y.Z", "RECONCILER_PIP_SPEC",
+                   "RECONCILER_WHEEL_SHA256", "sha256sum", "rev: vX.Y.Z"):  # fmt: skip
+        assert needed in install, needed
+    assert "lifecycle.py" in adopting
