@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import AuthError, Problem, ReconcilerError
-from reconciler.http import TokenSource
+from reconciler.http import RetryLater, TokenSource
 from reconciler.plan import Change, PlanWarning
 from reconciler.progress import Progress
 from reconciler.providers.base import Capabilities, OpenOptions, WriteResult
@@ -165,6 +165,13 @@ class DealHubRemote:
                 if change.login not in result.status:
                     result.mark([change.login], "skipped", str(exc))
             result.abort = "not attempted: the token was rejected during apply"
+        except RetryLater as exc:
+            # The server asked for a longer wait than the tool's patience (or kept
+            # answering 429): the batches after this one would meet it too.
+            for change in batch:
+                if change.login not in result.status:
+                    result.mark([change.login], "pending", str(exc))
+            result.abort = str(exc)
         except ReconcilerError as exc:
             # This batch's fate is unknown (no answer after retries); the
             # verification read decides.
