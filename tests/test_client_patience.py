@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,11 +18,14 @@ from test_client import answer, serve
 
 from reconciler import redact
 from reconciler.apply import Applier
+from reconciler.desired import DesiredState, DesiredUser
+from reconciler.diff import compute_plan
 from reconciler.errors import ApiError
 from reconciler.http import PATIENCE, RateLimited, RetryLater, RetryPolicy, TokenSource
 from reconciler.plan import Change
 from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.settings import Settings
 from reconciler.sim import Faults, Simulator, TenantStore
 from reconciler.sim.transport import SimTransport
 
@@ -106,8 +110,6 @@ def batch_of(n: int) -> list[Change]:
 
 def remote_on(faults: Faults, sleeps: list[float]) -> tuple[DealHubRemote, Simulator]:
     sim = Simulator(TenantStore([]), token=TOKEN, faults=faults)
-    import httpx
-
     http = httpx.Client(
         transport=SimTransport(sim),
         base_url="http://simulator",
@@ -137,11 +139,6 @@ def test_a_wall_of_429s_stops_the_run_instead_of_being_met_batch_by_batch() -> N
 def test_apply_into_a_long_retry_after_stops_and_leaves_the_rest_for_the_next_run() -> None:
     sleeps: list[float] = []
     remote, sim = remote_on(Faults(throttle_rate=1.0, retry_after=2065), sleeps)
-    remote.client._rng.seed(0)
-    from reconciler.desired import DesiredState, DesiredUser
-    from reconciler.diff import compute_plan
-    from reconciler.settings import Settings
-
     users = {
         f"u{i}@x": DesiredUser(
             f"u{i}@x",
@@ -179,9 +176,7 @@ def test_no_retry_after_makes_a_wait_longer_than_the_patience_or_a_crash(
     sleeps: list[float] = []
     calls = {"n": 0}
 
-    def respond(request: object) -> object:
-        import httpx
-
+    def respond(request: httpx.Request) -> httpx.Response:
         calls["n"] += 1
         if calls["n"] == 1:
             raw = header.encode("utf-8", "surrogatepass")
@@ -191,9 +186,7 @@ def test_no_retry_after_makes_a_wait_longer_than_the_patience_or_a_crash(
                 return httpx.Response(status)
         return httpx.Response(200, json=[])
 
-    import httpx
-
-    http = httpx.Client(transport=httpx.MockTransport(respond), base_url="http://mock")  # type: ignore[arg-type]
+    http = httpx.Client(transport=httpx.MockTransport(respond), base_url="http://mock")
     client = DealHubClient(
         http, target="mock", token_origin="X", sleep=sleeps.append, retry=RetryPolicy(3)
     )
