@@ -65,10 +65,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("reconciler.pipedrive")
 
 TOKEN_HEADER = "x-api-token"
-#: GET /v1/users/me, the vendor's "Get current user data".
+#: The vendor's token costs (x-token-cost in its OpenAPI description): GET /v1/users/me
+#: ("Get current user data") and GET /v1/users (each page).
 ME_COST = 2
-LIST_COST = CAPABILITIES.read_cost
-#: One whole read: the token's own user, then the list.
+LIST_COST = 20
+#: One whole read: the token's own user, then the list (what a plan's verification costs).
 READ_COST = LIST_COST + ME_COST
 WRITE_COST = CAPABILITIES.write_cost
 #: A burst window is two seconds; a 429 asking to wait longer than the patience
