@@ -829,8 +829,11 @@ def transport_for(base: str) -> httpx.HTTPTransport:
     http, token included. Any other target is https (check_url), so an http://
     proxy only tunnels its TLS (CONNECT). NO_PROXY is honoured.
     """
-    _, host = api_url_host(base)
-    context = ssl_context()
+    scheme, host = api_url_host(base)
+    # Plain http (loopback only, see check_url) verifies no certificate: a context that
+    # trusts nothing, so the environment's certificates are not even read for it.
+    trusting_nothing = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl_context() if scheme == "https" else trusting_nothing
     proxy = None if is_loopback(host) else environment_proxy(host)
     try:
         return httpx.HTTPTransport(verify=context, proxy=proxy)
