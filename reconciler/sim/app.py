@@ -26,8 +26,7 @@ from reconciler.providers.dealhub.fields import (
     V1_LOGIN_LIMIT,
 )
 from reconciler.sim.faults import Faults
-from reconciler.sim.state import TenantStore, User
-from reconciler.textsafe import json_safe
+from reconciler.sim.state import TenantStore, User, encode_json
 
 FORBIDDEN = "Forbidden. Invalid or missing authentication token"
 NOT_FOUND_USER = "The user could not be found"
@@ -458,13 +457,8 @@ def _one_user(user: User | None) -> SimResponse:
     return _json(200, _readable(user))
 
 
-_raw_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _encode(value: Any) -> str:
-    # A lone surrogate from a state file is escaped as every output of the tool
-    # escapes it (textsafe.json_safe): the answer is always valid UTF-8.
-    return json_safe(_raw_encode(value))
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:

@@ -37,7 +37,7 @@ from reconciler.sim.pipedrive_state import (
     takes_seat,
     timestamp,
 )
-from reconciler.textsafe import json_safe
+from reconciler.sim.state import encode_json
 
 #: The vendor's `error_info`, as its OpenAPI description's 403 example shows it.
 ERROR_INFO = "Please check developers.pipedrive.com"
@@ -758,13 +758,8 @@ def _shown(user: User, you: int) -> dict[str, Any]:
     return shown
 
 
-_raw_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _encode(value: Any) -> str:
-    # A lone surrogate (a name from a state file) is escaped as every output of the
-    # tool escapes it (textsafe.json_safe): the answer is always valid UTF-8.
-    return json_safe(_raw_encode(value))
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> SimResponse:

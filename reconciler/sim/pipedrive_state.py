@@ -7,7 +7,6 @@ vendor may add are kept as they are. Exactly one user is the token's own
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -16,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
-from reconciler.sim.state import StateError, read_json_array
-from reconciler.textsafe import json_safe
+from reconciler.sim.state import StateError, encode_json, read_json_array
 
 User = dict[str, Any]
 
@@ -270,16 +268,8 @@ def _checked_access(access: object, where: str) -> list[dict[str, Any]]:
     return checked
 
 
-_raw_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _encode(value: Any) -> str:
-    """JSON text of `value`, invisible characters (a lone surrogate among them) escaped.
-
-    The same rule as every output of the tool (reconciler.textsafe.json_safe):
-    the text is the same JSON value, and always encodable as UTF-8.
-    """
-    return json_safe(_raw_encode(value))
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _lines(users: Mapping[int, User]) -> dict[int, str]:
