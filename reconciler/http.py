@@ -452,6 +452,7 @@ class JsonClient:
         max_response_bytes: int | None = None,
         expected_users: int = 0,
         max_waits: int = MAX_WAITS,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._http = http
         for secret in self._secrets_in(http.headers):
@@ -468,6 +469,8 @@ class JsonClient:
         self.requests = RequestCounter()
         #: 429s for one request waited out before the run stops.
         self.max_waits = max_waits
+        #: The time of day (an HTTP-date Retry-After, and when to retry, are read by it).
+        self._wall = wall
 
     def __enter__(self) -> Self:
         return self
@@ -551,7 +554,7 @@ class JsonClient:
                 attempt += 1
                 if attempt >= self._retry.attempts:
                     return answer
-                asked = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+                asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
                 delay = self._retry.backoff(attempt, self._rng) if asked is None else asked
                 self._bounded(delay, answer, f"HTTP {answer.status} with a Retry-After")
                 self._log_wait(answer.status, delay)
@@ -580,7 +583,7 @@ class JsonClient:
         """
         if waits > self.max_waits:
             raise self._rate_limited(answer)
-        asked = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
         delay = self._retry.backoff(waits, self._rng) if asked is None else asked
         return self._bounded(delay, answer, "its Retry-After")
 
@@ -605,7 +608,7 @@ class JsonClient:
             f"{self.target} asks to wait {duration_text(seconds)} before the next request "
             f"({what}{where}), longer than the "
             f"{PATIENCE:g} s the tool waits at most: stopped at once; "
-            f"{retry_when(seconds, time.time())}",
+            f"{retry_when(seconds, self._wall())}",
             retry_in=seconds if math.isfinite(seconds) else None,
         )
 

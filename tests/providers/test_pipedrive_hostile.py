@@ -462,3 +462,53 @@ def test_against_the_simulator_me_names_the_owner_and_the_read_marks_them() -> N
         ("/v1/users", 20),
     ]
     assert json.dumps(sim.request_log).count(TOKEN) == 0
+
+
+HEADER_VALUES = st.one_of(
+    st.from_regex(r"[0-9]{1,40}(\.[0-9]{1,5})?", fullmatch=True),
+    st.sampled_from(["²", "٣", "9" * 5000, "-1", "nan", "inf", "", "0", "1", "2"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    statuses=st.lists(st.sampled_from([200, 429, 500, 503]), min_size=1, max_size=12),
+    reset=HEADER_VALUES,
+    remaining=HEADER_VALUES,
+    retry_after=st.one_of(st.none(), HEADER_VALUES),
+    daily=st.one_of(st.none(), HEADER_VALUES),
+)
+def test_no_answer_makes_a_wait_longer_than_the_patience_or_a_crash(
+    statuses: list[int], reset: str, remaining: str, retry_after: str | None, daily: str | None
+) -> None:
+    clock = ManualClock(NOON)
+    answers = iter(statuses)
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        status = next(answers, 200)
+        headers = {"x-ratelimit-reset": reset, "x-ratelimit-remaining": remaining}
+        if retry_after is not None:
+            headers["retry-after"] = retry_after
+        if daily is not None:
+            headers["x-daily-ratelimit-token-remaining"] = daily
+        raw = {name: value.encode() for name, value in headers.items()}
+        body = {"success": True, "data": {"id": 2, "email": "u2@acme.com", "active_flag": False}}
+        return httpx.Response(status, json=body, headers=raw)
+
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)
+
+    http = httpx.Client(transport=httpx.MockTransport(respond), base_url="http://mock")
+    client = PipedriveClient(
+        http, target="mock", token_origin="X", sleep=sleep, clock=clock, wall=clock, seed=0
+    )
+    with client:
+        result = client.write([change("u2@acme.com", 2), change("u3@acme.com", 3)])
+    assert set(result.status.values()) <= {"done", "pending", "failed", "skipped"}
+    assert all(0 <= s <= PATIENCE for s in sleeps)
+    if result.abort is not None:
+        # The change the run stopped at was not made; none after it was tried.
+        assert list(result.status.values())[-1] != "done"

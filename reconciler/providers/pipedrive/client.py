@@ -170,12 +170,12 @@ class PipedriveClient(JsonClient):
             max_response_bytes=max_response_bytes,
             expected_users=expected_users,
             max_waits=max_waits,
+            wall=wall,
         )
         self.users_path = users_path
         self.rate = RateLimits()
         self.reserve = reserve
         self._clock = clock
-        self._wall = wall
         #: Seconds until the budget resets, as the last daily 429's Retry-After said.
         self._budget_wait: float | None = None
         #: The server's time of day minus `wall`, from the last answer's Date header.
@@ -665,7 +665,7 @@ class PipedriveClient(JsonClient):
 
     def _throttled(self, answer: Answer, waits: int, cost: int) -> float:
         rate = self.rate
-        asked = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
         daily = (
             (rate.daily_token_remaining is not None and rate.daily_token_remaining < cost)
             # Tokens or requests left, by the server's reading: fewer than this call costs
