@@ -512,3 +512,16 @@ def test_no_answer_makes_a_wait_longer_than_the_patience_or_a_crash(
     if result.abort is not None:
         # The change the run stopped at was not made; none after it was tried.
         assert list(result.status.values())[-1] != "done"
+
+
+def test_a_long_retry_after_with_tokens_left_is_not_called_the_daily_budget() -> None:
+    def limited(request: httpx.Request) -> httpx.Response:
+        headers = {"retry-after": "600", "x-daily-ratelimit-token-remaining": "50000"}
+        return httpx.Response(429, json={"success": False}, headers=headers)
+
+    client, seen = client_of(limited)
+    result = client.write([change("u2@acme.com", 2), change("u3@acme.com", 3)])
+    assert result.status == {"u2@acme.com": "pending"}
+    assert result.abort is not None and "daily token budget" not in result.abort
+    assert "asks to wait 10 min" in result.abort and "retry after" in result.abort
+    assert len(seen) == 1

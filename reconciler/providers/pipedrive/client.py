@@ -666,12 +666,18 @@ class PipedriveClient(JsonClient):
     def _throttled(self, answer: Answer, waits: int, cost: int) -> float:
         rate = self.rate
         asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
+        budget_left = any(
+            left is not None and left >= cost
+            for left in (rate.daily_token_remaining, rate.daily_requests_left)
+        )
         daily = (
             (rate.daily_token_remaining is not None and rate.daily_token_remaining < cost)
             # Tokens or requests left, by the server's reading: fewer than this call costs
             # is the budget either way (a burst 429 leaves the day's numbers high).
             or (rate.daily_requests_left is not None and rate.daily_requests_left < cost)
-            or (asked is not None and asked > LONGEST_BURST_WAIT)
+            # A wait longer than any burst window is the budget's, unless the day's
+            # numbers say tokens are left: then it is a plain wait past the patience.
+            or (asked is not None and asked > LONGEST_BURST_WAIT and not budget_left)
             # Without the daily headers or a Retry-After, a 429 that outlasts a whole
             # burst window (each wait is at least 1 s) is the budget, not the burst.
             or (asked is None and waits >= PERSISTENT_429)
