@@ -63,7 +63,6 @@ log = logging.getLogger("reconciler.http")
 SIM_PREFIX = "sim:"
 #: The token the in-process simulator uses when the environment gives none.
 SIM_DEFAULT_TOKEN = "sim-token"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The 5xx statuses retried (a gateway's, or a server's passing trouble).
 RETRIED_5XX = frozenset({500, 502, 503, 504})
 #: Seconds: the longest the tool waits at once for any server, whatever it asks.
