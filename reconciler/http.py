@@ -312,11 +312,16 @@ class RetryLater(TransportError):
     """The server asked for a wait longer than PATIENCE: the run stops and says when to retry.
 
     `retry_in` is the wait the server asked for, in seconds (None: unknown).
+    `nothing_done`: the request was surely not carried out (a 429, or nothing
+    was sent); False after a 5xx, which a gateway may send after the work.
     """
 
-    def __init__(self, message: str, retry_in: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_in: float | None = None, *, nothing_done: bool = True
+    ) -> None:
         super().__init__(message)
         self.retry_in = retry_in
+        self.nothing_done = nothing_done
 
 
 class RateLimited(RetryLater):
@@ -609,6 +614,7 @@ class JsonClient:
             f"{PATIENCE:g} s the tool waits at most: stopped at once; "
             f"{retry_when(seconds, self._wall())}",
             retry_in=seconds if math.isfinite(seconds) else None,
+            nothing_done=answer is None or answer.status == 429,
         )
 
     def _log_wait(self, status: int, delay: float) -> None:

@@ -7,8 +7,13 @@ the run instead of being met batch by batch. No header value crashes the tool.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import httpx
 import pytest
@@ -130,7 +135,7 @@ def test_a_wall_of_429s_stops_the_run_instead_of_being_met_batch_by_batch() -> N
     remote, sim = remote_on(Faults(throttle_rate=1.0, retry_after=1), sleeps)
     changes = batch_of(3)
     first = remote.write(changes[:1], remote.progress)
-    assert first.status == {"u0@x": "pending"}
+    assert first.status == {"u0@x": "skipped"}  # a 429 made nothing: left for the next run
     assert first.abort is not None and "retry in a few minutes" in first.abort
     assert len(sim.request_log) == remote.client.max_waits + 1
     assert sleeps == [1.0] * remote.client.max_waits
@@ -201,3 +206,56 @@ def test_no_retry_after_makes_a_wait_longer_than_the_patience_or_a_crash(
 
 def test_rate_limited_is_a_retry_later() -> None:
     assert issubclass(RateLimited, RetryLater)
+
+
+def test_apply_through_the_command_stops_at_a_long_retry_after_and_says_when(
+    tmp_path: Path,
+) -> None:
+    people = tmp_path / "users.yaml"
+    people.write_text(
+        "version: 1\nsettings: {unlisted: ignore}\nusers:\n"
+        "  - {login: a@x, email: a@x.com, name: A}\n  - {login: b@x, email: b@x.com, name: B}\n",
+        encoding="utf-8",
+    )
+    puts: list[str] = []
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "PUT":
+            puts.append(handler.path)
+            answer(429, b"", Retry_After="2065")(handler)
+        else:
+            answer(200, b"[]", "application/json")(handler)
+
+    with serve(respond) as url:
+        started = time.monotonic()
+        argv = ["apply", str(people), "--api-url", url, "--auto-approve", "--batch-size", "1"]
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DEALHUB_TOKEN": TOKEN, "NO_COLOR": "1"},
+        )
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    shown = done.stdout + done.stderr
+    assert "asks to wait 34 min" in shown and "retry after" in shown
+    assert puts == ["/api/v2/users"]  # the second batch was not sent into the same wall
+    assert elapsed < 30
+    assert TOKEN not in shown
+
+
+def test_a_5xx_asking_past_the_patience_leaves_the_batch_pending() -> None:
+    # A gateway's 503 may follow the work: whether it was made is for the next run to see.
+    sleeps: list[float] = []
+    remote, _ = remote_on(Faults(failure_rate=1.0), sleeps)
+
+    def long_503(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "900"})
+
+    remote.client._http._transport = httpx.MockTransport(long_503)
+    result = remote.write(batch_of(2), remote.progress)
+    assert result.status == {"u0@x": "pending", "u1@x": "pending"}
+    assert result.abort is not None and "asks to wait 15 min" in result.abort
+    assert sleeps == []

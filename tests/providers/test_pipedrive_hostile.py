@@ -309,7 +309,7 @@ def test_a_spent_window_that_resets_in_decades_stops_instead_of_waiting() -> Non
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "999999999"}
     client, seen = client_of(updated, headers=headers, sleeps=sleeps)
     result = client.write([change("u2@acme.com", 2), change("u3@acme.com", 3)])
-    assert result.status == {"u2@acme.com": "done", "u3@acme.com": "pending"}
+    assert result.status == {"u2@acme.com": "done", "u3@acme.com": "skipped"}  # not sent
     assert result.abort is not None
     assert "longer than the 60 s the tool waits at most" in result.abort
     assert "retry" in result.abort
@@ -325,7 +325,7 @@ def test_a_429_whose_reset_outlasts_the_patience_stops_at_once(reset: str) -> No
 
     client, seen = client_of(limited, sleeps=sleeps)
     result = client.write([change("u2@acme.com", 2), change("u3@acme.com", 3)])
-    assert result.status == {"u2@acme.com": "pending"}
+    assert result.status == {"u2@acme.com": "skipped"}  # a 429 made nothing
     assert result.abort is not None and "stopped at once" in result.abort
     assert len(seen) == 1 and sleeps == []
 
@@ -369,7 +369,7 @@ def test_a_wall_of_429s_stops_the_run_instead_of_being_met_change_by_change() ->
     )
     with client:
         result = client.write([change(f"u{n}@acme.com", n) for n in range(2, 12)])
-    assert result.status == {"u2@acme.com": "pending"}
+    assert result.status == {"u2@acme.com": "skipped"}
     assert result.abort is not None and "retry in a few minutes" in result.abort
     assert len(sim.request_log) == client.max_waits + 1
 
@@ -521,7 +521,7 @@ def test_a_long_retry_after_with_tokens_left_is_not_called_the_daily_budget() ->
 
     client, seen = client_of(limited)
     result = client.write([change("u2@acme.com", 2), change("u3@acme.com", 3)])
-    assert result.status == {"u2@acme.com": "pending"}
+    assert result.status == {"u2@acme.com": "skipped"}
     assert result.abort is not None and "daily token budget" not in result.abort
     assert "asks to wait 10 min" in result.abort and "retry after" in result.abort
     assert len(seen) == 1

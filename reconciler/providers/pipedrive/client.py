@@ -452,8 +452,17 @@ class PipedriveClient(JsonClient):
                 # The reserve kept for it: what was done is still checked.
                 result.verify_anyway = True
                 continue
+            except RetryLater as exc:
+                # A wait past the patience: stop the run here. After a 429 (or before
+                # sending) nothing was made: the next run takes it up.
+                if exc.nothing_done:
+                    result.mark([key], "skipped", f"not made: {exc}")
+                else:
+                    result.mark([key], "pending", str(exc))
+                result.abort = str(exc)
+                continue
             except TransportError as exc:
-                # Unreachable, or a wait past the patience (RetryLater): stop the run here.
+                # Unreachable: stop the run here; whether the change was made is unknown.
                 result.mark([key], "pending", str(exc))
                 result.abort = str(exc)
                 continue
