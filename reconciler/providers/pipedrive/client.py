@@ -200,6 +200,10 @@ class PipedriveClient(JsonClient):
 
     # -- reading --------------------------------------------------------------
 
+    def get(self, path: str, *, kind: str, cost: int) -> Answer:
+        """One GET through the client's paced, budgeted, retried call (review --details)."""
+        return self._send("GET", path, kind=kind, cost=cost)
+
     def read(self) -> list[dict[str, Any]]:
         """Every user of the company as the API shows it, deleted ones included.
 
