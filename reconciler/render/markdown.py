@@ -40,7 +40,7 @@ from reconciler.plan import (
     summary_line,
 )
 from reconciler.providers import REGISTRY, get, title
-from reconciler.render.people import LEAVER, RETURNER, Row, people_rows
+from reconciler.render.people import LEAVER, RETURNER, Person, Row, people_rows
 from reconciler.textsafe import printable
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
@@ -62,6 +62,8 @@ FULL_PLAN = (
 RISKY, WARNED, NAMED, VALUES, CONTEXT, RECORDS = range(6)
 #: Changes shown open in a list before the rest of it is folded.
 OPEN = 20
+#: People named in a cell of the people table; a larger row is named below it.
+ROW_NAMES = 30
 TIERS = (RISKY, WARNED, NAMED, VALUES, CONTEXT, RECORDS)
 #: The order of TIERS' cuts, as the cut notice and the tests name it.
 CUT_ORDER = ("records", "context", "values", "names", "warnings", "risky")
@@ -307,7 +309,7 @@ def _share(groups: list[list[_List]], room: int) -> None:
         pending = [group for group in pending if group not in done]
 
 
-def _inline(part: _List, *, cell: bool = False) -> str:
+def _inline(part: _List) -> str:
     """The entries as one run of names, with the count of those left out."""
     names = ", ".join(part.at(1))
     if part.hidden:
@@ -437,6 +439,7 @@ class _Section:
         assert isinstance(group, list)
         if len(group) == 1:
             return escape(group[0].message)
+        # The condition, not an example: an example would name a leaver twice.
         return f"**{len(group):,} warnings:** {escape(_condition(group[0].message))}"
 
     def _note(self, note: object, level: int) -> str:
@@ -564,8 +567,9 @@ class _Section:
             if self.warned.entries:
                 summary = f"Whom the repeated warnings concern ({len(self.warned.entries):,})"
                 blocks.append(_fold(summary, _bullets(self.warned)))
-        blocks += _change_list(self.creates, "creation", "creations", "without their records")
+        # Updates first: each line is a decision; a creation's record is reference.
         blocks += _change_list(self.updates, "update", "updates", "without their values")
+        blocks += _change_list(self.creates, "creation", "creations", "without their records")
         if self.notes.entries:
             blocks.append(
                 [
@@ -639,6 +643,12 @@ _CELLS = {
 }
 
 
+def _person(cell: bool, person: object, level: int) -> str:
+    assert isinstance(person, Person)
+    name = code(person.name, cell=cell)
+    return f"{name} ({code(person.email, cell=cell)})" if person.email else name
+
+
 class _People:
     """The table of people whose access changes, each once, one column per system."""
 
@@ -648,7 +658,8 @@ class _People:
         self.limit = limit
         self.names = [
             _List(
-                _entries(row.people, self._person),
+                # A row's names are in its cell, or below the table when there are many.
+                _entries(row.people, functools.partial(_person, len(row.people) <= ROW_NAMES)),
                 _Level(
                     RISKY if row.kind in (LEAVER, RETURNER) else NAMED,
                     2,
@@ -657,12 +668,6 @@ class _People:
             )
             for row in rows
         ]
-
-    @staticmethod
-    def _person(person: object, level: int) -> str:
-        name = code(person.name, cell=True)  # type: ignore[attr-defined]
-        email = person.email  # type: ignore[attr-defined]
-        return f"{name} ({code(email, cell=True)})" if email else name
 
     def lines(self) -> list[str]:
         plans = self.plans
@@ -676,30 +681,42 @@ class _People:
             if people:
                 head = f"**{_count(people, 'person', 'people')} {what}:**"
                 out += ["", f"> [!{kind}]", f"> {head} {action}d in {and_joined(where)}."]
-        missing = [text for part in self.names for text in part.missing()]
-        if missing:
-            out += [
-                "",
-                f"_Cut to fit the {self.limit:,}-character limit of a comment. "
-                f"Not shown here: {'; '.join(missing)}. {FULL_PLAN}_",
-            ]
-        if self.rows:
-            systems = " | ".join(title(p.system) for p in plans)
-            out += [
-                "",
-                "**People whose access changes**, each once, matched by email (leavers first):",
-                "",
-                f"| {systems} | people |",
-                "|" + " --- |" * (len(plans) + 1),
-            ]
-            for row, names in zip(self.rows, self.names, strict=True):
-                cells = " | ".join(_CELLS.get(cell, cell) for cell in row.cells)
+        hidden = sum(part.hidden for part in self.names)
+        if hidden:
+            out += ["", self.notice(hidden)]
+        if not self.rows:
+            return out
+        systems = " | ".join(title(p.system) for p in plans)
+        out += [
+            "",
+            "**People whose access changes**, each once, matched by email (leavers first):",
+            "",
+            f"| {systems} | people |",
+            "|" + " --- |" * (len(plans) + 1),
+        ]
+        below: list[str] = []
+        for row, names in zip(self.rows, self.names, strict=True):
+            cells = " | ".join(_CELLS.get(cell, cell) for cell in row.cells)
+            if len(names.entries) <= ROW_NAMES:
                 out.append(f"| {cells} | {_inline(names)} |")
-        return out
+                continue
+            # A cell of hundreds of names would push its row's cells out of sight
+            # (a table cell is centred): the row counts them, a paragraph names them.
+            out.append(f"| {cells} | {len(names.entries):,}, named below |")
+            label = ", ".join(
+                f"{cell} in {title(p.system)}" for cell, p in zip(row.cells, plans, strict=True)
+            )
+            below += ["", f"**{len(names.entries):,} {label}:** {_inline(names)}"]
+        return out + below
+
+    def notice(self, hidden: int) -> str:
+        return (
+            f"_Cut to fit the {self.limit:,}-character limit of a comment. Not shown here: "
+            f"{_count(hidden, 'name', 'names')} of the people table. {FULL_PLAN}_"
+        )
 
     def worst(self) -> str:
-        missing = [text for part in self.names for text in part.missing(worst=True)]
-        return f"_Cut to fit: {'; '.join(missing)}. {FULL_PLAN}_" if missing else ""
+        return self.notice(sum(len(part.entries) for part in self.names))
 
 
 class MarkdownRenderer:

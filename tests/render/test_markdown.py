@@ -56,7 +56,7 @@ def test_summary_comes_first() -> None:
 
 def _head(text: str) -> str:
     """The comment before its lists of changes."""
-    return text[: text.index("**1 creation**")]
+    return text[: text.index("**2 updates**")]
 
 
 def test_deactivations_and_reactivations_are_called_out_each_login_once() -> None:

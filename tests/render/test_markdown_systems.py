@@ -134,8 +134,7 @@ def test_the_limit_is_shared_and_every_deactivation_stays_named() -> None:
     plans = [plan("dealhub", **big), plan("pipedrive", **big)]
     text = MarkdownRenderer().render_many(plans, [])
     assert len(text) <= MAX_CHARS
-    page = read(text)
-    table = " ".join(cell for row in table_rows(page) for cell in row)
+    table = text[text.index("**People whose access changes**") : text.index("### DealHub plan")]
     for p in plans:
         for c in p.changes:
             if c.action in ("deactivate", "reactivate"):
