@@ -41,6 +41,7 @@ from reconciler.plan import (
 )
 from reconciler.providers import REGISTRY, get, title
 from reconciler.render.people import LEAVER, RETURNER, Person, Row, people_rows
+from reconciler.render.text import note_groups
 from reconciler.textsafe import printable
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
@@ -382,7 +383,7 @@ class _Section:
             _entries(repeated, lambda w, _: escape(w.message)),  # type: ignore[attr-defined]
             _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'warning', 'warnings')} concern"),
         )
-        notes = _grouped(plan.notes, lambda n: (n.field, n.reason))  # type: ignore[attr-defined]
+        notes = note_groups(plan.notes)
         self.notes = _List(
             _entries(notes, self._note_group),
             _Level(WARNED, 3, lambda n: _count(n, "kind of note", "kinds of note")),
@@ -681,9 +682,8 @@ class _People:
             if people:
                 head = f"**{_count(people, 'person', 'people')} {what}:**"
                 out += ["", f"> [!{kind}]", f"> {head} {action}d in {and_joined(where)}."]
-        hidden = sum(part.hidden for part in self.names)
-        if hidden:
-            out += ["", self.notice(hidden)]
+        if any(part.hidden for part in self.names):
+            out += ["", self.notice()]
         if not self.rows:
             return out
         systems = " | ".join(title(p.system) for p in plans)
@@ -709,14 +709,23 @@ class _People:
             below += ["", f"**{len(names.entries):,} {label}:** {_inline(names)}"]
         return out + below
 
-    def notice(self, hidden: int) -> str:
+    def notice(self, worst: bool = False) -> str:
+        """What the table left out: the people whose access moves, then those who join."""
+        hidden = {RISKY: 0, NAMED: 0}
+        for part in self.names:
+            hidden[part.levels[0].tier] += len(part.entries) if worst else part.hidden
+        missing = [
+            f"the names of {_count(n, 'person', 'people')} {what}"
+            for tier, what in ((RISKY, "who lose or regain access"), (NAMED, "who join"))
+            if (n := hidden[tier])
+        ]
         return (
             f"_Cut to fit the {self.limit:,}-character limit of a comment. Not shown here: "
-            f"{_count(hidden, 'name', 'names')} of the people table. {FULL_PLAN}_"
+            f"{' and '.join(missing)}. {FULL_PLAN}_"
         )
 
     def worst(self) -> str:
-        return self.notice(sum(len(part.entries) for part in self.names))
+        return self.notice(worst=True)
 
 
 class MarkdownRenderer:

@@ -10,7 +10,15 @@ from typing import IO, Any
 import click
 
 from reconciler.journeys import Journey
-from reconciler.plan import Action, Change, Plan, cost_line, external_id_note, summary_line
+from reconciler.plan import (
+    Action,
+    Change,
+    Plan,
+    PlanNote,
+    cost_line,
+    external_id_note,
+    summary_line,
+)
 from reconciler.providers import title
 from reconciler.textsafe import printable
 
@@ -68,14 +76,19 @@ class TextRenderer:
         return lines
 
     def notes(self, plan: Plan) -> list[str]:
+        """The notes, a reason said once for every user it concerns (largest group first)."""
         if not plan.notes:
             return []
         out = ["", "Notes (differences apply cannot change; not counted as changes):"]
-        for note in plan.notes:
-            out.append(
-                f"  = {printable(note.login)} {note.field}: {show(note.before)} -> "
-                f"{show(note.after)}" + (f" ({printable(note.reason)})" if note.reason else "")
-            )
+        for group in note_groups(plan.notes):
+            first = group[0]
+            if len(group) == 1:
+                reason = f" ({printable(first.reason)})" if first.reason else ""
+                out.append(_note_line(first) + reason)
+                continue
+            reason = f": {printable(first.reason)}" if first.reason else ""
+            out.append(f"  {printable(first.field)}, {len(group):,} users{reason}")
+            out += [_note_line(note) for note in group]
         return out
 
     def render(self, plan: Plan) -> str:
@@ -114,6 +127,19 @@ class TextRenderer:
                 ]
         out += ["", self._style(summary_line(plan.summary()), bold=True)]
         return "\n".join(out) + "\n"
+
+
+def note_groups(notes: list[PlanNote]) -> list[list[PlanNote]]:
+    """Notes of one field and one reason together, the largest group first (else in order)."""
+    groups: dict[tuple[str, str], list[PlanNote]] = {}
+    for note in notes:
+        groups.setdefault((note.field, note.reason), []).append(note)
+    return sorted(groups.values(), key=lambda group: -len(group))
+
+
+def _note_line(note: PlanNote) -> str:
+    field = printable(note.field)
+    return f"  = {printable(note.login)} {field}: {show(note.before)} -> {show(note.after)}"
 
 
 def journeys_text(journeys: list[Journey]) -> str:
