@@ -182,7 +182,7 @@ def test_a_repeated_note_gives_its_reason_once_and_every_user_a_line() -> None:
     assert lines[start + 1] == f"  name, 391 users: {reason}"
     assert lines[start + 2] == '  = u0@acme.com name: (empty) -> "User 0"'
     assert (
-        lines[start + 392]
+        lines[start + 393]
         == '  = john@acme.com access: [{"app": "sales", "admin": false}] -> [] (No)'
     )
     assert sum(reason in line for line in lines) == 1
