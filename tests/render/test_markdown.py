@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from gfm import BREAKS, read, table_rows
 from golden import TARGET, check_golden, example_plan
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import guards
@@ -563,3 +563,16 @@ def test_an_edited_field_name_is_escaped() -> None:
     assert page.mentions() == []
     assert "daniel@acme position: Sales → CCS · <b>x</b>|@all: a → b" in page.all("li")
     assert "<b>x</b>|@all" in page.all("code")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=300, max_value=70_000))
+def test_any_limit_keeps_the_tiers_in_order(limit: int) -> None:
+    plan = large_plan()
+    text = MarkdownRenderer(max_chars=limit).render(plan)
+    assert len(text) <= limit
+    shown, whole = kept(text, plan), Kept(80, 220, 150, 40 + 30, 70)
+    assert not shown.records or shown.context == whole.context
+    assert not shown.context or shown.values == whole.values
+    assert not shown.values or shown.names == whole.names
+    assert not shown.names or shown.risky == whole.risky
