@@ -26,8 +26,9 @@ import functools
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.journeys import Journey
 from reconciler.plan import (
@@ -171,21 +172,6 @@ def _more(n: int) -> str:
 # -- lists that give up detail in tiers ---------------------------------------------
 
 
-class _Entry:
-    """One thing a list shows: its text at each level of detail, made when first needed."""
-
-    __slots__ = ("_make", "_texts")
-
-    def __init__(self, make: Callable[[int], str]) -> None:
-        self._make = make
-        self._texts: dict[int, str] = {}
-
-    def text(self, level: int) -> str:
-        if (text := self._texts.get(level)) is None:
-            text = self._texts[level] = self._make(level)
-        return text
-
-
 @dataclass
 class _Level:
     """One level of detail of a list's entries."""
@@ -204,15 +190,26 @@ class _List:
     a list are the ones kept, and the rest are counted ("… and 12 more").
     """
 
-    def __init__(self, entries: list[_Entry], *levels: _Level) -> None:
+    def __init__(
+        self, entries: Sequence[Any], make: Callable[[Any, int], str], *levels: _Level
+    ) -> None:
         self.entries = entries
+        self._make = make
         self.levels = levels
         self.reached = [0] * len(levels)
+        # Each entry's text at a level, made when first needed (a plan may have
+        # 100,000 changes; only what is shown, and one more, is ever rendered).
+        self._texts: dict[tuple[int, int], str] = {}
+
+    def text(self, i: int, level: int) -> str:
+        if (text := self._texts.get((i, level))) is None:
+            text = self._texts[i, level] = self._make(self.entries[i], level)
+        return text
 
     def at(self, level: int) -> list[str]:
         """The texts of the entries shown at exactly `level` (1 is the least detail)."""
         start = self.reached[level] if level < len(self.levels) else 0
-        return [self.entries[i].text(level) for i in range(start, self.reached[level - 1])]
+        return [self.text(i, level) for i in range(start, self.reached[level - 1])]
 
     @property
     def hidden(self) -> int:
@@ -231,9 +228,9 @@ class _List:
         k = self._next(tier)
         if k is None:
             return None
-        entry = self.entries[self.reached[k]]
-        grown = len(entry.text(k + 1)) + self.levels[k].around
-        return grown - (len(entry.text(k)) + self.levels[k - 1].around if k else 0)
+        i = self.reached[k]
+        grown = len(self.text(i, k + 1)) + self.levels[k].around
+        return grown - (len(self.text(i, k)) + self.levels[k - 1].around if k else 0)
 
     def take(self, tier: int) -> None:
         k = self._next(tier)
@@ -330,10 +327,6 @@ def _fold(summary: str, lines: list[str]) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
-def _entries(items: Iterable[object], make: Callable[[object, int], str]) -> list[_Entry]:
-    return [_Entry(functools.partial(make, item)) for item in items]
-
-
 def _name_level(tier: int, one: str, many: str) -> _Level:
     return _Level(tier, 2, lambda n: f"the names of {_count(n, one, many)}")
 
@@ -369,37 +362,43 @@ class _Section:
         self._rank = {name: i for i, name in enumerate(_field_order(system))}
 
         risky = _Level(RISKY, 2, lambda n: _count(n, "login", "logins") + " of the lists above")
-        self.leavers = _List(_entries(plan.by_action("deactivate"), self._login), risky)
-        self.returners = _List(_entries(plan.by_action("reactivate"), self._login), risky)
-        self.blocked = _List(_entries(plan.blocked, self._login), risky)
+        self.leavers = _List(plan.by_action("deactivate"), self._login, risky)
+        self.returners = _List(plan.by_action("reactivate"), self._login, risky)
+        self.blocked = _List(plan.blocked, self._login, risky)
 
         groups = _grouped(plan.warnings, lambda w: _condition(w.message))  # type: ignore[attr-defined]
         self.warnings = _List(
-            _entries(groups, self._warning),
+            groups,
+            self._warning,
             _Level(WARNED, 3, lambda n: _count(n, "warning", "warnings")),
         )
         repeated = [w for group in groups if len(group) > 1 for w in group]
         self.warned = _List(
-            _entries(repeated, lambda w, _: escape(w.message)),  # type: ignore[attr-defined]
+            repeated,
+            lambda w, _: escape(w.message),
             _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'warning', 'warnings')} concern"),
         )
         notes = note_groups(plan.notes)
         self.notes = _List(
-            _entries(notes, self._note_group),
+            notes,
+            self._note_group,
             _Level(WARNED, 3, lambda n: _count(n, "kind of note", "kinds of note")),
         )
         self.noted = _List(
-            _entries([n for group in notes if len(group) > 1 for n in group], self._note),
+            [n for group in notes if len(group) > 1 for n in group],
+            self._note,
             _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'note', 'notes')} concern"),
         )
         unsent = [c for c in plan.changes if not c.blocked and "external_user_id" not in c.send]
         self.external = external_id_note(plan)
         self.unsent = _List(
-            _entries(unsent if self.external else [], self._login),
+            unsent if self.external else [],
+            self._login,
             _Level(CONTEXT, 2, lambda n: f"whom the external_user_id note concerns ({n:,})"),
         )
         self.creates = _List(
-            _entries(plan.by_action("create"), self._create),
+            plan.by_action("create"),
+            self._create,
             _name_level(NAMED, "creation", "creations"),
             _Level(RECORDS, 3, lambda n: f"the records of {_count(n, 'creation', 'creations')}"),
         )
@@ -409,7 +408,8 @@ class _Section:
             if c.action == "update" or (c.action != "create" and set(c.fields) - {"is_active"})
         ]
         self.updates = _List(
-            _entries(updated, self._update),
+            updated,
+            self._update,
             _name_level(NAMED, "update", "updates"),
             _Level(VALUES, 3, lambda n: f"the values of {_count(n, 'update', 'updates')}"),
         )
@@ -426,8 +426,7 @@ class _Section:
     # -- entries
 
     @staticmethod
-    def _login(change: object, level: int) -> str:
-        assert isinstance(change, Change)
+    def _login(change: Change, level: int) -> str:
         return code(change.login)
 
     def _order(self, name: str) -> tuple[int, str]:
@@ -436,20 +435,17 @@ class _Section:
     def _label(self, name: str) -> str:
         return field_label(self.system, name)
 
-    def _warning(self, group: object, level: int) -> str:
-        assert isinstance(group, list)
+    def _warning(self, group: list[Any], level: int) -> str:
         if len(group) == 1:
             return escape(group[0].message)
         # The condition, not an example: an example would name a leaver twice.
         return f"**{len(group):,} warnings:** {escape(_condition(group[0].message))}"
 
-    def _note(self, note: object, level: int) -> str:
-        assert isinstance(note, PlanNote)
+    def _note(self, note: PlanNote, level: int) -> str:
         change = f"{value(note.before)} → {value(note.after)}"
         return f"{code(note.login)} {self._label(note.field)}: {change}"
 
-    def _note_group(self, group: object, level: int) -> str:
-        assert isinstance(group, list)
+    def _note_group(self, group: list[Any], level: int) -> str:
         first: PlanNote = group[0]
         reason = f": {escape(first.reason)}" if first.reason else ""
         if len(group) == 1:
@@ -457,8 +453,7 @@ class _Section:
         users = _count(len(group), "user", "users")
         return f"**{self._label(first.field)}** of {users}{reason}"
 
-    def _create(self, change: object, level: int) -> str:
-        assert isinstance(change, Change)
+    def _create(self, change: Change, level: int) -> str:
         if level == 1:
             return code(change.login)
         shown = [
@@ -469,8 +464,7 @@ class _Section:
         ]
         return f"{code(change.login)} " + " · ".join(shown) if shown else code(change.login)
 
-    def _update(self, change: object, level: int) -> str:
-        assert isinstance(change, Change)
+    def _update(self, change: Change, level: int) -> str:
         names = sorted((n for n in change.fields if n != "is_active"), key=self._order)
         if change.action == "update" and "is_active" in change.fields:
             names.append("is_active")  # an edited saved plan: shown, never hidden
@@ -644,8 +638,7 @@ _CELLS = {
 }
 
 
-def _person(cell: bool, person: object, level: int) -> str:
-    assert isinstance(person, Person)
+def _person(cell: bool, person: Person, level: int) -> str:
     name = code(person.name, cell=cell)
     return f"{name} ({code(person.email, cell=cell)})" if person.email else name
 
@@ -655,12 +648,14 @@ class _People:
 
     def __init__(self, plans: list[Plan], rows: list[Row], limit: int) -> None:
         self.plans = plans
+        self.counts = [plan.summary() for plan in plans]
         self.rows = rows
         self.limit = limit
         self.names = [
             _List(
                 # A row's names are in its cell, or below the table when there are many.
-                _entries(row.people, functools.partial(_person, len(row.people) <= ROW_NAMES)),
+                row.people,
+                functools.partial(_person, len(row.people) <= ROW_NAMES),
                 _Level(
                     RISKY if row.kind in (LEAVER, RETURNER) else NAMED,
                     2,
