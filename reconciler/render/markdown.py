@@ -673,7 +673,11 @@ class _People:
             ("reactivate", "IMPORTANT", "will regain access"),
         ):
             people = sum(len(r.people) for r in self.rows if f"{action}d" in r.cells)
-            where = [f"{title(p.system)} ({n:,})" for p in plans if (n := p.summary()[action])]
+            where = [
+                f"{title(p.system)} ({n:,})"
+                for p, counts in zip(plans, self.counts, strict=True)
+                if (n := counts[action])
+            ]
             if people:
                 head = f"**{_count(people, 'person', 'people')} {what}:**"
                 out += ["", f"> [!{kind}]", f"> {head} {action}d in {and_joined(where)}."]
