@@ -26,7 +26,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,8 @@ from reconciler.plan import (
     summary_line,
 )
 from reconciler.providers import REGISTRY, get, title
-from reconciler.render.people import LEAVER, RETURNER, Person, Row, people_rows
-from reconciler.render.text import note_groups
+from reconciler.render.people import LEAVER, MOVED, RETURNER, Person, Row, people_rows
+from reconciler.render.text import grouped, note_groups
 from reconciler.textsafe import printable
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
@@ -67,8 +67,6 @@ OPEN = 20
 #: People named in a cell of the people table; a larger row is named below it.
 ROW_NAMES = 30
 TIERS = (RISKY, WARNED, NAMED, VALUES, CONTEXT, RECORDS)
-#: The order of TIERS' cuts, as the cut notice and the tests name it.
-CUT_ORDER = ("records", "context", "values", "names", "warnings", "risky")
 
 # Characters that are markup somewhere in a PR comment: tables (|), code spans (`),
 # emphasis, links, strikethrough, headings, escapes, HTML and entities. They
@@ -342,14 +340,6 @@ def _condition(message: str) -> str:
     return _NAMED.sub("…", message)
 
 
-def _grouped(items: Iterable[object], key: Callable[[object], object]) -> list[list[object]]:
-    """Items by `key`, the largest group first (then in order of first appearance)."""
-    groups: dict[object, list[object]] = {}
-    for item in items:
-        groups.setdefault(key(item), []).append(item)
-    return sorted(groups.values(), key=lambda group: -len(group))
-
-
 class _Section:
     """One system's plan, as lists that give up detail in tiers."""
 
@@ -366,7 +356,7 @@ class _Section:
         self.returners = _List(plan.by_action("reactivate"), self._login, risky)
         self.blocked = _List(plan.blocked, self._login, risky)
 
-        groups = _grouped(plan.warnings, lambda w: _condition(w.message))  # type: ignore[attr-defined]
+        groups = grouped(plan.warnings, lambda w: _condition(w.message))
         self.warnings = _List(
             groups,
             self._warning,
@@ -631,11 +621,7 @@ def _field_order(system: str) -> tuple[str, ...]:
 # -- several systems: one table of people ---------------------------------------------
 
 #: How a cell of the people table reads: a change of access stands out.
-_CELLS = {
-    "created": "**created**",
-    "reactivated": "**reactivated**",
-    "deactivated": "**deactivated**",
-}
+_CELLS = {done: f"**{done}**" for done in MOVED}
 
 
 def _person(cell: bool, person: Person, level: int) -> str:

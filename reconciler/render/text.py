@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -28,6 +29,8 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     "reactivate": ("^", "cyan"),
     "deactivate": ("-", "red"),
 }
+T = TypeVar("T")
+
 LEGEND = "Legend: + create, ~ update, ^ reactivate, - deactivate"
 
 
@@ -129,12 +132,17 @@ class TextRenderer:
         return "\n".join(out) + "\n"
 
 
-def note_groups(notes: list[PlanNote]) -> list[list[PlanNote]]:
-    """Notes of one field and one reason together, the largest group first (else in order)."""
-    groups: dict[tuple[str, str], list[PlanNote]] = {}
-    for note in notes:
-        groups.setdefault((note.field, note.reason), []).append(note)
+def grouped(items: Iterable[T], key: Callable[[T], Hashable]) -> list[list[T]]:
+    """Items with the same key together, the largest group first (else in order)."""
+    groups: dict[Hashable, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
     return sorted(groups.values(), key=lambda group: -len(group))
+
+
+def note_groups(notes: list[PlanNote]) -> list[list[PlanNote]]:
+    """Notes of one field and one reason together: the reason is said once."""
+    return grouped(notes, lambda note: (note.field, note.reason))
 
 
 def _note_line(note: PlanNote) -> str:
