@@ -554,7 +554,10 @@ class _Section:
                 blocks.append(_fold(summary, _bullets(self.warned)))
         # Updates first: each line is a decision; a creation's record is reference.
         blocks += _change_list(self.updates, "update", "updates", "without their values")
-        blocks += _change_list(self.creates, "creation", "creations", "without their records")
+        # A record takes three lines: half as many are shown before the fold.
+        blocks += _change_list(
+            self.creates, "creation", "creations", "without their records", OPEN // 2
+        )
         if self.notes.entries:
             blocks.append(
                 [
@@ -586,10 +589,12 @@ def _spaced(blocks: list[list[str]]) -> list[list[str]]:
     return out
 
 
-def _change_list(part: _List, one: str, many: str, without: str) -> list[list[str]]:
+def _change_list(
+    part: _List, one: str, many: str, without: str, shown: int = OPEN
+) -> list[list[str]]:
     """A list of changes: in full while they fit, then by name, then counted.
 
-    Past the first OPEN entries in full, the rest are folded: a long list must
+    Past the first `shown` entries in full, the rest are folded: a long list must
     not push the next system's plan screens down (the characters count the same).
     """
     if not part.entries:
@@ -601,9 +606,9 @@ def _change_list(part: _List, one: str, many: str, without: str) -> list[list[st
     full = [f"- {text}" for text in part.at(2)]
     if not full:
         return [[f"**{head}:** {rest}"]]
-    blocks = [[f"**{head}**", *full[:OPEN]]]
-    if len(full) > OPEN:
-        blocks.append(_fold(_count(len(full) - OPEN, f"more {one}", f"more {many}"), full[OPEN:]))
+    blocks = [[f"**{head}**", *full[:shown]]]
+    if len(full) > shown:
+        blocks.append(_fold(_count(len(full) - shown, f"more {one}", f"more {many}"), full[shown:]))
     if rest:
         blocks.append([f"{without[0].upper()}{without[1:]}: {rest}"])
     return blocks

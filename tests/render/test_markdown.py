@@ -25,6 +25,7 @@ from reconciler.render import render_plan
 from reconciler.render.markdown import (
     FULL_PLAN,
     MAX_CHARS,
+    OPEN,
     MarkdownRenderer,
     code,
     escape,
@@ -576,3 +577,14 @@ def test_any_limit_keeps_the_tiers_in_order(limit: int) -> None:
     assert not shown.context or shown.values == whole.values
     assert not shown.values or shown.names == whole.names
     assert not shown.names or shown.risky == whole.risky
+
+
+def test_a_long_list_shows_its_first_changes_and_folds_the_rest_with_their_values() -> None:
+    plan = large_plan(counts={"create": 12, "update": 30, "reactivate": 0, "deactivate": 0})
+    text = MarkdownRenderer().render(plan)
+    assert "Cut to fit" not in text
+    page = read(text)
+    assert {"10 more updates", "2 more creations"} <= set(page.all("summary"))
+    values = [e for e in page.elements if e.tag == "li" and "position: old" in e.text]
+    assert len(values) == 30
+    assert sum("details" not in e.parents for e in values) == OPEN
