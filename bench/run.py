@@ -945,7 +945,7 @@ class Report:
 # -- Pipedrive apply, on a simulated clock --------------------------------------------
 
 PD_TOKEN = "bench-pipedrive-token"
-PD_READ, PD_WRITE, PD_BURST, PD_WINDOW = 20, 10, 20, 2.0
+PD_READ, PD_WRITE, PD_BURST, PD_WINDOW = 22, 10, 20, 2.0
 
 
 @dataclass

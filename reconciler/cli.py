@@ -333,7 +333,10 @@ def plan(
         for planned in plans:
             planned.desired_digest = digest
     stories = engine.journeys_of(state, runs)
-    click.echo(render_plans(plans, fmt, color=use_color(), journeys=stories), nl=False)
+    shown = render_plans(
+        plans, fmt, color=use_color(), journeys=stories, accounts=engine.accounts_of(runs)
+    )
+    click.echo(shown, nl=False)
     for planned in plans:
         annotate_plan(state, planned)
     if out:
@@ -440,7 +443,13 @@ def apply(
         allow_mass_deactivation=allow_mass_deactivation,
     ) as prepared:
         plans = prepared.plans
-        shown = render_plans(plans, fmt, color=color, journeys=prepared.journeys)
+        shown = render_plans(
+            plans,
+            fmt,
+            color=color,
+            journeys=prepared.journeys,
+            accounts=engine.accounts_of(prepared.runs),
+        )
         click.echo(shown, nl=False, err=fmt != "text")
         if saved is None and not auto_approve and any(p.has_changes for p in plans):
             confirm(plans)

@@ -193,15 +193,19 @@ def plan_all(
     ]
 
 
+def accounts_of(runs: list[Planned]) -> dict[str, dict[str, bool]]:
+    """Per system, each account's folded email and whether it is active (journeys.accounts)."""
+    return {
+        run.plan.system: accounts(run.provider.tenant_view(raw) for raw in run.tenant)
+        for run in runs
+    }
+
+
 def journeys_of(state: DesiredState, runs: list[Planned]) -> list[Journey]:
     """The people whose changes span several of the systems planned (see journeys)."""
     if len(runs) < 2:
         return []
-    held = {
-        run.plan.system: accounts(run.provider.tenant_view(raw) for raw in run.tenant)
-        for run in runs
-    }
-    return journeys([run.plan for run in runs], state.users.values(), held)
+    return journeys([run.plan for run in runs], state.users.values(), accounts_of(runs))
 
 
 def check_saved(

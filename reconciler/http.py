@@ -5,8 +5,18 @@ masking of server text live here once; a vendor's client
 (providers/NAME/client.py) adds only its calls and the shapes of its answers.
 
 One code path for the real API and the simulator: `sim:PATH` only swaps the
-transport. Retries (429 honouring Retry-After, 5xx, network errors) use
-exponential backoff with full jitter.
+transport. One retry loop (`JsonClient._send`) serves every vendor: 429s are
+waited out on the server's Retry-After, 5xx and network errors retried with
+exponential backoff and full jitter; a vendor's client plugs its pacing, its
+refusals and its reading of a 429 into the loop's hooks.
+
+Patience: no single wait is longer than PATIENCE. A server that asks for a
+longer one (a Retry-After, a rate-limit reset), or keeps answering 429 past
+`max_waits` waits, is not waited for: `RetryLater` stops the run at once and
+says when to try again.
+
+The client keeps no cookies; a loopback target never goes through a proxy;
+the proxy and certificate variables of the environment are checked before use.
 
 Every answer is read whole through `Answer`, the one place server content
 enters: its size is capped, its exchange has a total deadline, and every string
@@ -17,16 +27,21 @@ echoes back in any field, id or message goes no further.
 from __future__ import annotations
 
 import email.utils
+import importlib.util
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import re
+import ssl
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -48,8 +63,16 @@ log = logging.getLogger("reconciler.http")
 SIM_PREFIX = "sim:"
 #: The token the in-process simulator uses when the environment gives none.
 SIM_DEFAULT_TOKEN = "sim-token"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 120.0
+#: The 5xx statuses retried (a gateway's, or a server's passing trouble).
+RETRIED_5XX = frozenset({500, 502, 503, 504})
+#: Seconds: the longest the tool waits at once for any server, whatever it asks.
+#: A server that asks for more (Retry-After, a rate-limit reset) stops the run
+#: at once with `RetryLater`, which says when to try again; one minute covers
+#: every burst window and short outage, and a run that would wait longer is
+#: better rerun later than left hanging in CI.
+PATIENCE = 60.0
+#: 429s for one request waited out before the run stops (`RateLimited`).
+MAX_WAITS = 5
 #: Seconds allowed between two bytes of an answer.
 DEFAULT_TIMEOUT = 60.0
 #: Seconds one exchange (a request and its whole answer) may take, however it trickles.
@@ -60,7 +83,11 @@ MIN_RESPONSE_BYTES = 64 * 1024 * 1024
 RESPONSE_BYTES_PER_USER = 4 * 1024
 
 
-_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+#: A header's number: ASCII digits only (str.isdigit takes "²" and "٣"), a fraction allowed.
+_HEADER_NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+#: More digits than this is no count or wait a server means (and int() of 5,000
+#: digits raises): a count is then unreadable, a wait longer than any patience.
+_MAX_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,12 @@ class RetryPolicy:
     cap: float = 30.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
-        return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        """Full-jitter exponential backoff before retry number `attempt` (1-based).
+
+        Never above PATIENCE, whatever the cap: the tool's own waits keep the same bound.
+        """
+        ceiling = min(self.cap, PATIENCE, self.base * 2 ** min(attempt - 1, 64))
+        return rng.uniform(0, ceiling)
 
 
 @dataclass(frozen=True)
@@ -201,27 +232,108 @@ def response_limit(expected_users: int = 0) -> int:
     return max(MIN_RESPONSE_BYTES, RESPONSE_BYTES_PER_USER * max(expected_users, 0))
 
 
-def retry_after_seconds(header: str | None, now: float) -> float | None:
-    """The wait a Retry-After header asks for, capped at MAX_RETRY_AFTER; None if unusable.
+def header_count(value: str | None) -> int | None:
+    """A whole number a header gives (a count, a size); None when absent or unreadable.
 
-    Accepts delay-seconds and an HTTP-date (`now` is the wall clock, as time.time()).
-    Anything else (nan, inf, a negative number, an empty value) is None: the
-    caller falls back to its own backoff.
+    Only plain ASCII digits, at most 15 of them: anything else (a sign, a
+    fraction, "²", nan, a 5,000-digit value) is None.
+    """
+    if value is None:
+        return None
+    match = _HEADER_NUMBER.fullmatch(value.strip())
+    if match is None or match.group(2) is not None or len(match.group(1)) > _MAX_DIGITS:
+        return None
+    return int(match.group(1))
+
+
+def header_seconds(value: str | None) -> float | None:
+    """The seconds a header names (delay-seconds, a fraction allowed); None when unreadable.
+
+    A value of more than 15 digits is `math.inf`: a wait longer than any patience.
+    """
+    if value is None:
+        return None
+    match = _HEADER_NUMBER.fullmatch(value.strip())
+    if match is None:
+        return None
+    whole = match.group(1).lstrip("0") or "0"
+    if len(whole) > _MAX_DIGITS:
+        return math.inf
+    return float(whole + "." + (match.group(2) or "0")[:_MAX_DIGITS])
+
+
+def retry_after_seconds(header: str | None, now: float) -> float | None:
+    """The wait a Retry-After header asks for, in seconds; None if unusable.
+
+    Accepts delay-seconds and an HTTP-date (`now` is the wall clock, as
+    time.time()); the wait is not capped here (see `JsonClient._bounded`), and
+    a value too large to be a date or a number is `math.inf`. Anything else
+    (nan, inf, a negative number, an empty value) is None: the caller falls
+    back to its own backoff.
     """
     if header is None:
         return None
-    value = header.strip()
-    if _DELAY_SECONDS.fullmatch(value):
-        return min(float(value), MAX_RETRY_AFTER)
+    seconds = header_seconds(header)
+    if seconds is not None:
+        return seconds
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(header.strip())
         # An HTTP-date is GMT; a date without a zone is read as GMT too.
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         delay = when.timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return min(max(delay, 0.0), MAX_RETRY_AFTER)
+    return max(delay, 0.0) if math.isfinite(delay) else None
+
+
+def duration_text(seconds: float) -> str:
+    """A wait as a person reads it: `45 s`, `35 min`, `3 h`, `2 days`, `a very long time`."""
+    if not math.isfinite(seconds) or seconds > 366 * 86400:
+        return "a very long time"
+    if seconds < 90:
+        return f"{max(1, math.ceil(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
+def retry_when(seconds: float, now: float) -> str:
+    """When to run again, `seconds` from the wall-clock `now`: a UTC time, or advice."""
+    if not math.isfinite(seconds) or seconds > 366 * 86400:
+        return "retry later: the server named no usable time"
+    at = datetime.fromtimestamp(now + seconds, timezone.utc)
+    return f"retry after {at:%Y-%m-%d %H:%M} UTC (in {duration_text(seconds)})"
+
+
+class RetryLater(TransportError):
+    """The server asked for a wait longer than PATIENCE: the run stops and says when to retry.
+
+    `retry_in` is the wait the server asked for, in seconds (None: unknown).
+    `nothing_done`: the request was surely not carried out (a 429, or nothing
+    was sent); False after a 5xx, which a gateway may send after the work.
+    """
+
+    def __init__(
+        self, message: str, retry_in: float | None = None, *, nothing_done: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+        self.nothing_done = nothing_done
+
+
+class RateLimited(RetryLater):
+    """Still answered 429 after MAX_WAITS waits: the limit outlasts the window, stop the run."""
+
+
+class Unsure(Exception):
+    """A request that must not be repeated blindly may or may not have been carried out.
+
+    Raised by `JsonClient._send(once=True)` when its answer was lost or was a
+    5xx (which a gateway may send after the write): the caller finds out.
+    """
 
 
 @dataclass
@@ -343,6 +455,8 @@ class JsonClient:
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         max_response_bytes: int | None = None,
         expected_users: int = 0,
+        max_waits: int = MAX_WAITS,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._http = http
         for secret in self._secrets_in(http.headers):
@@ -357,6 +471,10 @@ class JsonClient:
             response_limit(expected_users) if max_response_bytes is None else max_response_bytes
         )
         self.requests = RequestCounter()
+        #: 429s for one request waited out before the run stops.
+        self.max_waits = max_waits
+        #: The time of day (an HTTP-date Retry-After, and when to retry, are read by it).
+        self._wall = wall
 
     def __enter__(self) -> Self:
         return self
@@ -380,56 +498,128 @@ class JsonClient:
         kind: str,
         json_body: Any = None,
         shown_path: str | None = None,
+        once: bool = False,
+        cost: int = 0,
     ) -> Answer:
+        """Send one request until it has an answer worth returning: the one retry loop.
+
+        A 429 is waited out (the vendor did nothing with the request) at most
+        `max_waits` times, each wait within PATIENCE; a 5xx or a network error
+        is retried `retry.attempts` times. `once`: the request must not be
+        repeated blindly (a create that is not idempotent): a lost answer or a
+        5xx raises `Unsure` instead. `cost` is what the vendor charges for it
+        (see `_before_send`). The hooks `_before_send`, `_observe`, `_refusal`,
+        `_throttled` and `_pause` are where a vendor differs.
+        """
         shown = shown_path or path
         content = None
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         attempt = 0
+        waits = 0
         while True:
-            attempt += 1
+            self._before_send(method, cost)
             self.requests.add(kind)
             try:
                 answer = self._exchange(method, path, shown, content)
-            except httpx.TimeoutException:
-                error: ApiError = TransportError(
-                    f"{self.target} did not answer {method} {shown} in time"
-                )
             except httpx.ConnectError as exc:
-                error = TransportError(f"cannot reach {self.target}: {reason(exc)}")
+                # Nothing reached the server: repeating is safe for any request.
+                error: ApiError = TransportError(f"cannot reach {self.target}: {reason(exc)}")
+            except httpx.TimeoutException:
+                error = TransportError(f"{self.target} did not answer {method} {shown} in time")
+                if once:
+                    raise Unsure(str(error)) from None
             except httpx.TransportError as exc:
                 error = TransportError(
                     f"{self.target} dropped the connection during {method} {shown}: {reason(exc)}"
                 )
+                if once:
+                    raise Unsure(str(error)) from None
             except httpx.DecodingError as exc:
                 raise ResponseError(
                     f"{self.target} answered {method} {shown} with a body that cannot be "
                     f"decoded: {reason(exc)}"
                 ) from None
             else:
+                self._observe(answer)
                 refusal = self._refusal(answer)
                 if refusal is not None:
                     raise refusal
-                if answer.status not in RETRY_STATUSES:
+                if answer.status == 429:
+                    waits += 1
+                    self._pause(self._throttled(answer, waits, cost))
+                    continue
+                if answer.status not in RETRIED_5XX:
                     return answer
+                if once:
+                    raise Unsure(
+                        f"{self.target} answered {method} {shown} with HTTP {answer.status}"
+                    )
+                attempt += 1
                 if attempt >= self._retry.attempts:
                     return answer
-                delay = self._retry_delay(answer, attempt)
-                level = logging.WARNING if delay >= 5 else logging.DEBUG
-                log.log(
-                    level,
-                    "%s answered HTTP %s; retrying in %.0f s",
-                    self.target,
-                    answer.status,
-                    delay,
-                )
+                asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
+                delay = self._retry.backoff(attempt, self._rng) if asked is None else asked
+                self._bounded(delay, answer, f"HTTP {answer.status} with a Retry-After")
+                self._log_wait(answer.status, delay)
                 self._sleep(delay)
                 continue
+            attempt += 1
             if attempt >= self._retry.attempts:
                 raise error
             delay = self._retry.backoff(attempt, self._rng)
             log.debug("retrying after %s in %.2fs", error, delay)
             self._sleep(delay)
+
+    # -- the retry loop's hooks, where a vendor differs --------------------------
+
+    def _before_send(self, method: str, cost: int) -> None:
+        """Called before every request is sent: pacing, or a budget check. Nothing here."""
+
+    def _observe(self, answer: Answer) -> None:
+        """Called with every answer before it is judged (rate-limit headers). Nothing here."""
+
+    def _throttled(self, answer: Answer, waits: int, cost: int) -> float:
+        """The wait before sending again after the `waits`-th 429 for one request.
+
+        The server's Retry-After, else backoff; RateLimited past `max_waits`,
+        RetryLater for a wait beyond PATIENCE.
+        """
+        if waits > self.max_waits:
+            raise self._rate_limited(answer)
+        asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
+        delay = self._retry.backoff(waits, self._rng) if asked is None else asked
+        return self._bounded(delay, answer, "its Retry-After")
+
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds` (already within PATIENCE) before the next request."""
+        self._log_wait(429, seconds)
+        self._sleep(seconds)
+
+    def _rate_limited(self, answer: Answer) -> RateLimited:
+        return RateLimited(
+            f"{self.target} still answered {answer.method} {answer.path} with HTTP 429 (rate "
+            f"limit) after {self.max_waits} waits: the limit outlasts its window, so the run "
+            "stops here instead of meeting it change by change; retry in a few minutes"
+        )
+
+    def _bounded(self, seconds: float, answer: Answer | None, what: str) -> float:
+        """`seconds` when it is within PATIENCE; else RetryLater, which stops the run."""
+        if seconds <= PATIENCE:
+            return seconds
+        where = f" on {answer.method} {answer.path}" if answer is not None else ""
+        raise RetryLater(
+            f"{self.target} asks to wait {duration_text(seconds)} before the next request "
+            f"({what}{where}), longer than the "
+            f"{PATIENCE:g} s the tool waits at most: stopped at once; "
+            f"{retry_when(seconds, self._wall())}",
+            retry_in=seconds if math.isfinite(seconds) else None,
+            nothing_done=answer is None or answer.status == 429,
+        )
+
+    def _log_wait(self, status: int, delay: float) -> None:
+        level = logging.WARNING if delay >= 5 else logging.DEBUG
+        log.log(level, "%s answered HTTP %s; retrying in %.0f s", self.target, status, delay)
 
     def _exchange(self, method: str, path: str, shown: str, content: bytes | None) -> Answer:
         """One request and its whole answer, within the total deadline and the size cap."""
@@ -442,8 +632,13 @@ class JsonClient:
             content=content,
             headers={"Content-Type": "application/json"} if content else None,
         ) as response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > limit:
+            declared = response.headers.get("Content-Length")
+            digits = declared.strip() if declared is not None else ""
+            if (
+                digits.isascii()
+                and digits.isdigit()
+                and (len(digits) > _MAX_DIGITS or int(digits) > limit)
+            ):
                 raise self._too_large(method, shown)
             chunks: list[bytes] = []
             size = 0
@@ -499,12 +694,6 @@ class JsonClient:
         if isinstance(data, list):
             return "a list"
         return repr(data)[:40]
-
-    def _retry_delay(self, answer: Answer, attempt: int) -> float:
-        seconds = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
-        if seconds is not None:
-            return seconds
-        return self._retry.backoff(attempt, self._rng)
 
     def _json(self, answer: Answer) -> Any:
         try:
@@ -600,6 +789,7 @@ def open_http(
             base_url="http://simulator",
             headers={**headers, **auth(secret)},
             timeout=timeout,
+            cookies=NoCookies(),
         )
         origin = token.origin if token else "the simulator's default token"
         return Connection(http, api_url, origin)
@@ -613,5 +803,109 @@ def open_http(
         headers={**headers, **auth(token.token)},
         timeout=httpx.Timeout(gap, connect=min(10.0, gap)),
         follow_redirects=False,
+        cookies=NoCookies(),
+        # Built here, not by httpx from the environment: the proxy and the
+        # certificates are checked first, and loopback never goes through a proxy.
+        transport=transport_for(base),
     )
     return Connection(http, base, token.origin)
+
+
+class NoCookies(CookieJar):
+    """A cookie jar that keeps nothing: no cookie a server sets is stored or sent back.
+
+    A server (or a proxy) could set a cookie carrying the token, or one that
+    ties runs together; the APIs need none.
+    """
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+
+#: The variables that may name a proxy for an https target, in the order httpx reads them.
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def transport_for(base: str) -> httpx.HTTPTransport:
+    """The transport to `base` (a URL check_url passed): its proxy and certificates checked.
+
+    A loopback target never goes through a proxy: the proxy would see plain
+    http, token included. Any other target is https (check_url), so an http://
+    proxy only tunnels its TLS (CONNECT). NO_PROXY is honoured.
+    """
+    scheme, host = api_url_host(base)
+    # Plain http (loopback only, see check_url) verifies no certificate: a context that
+    # trusts nothing, so the environment's certificates are not even read for it.
+    trusting_nothing = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl_context() if scheme == "https" else trusting_nothing
+    proxy = None if is_loopback(host) else environment_proxy(host)
+    try:
+        return httpx.HTTPTransport(verify=context, proxy=proxy)
+    except (ImportError, ValueError) as exc:  # pragma: no cover - environment_proxy checks first
+        raise UsageError(f"cannot use the proxy of the environment: {reason(exc)}") from None
+
+
+def environment_proxy(host: str) -> str | None:
+    """The proxy the environment names for https to `host`, checked; None for none.
+
+    UsageError names the variable when its proxy cannot be used (an unknown
+    scheme, socks5 without the socksio package, a URL that cannot be read).
+    """
+    # NO_PROXY, read as urllib reads it (typeshed leaves this function out).
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    for name in PROXY_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            continue
+        url = value if "://" in value else f"http://{value}"
+        shown = _shown_url(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - reading it checks it
+        except ValueError:
+            raise UsageError(f"{name}={shown} is not a usable proxy URL") from None
+        if parts.scheme not in _PROXY_SCHEMES or not parts.hostname:
+            raise UsageError(
+                f"{name}={shown} is not a proxy this tool can use: give "
+                "http://HOST:PORT, https://HOST:PORT or socks5://HOST:PORT, or unset it"
+            )
+        if parts.scheme.startswith("socks5") and importlib.util.find_spec("socksio") is None:
+            raise UsageError(
+                f"{name}={shown} names a SOCKS proxy, which needs the socksio package: "
+                "install it (pip install 'httpx[socks]'), or unset the variable"
+            )
+        return url
+    return None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The certificates to trust: SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's.
+
+    UsageError names the variable and the file when it cannot be used.
+    """
+    for name, kind in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
+        value = os.environ.get(name, "")
+        if not value:
+            continue
+        shown = repr(value if len(value) <= 200 else value[:200] + "...")
+        exists = os.path.isfile(value) if kind == "cafile" else os.path.isdir(value)
+        if not exists:
+            what = "file" if kind == "cafile" else "directory"
+            raise UsageError(
+                f"{name} names {shown}, which is not a readable {what}: point it at the "
+                "certificates to trust, or unset it"
+            )
+        try:
+            if kind == "cafile":
+                return ssl.create_default_context(cafile=value)
+            return ssl.create_default_context(capath=value)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise UsageError(
+                f"{name} names {shown}, whose certificates cannot be loaded: {reason(exc)}"
+            ) from None
+    return httpx.create_ssl_context(trust_env=False)

@@ -123,4 +123,4 @@ def test_a_single_write_reads_as_one(run: Any, tmp_path: Path) -> None:
     )
     result = run("plan", str(people), "--api-url", f"pipedrive=sim:{company}")
     assert result.code == 0, result.all
-    assert "(1 write x 10, 20 for the verification read)" in result.out
+    assert "(1 write x 10, 22 for the verification read)" in result.out

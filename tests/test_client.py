@@ -75,6 +75,7 @@ def make_client(request: pytest.FixtureRequest) -> Iterator[MakeClient]:
             retry=RetryPolicy(attempts=attempts, base=0.01, cap=0.02),
             sleep=sleeps.append,
             seed=1,
+            max_waits=attempts,
         )
         return client, sim, sleeps
 

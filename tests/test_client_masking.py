@@ -18,6 +18,7 @@ from reconciler.apply import Applier
 from reconciler.cli import main
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
+from reconciler.errors import ResponseError
 from reconciler.http import TokenSource
 from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.provider import DealHubRemote
@@ -88,30 +89,49 @@ def test_a_token_spelt_with_json_escapes_is_masked_too() -> None:
     assert TOKEN not in json.dumps(user, ensure_ascii=False)
 
 
-def test_a_request_id_equal_to_the_token_is_masked_but_polled_as_given(
+def test_a_request_id_equal_to_the_token_is_refused_and_never_polled(
     make_client: MakeClient,
 ) -> None:
     client, sim, _ = make_client(TokenIds(async_mode=True), tenant=[])
     sent = client.upsert_users(
         [{"login": "n@x", "email": "n@x.com", "name": "N", "is_active": True}]
     )
-    assert sent.kind == "async" and sent.request_id == MASK
-    statuses = [client.request_status(sent.request_id) for _ in range(3)]
-    assert [s["status"] for s in statuses] == ["queued", "in-progress", "done"]
-    assert all(s["request_id"] == MASK for s in statuses)
-    # The simulator masks its own token in its log: the raw id went back to it.
-    polls = [e["path"] for e in sim.request_log if e["method"] == "GET"]
-    assert polls == [f"/api/v1/request/{MASK}/status"] * 3
+    assert sent.kind == "unknown" and sent.request_id is None
+    assert sent.message == "a request_id that contains the API token"
+    assert [e["method"] for e in sim.request_log] == ["PUT"]  # no poll: no URL holds it
 
 
-def test_two_request_ids_that_mask_alike_each_poll_their_own() -> None:
-    # The second id is what the first looks like masked: each must poll its own request.
-    ids = [f"{TOKEN}-1", f"{MASK}-1"]
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        TOKEN,
+        f"{TOKEN}-1",
+        f"x{TOKEN}",
+        quote(TOKEN, safe=""),
+        f"{MASK}-1",
+        "../users",
+        "a/b",
+        "a b",
+        "a%2Fb",
+        "id?x=1",
+        "",
+        "x" * 65,
+        "\u0663",
+        "é1",
+        True,
+        None,
+        -1,
+        1.5,
+        [],
+        {},
+    ],
+)
+def test_a_request_id_not_shaped_like_an_id_is_never_put_in_a_url(request_id: object) -> None:
     polled: list[str] = []
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
         if handler.command == "PUT":
-            body = {"request_id": ids.pop(0)}
+            body: dict[str, object] = {"request_id": request_id}
         else:
             polled.append(handler.path)
             body = {"status": "done"}
@@ -119,16 +139,32 @@ def test_two_request_ids_that_mask_alike_each_poll_their_own() -> None:
 
     with serve(respond) as url:
         client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
-        first = client.upsert_users([{"login": "a@x"}]).request_id
-        second = client.upsert_users([{"login": "b@x"}]).request_id
-        assert first == f"{MASK}-1" and second == f"{MASK}-1#2"
-        assert first is not None and second is not None
-        client.request_status(second)
-        client.request_status(first)
-    assert polled == [
-        f"/api/v1/request/{quote(f'{MASK}-1', safe='')}/status",
-        f"/api/v1/request/{quote(f'{TOKEN}-1', safe='')}/status",
-    ]
+        sent = client.upsert_users([{"login": "a@x"}])
+        with pytest.raises(ResponseError, match="not polled"):
+            client.request_status(request_id)  # type: ignore[arg-type]
+    assert sent.kind == "unknown" and sent.request_id is None
+    assert "request_id that" in sent.message and TOKEN not in sent.message
+    assert polled == []
+
+
+@pytest.mark.parametrize("request_id", ["4D114DAD97", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", 42])
+def test_the_vendors_request_ids_are_polled_as_given(request_id: object) -> None:
+    polled: list[str] = []
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "PUT":
+            body: dict[str, object] = {"request_id": request_id}
+        else:
+            polled.append(handler.path)
+            body = {"status": "done"}
+        answer(200, json.dumps(body).encode(), "application/json")(handler)
+
+    with serve(respond) as url:
+        client = connect(url, TokenSource(TOKEN, "DEALHUB_TOKEN"), writable=False)
+        sent = client.upsert_users([{"login": "a@x"}])
+        assert sent.kind == "async" and sent.request_id == str(request_id)
+        client.request_status(sent.request_id)
+    assert polled == [f"/api/v1/request/{request_id}/status"]
 
 
 def plan_for(client: DealHubClient, *users: dict[str, Any]) -> Any:
@@ -143,8 +179,8 @@ def plan_for(client: DealHubClient, *users: dict[str, Any]) -> Any:
 @pytest.mark.parametrize(
     ("faults", "wait", "fragment"),
     [
-        (TokenIds(async_mode=True, taken_logins=frozenset({"n@x"})), 9, f"request {MASK} failed"),
-        (TokenIds(async_mode=True), 1.5, f"request {MASK} still"),
+        (TokenIds(async_mode=True, taken_logins=frozenset({"n@x"})), 9, "contains the API token"),
+        (TokenIds(async_mode=True), 1.5, "contains the API token"),
     ],
 )
 def test_apply_report_never_shows_a_token_request_id(

@@ -104,7 +104,8 @@ def test_the_token_never_travels_in_a_url(run: Any, company: tuple[Path, Path]) 
     assert result.code == 0, result.all
     assert sim.request_log and {r["auth"] for r in sim.request_log} == {"x-api-token"}
     assert {r["method"] for r in sim.request_log} <= {"GET", "POST", "PUT"}
-    assert sum(1 for r in sim.request_log if r["method"] == "GET") == 2  # plan read + verify
+    # Plan read + verify, each /users/me then the list.
+    assert sum(1 for r in sim.request_log if r["method"] == "GET") == 4
 
 
 def test_a_pipedrive_target_must_be_named(run: Any, company: tuple[Path, Path]) -> None:
@@ -169,10 +170,10 @@ def test_tokens_spent_are_one_list_per_plan_and_ten_per_change(
         assert planned.code == 0, planned.all
         changes = len(json.loads(planned.out)["changes"])
         assert changes > 0
-        assert sim.tokens_spent == 20  # GET /v1/users, once
+        assert sim.tokens_spent == 22  # GET /v1/users/me and GET /v1/users, once
         assert run("apply", str(people), "--api-url", target, "--auto-approve").code == 0
         # its own read, one call per change, and the verification read
-        assert sim.tokens_spent == 20 + 20 + 10 * changes + 20
+        assert sim.tokens_spent == 22 + 22 + 10 * changes + 22
 
 
 def test_plan_says_what_apply_will_cost_and_what_is_left(
@@ -185,11 +186,11 @@ def test_plan_says_what_apply_will_cost_and_what_is_left(
     writes = sum(1 for c in data["changes"] if "blocked" not in c)
     cost = data["cost"]
     assert cost["unit"] == "tokens"
-    assert (cost["writes"], cost["verify"]) == (10 * writes, 20)
-    assert cost["total"] == 10 * writes + 20
+    assert (cost["writes"], cost["verify"]) == (10 * writes, 22)
+    assert cost["total"] == 10 * writes + 22
     assert isinstance(cost["budget_left"], int) and cost["budget_left"] > 0
     text = run("plan", str(people), "--api-url", target).out
-    assert f"Cost: {10 * writes + 20} tokens ({writes} writes x 10, 20 for" in text
+    assert f"Cost: {10 * writes + 22} tokens ({writes} writes x 10, 22 for" in text
 
 
 def test_dealhub_plans_carry_no_cost(run: Any, tenant: Path) -> None:

@@ -270,6 +270,7 @@ def test_a_review_of_both_systems_only_reads(
     requests = [entry for sim in logged for entry in sim.request_log]
     assert requests and {(e["method"], e["path"]) for e in requests} == {
         ("GET", "/api/v1/users"),
+        ("GET", "/v1/users/me"),
         ("GET", "/v1/users"),
     }
     data = json.loads(result.out)
@@ -445,7 +446,7 @@ def accounts(client: PipedriveClient) -> list[Any]:
 
 
 def test_details_cost_is_known_before_reading_and_read_in_full_with_enough_budget() -> None:
-    client, sim = company(budget=20 + 3 * 20 + 20)
+    client, sim = company(budget=22 + 3 * 20 + 22)
     found = accounts(client)
     assert PIPEDRIVE_REVIEW.details_cost(found) == (3, 60, "tokens")
     details = read_details(client, found)
@@ -458,9 +459,9 @@ def test_details_cost_is_known_before_reading_and_read_in_full_with_enough_budge
 
 
 def test_details_stop_before_the_budget_with_a_partial_clearly_marked_result() -> None:
-    # The list read (20), one user's two reads (20), then 30 left: less than the
-    # next user's 20 plus the 20 kept for the next list read.
-    client, sim = company(budget=20 + 20 + 30)
+    # The list read (22: /users/me and the list), one user's two reads (20), then 30
+    # left: less than the next user's 20 plus the 22 kept for the next list read.
+    client, sim = company(budget=22 + 20 + 30)
     details = read_details(client, accounts(client))
     assert not details.complete and details.done == 1
     assert details.stopped is not None and "30 tokens left" in details.stopped
@@ -472,7 +473,7 @@ def test_details_through_the_command_show_the_cost_then_mark_a_partial_read(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PIPEDRIVE_API_TOKEN", TOKEN)
-    budget = {"tokens": 20 + 20 + 30}
+    budget = {"tokens": 22 + 20 + 30}
     real = transport.open_simulator
 
     def small(*args: Any, **kwargs: Any) -> Any:
@@ -524,6 +525,9 @@ def test_a_review_over_loopback_reads_each_system_once_and_writes_nothing(
         result = run("review", str(people), "--api-url", dh_url, "--api-url", f"pipedrive={pd_url}")
     assert result.code == 0, result.all
     assert [(e["method"], e["path"]) for e in dealhub.request_log] == [("GET", "/api/v1/users")]
-    assert [(e["method"], e["path"]) for e in pipedrive.request_log] == [("GET", "/v1/users")]
+    assert [(e["method"], e["path"]) for e in pipedrive.request_log] == [
+        ("GET", "/v1/users/me"),
+        ("GET", "/v1/users"),
+    ]
     assert (Path(dealhub_file).read_bytes(), Path(pipedrive_file).read_bytes()) == before
     assert "dh-token-1a2b" not in result.all and TOKEN not in result.all

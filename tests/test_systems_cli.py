@@ -68,9 +68,10 @@ def test_the_example_tells_each_journey_once_in_text_and_markdown(
     assert "daniel" not in across
     comment = run("plan", str(PEOPLE), *where, "--format", "markdown").out
     head = comment[: comment.index("### DealHub plan")]
+    # One table of people across systems, a column per system, leavers first.
     assert (
-        "- `temp.intern@acme` (`intern@acme.com`) leaves: deactivated in DealHub and Pipedrive"
-        in head
+        "| **deactivated** | **deactivated** | `ex.employee@acme` (`ex@acme.com`), "
+        "`temp.intern@acme` (`intern@acme.com`) |" in head
     )
     # A single system has no journeys to tell.
     one = run("plan", str(PEOPLE), *where, "--system", "pipedrive").out

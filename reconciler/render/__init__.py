@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.apply import ApplyReport
 from reconciler.journeys import Journey
 from reconciler.plan import Plan, dumps_plans, json_text
@@ -22,18 +24,26 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
 
 
 def render_plans(
-    plans: list[Plan], fmt: str, *, color: bool = False, journeys: list[Journey] | None = None
+    plans: list[Plan],
+    fmt: str,
+    *,
+    color: bool = False,
+    journeys: list[Journey] | None = None,
+    accounts: Mapping[str, Mapping[str, bool]] | None = None,
 ) -> str:
     """One plan per system: one after another, each headed by its system and target.
 
-    `journeys` (several systems) tell each person's changes across them as one line.
+    `journeys` (several systems) tell each person's changes across them as one
+    line; the markdown comment makes them one table of people, where `accounts`
+    (by system, each folded email and whether its account is active, as
+    `journeys.accounts` reads them) tells a person unchanged from one not there.
     """
     if len(plans) == 1:
         return render_plan(plans[0], fmt, color=color)
     if fmt == "json":
         return dumps_plans(plans)
     if fmt == "markdown":
-        return MarkdownRenderer().render_many(plans, journeys or [])
+        return MarkdownRenderer().render_many(plans, journeys, accounts)
     text = "\n".join(render_plan(p, fmt, color=color) for p in plans)
     return text + journeys_text(journeys or [])
 

@@ -1,5 +1,18 @@
 """The plan as a pull-request comment (GitHub or GitLab flavoured markdown).
 
+Designed for its reader: the summary of every system first; who loses and who
+regains access next (for several systems, one table of people, each person
+once); then each system's changes with their values on their own line, an
+update as `field: before → after`. Notes and warnings that repeat one
+condition are said once, with their count and, folded, whom they concern.
+
+A comment holds 65,000 characters at most. When a plan does not fit, detail
+is given up in tiers, the least needed first (`TIERS`): the full records of
+creations, then the context of what does not change (whom a note concerns),
+then the values of updates, then the names of creations and updates. Every
+deactivated and reactivated user stays named; the comment says what it left
+out and where the whole plan is.
+
 Every user-supplied string is made inert before it reaches the comment: a name
 in the tenant must not ping @everyone, break the table, inject HTML into the
 PR, or hide a character. Logins and field values are shown as code spans (what
@@ -9,55 +22,51 @@ inside code); other user text goes through `escape`.
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from reconciler.journeys import Journey
 from reconciler.plan import (
-    ACTIONS,
-    Action,
     Change,
     Plan,
+    PlanNote,
     and_joined,
     cost_line,
     external_id_note,
     summary_line,
 )
-from reconciler.providers import title
-from reconciler.providers.dealhub.fields import USER_FIELDS
-from reconciler.render.text import SYMBOLS
+from reconciler.providers import REGISTRY, get, title
+from reconciler.render.people import LEAVER, MOVED, RETURNER, Person, Row, people_rows
+from reconciler.render.text import grouped, note_groups
 from reconciler.textsafe import printable
-
-#: How many blocked users and notes the comment names before "and N more".
-NAMED_SHOWN = 20
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 MAX_CHARS = 65_000
-#: Warnings listed in full before the rest are folded into <details>.
-WARNINGS_SHOWN = 5
 #: Where the CI recipes (examples/ci) keep the whole plan when the comment is cut.
 ARTIFACT = "reconciler-plan"
 FULL_PLAN = (
     f"The full plan is in the `{ARTIFACT}` artifact of this run (plan.txt, plan.json); "
     "`reconciler plan --format text` prints it too."
 )
-#: When the comment must be cut, details go in this order: the least risky first.
-CUT_ORDER: tuple[Action, ...] = ("update", "create", "reactivate", "deactivate")
-KEEP_ORDER: tuple[Action, ...] = tuple(reversed(CUT_ORDER))
-_NOUNS: dict[Action, tuple[str, str]] = {
-    "create": ("creation", "creations"),
-    "update": ("update", "updates"),
-    "reactivate": ("reactivation", "reactivations"),
-    "deactivate": ("deactivation", "deactivations"),
-}
-#: The actions whose cut changes are still listed briefly (the others are named
-#: in the lists at the top).
-_BRIEF: tuple[Action, ...] = ("update", "create")
-#: Who loses or regains access is named at the top, whatever is cut.
-_CALLOUTS: tuple[tuple[Action, str, str], ...] = (
-    ("deactivate", "WARNING", "will lose access (deactivated)"),
-    ("reactivate", "IMPORTANT", "will regain access (reactivated)"),
-)
+
+#: What a comment keeps, most needed first; it gives up detail in the reverse order.
+#: RISKY: the users who lose or regain access, and those the API cannot take.
+#: WARNED: one line per warning or note (a repeated one is one line).
+#: NAMED: the users created or updated, by name.
+#: VALUES: an update's `field: before → after`.
+#: CONTEXT: what does not change: whom a note or a repeated warning concerns.
+#: RECORDS: a creation's full record.
+RISKY, WARNED, NAMED, VALUES, CONTEXT, RECORDS = range(6)
+#: Changes shown open in a list before the rest of it is folded.
+OPEN = 20
+#: People named in a cell of the people table; a larger row is named below it.
+ROW_NAMES = 30
+TIERS = (RISKY, WARNED, NAMED, VALUES, CONTEXT, RECORDS)
 
 # Characters that are markup somewhere in a PR comment: tables (|), code spans (`),
 # emphasis, links, strikethrough, headings, escapes, HTML and entities. They
@@ -124,342 +133,645 @@ def escape(text: str, *, cell: bool = False) -> str:
     return _LEADING.sub(lambda m: f"{m.group(1) or ''}&#{ord(m.group()[-1])};", out)
 
 
-# A saved plan is untrusted input: only the names of real fields go in as they are.
-def _field(name: str, *, cell: bool = False) -> str:
-    return name if name in USER_FIELDS else code(name, cell=cell)
+@functools.cache
+def _known_fields(system: str) -> frozenset[str]:
+    """The field names a system declares (its capabilities): shown as they are."""
+    if system not in REGISTRY:
+        return frozenset({"is_active"})
+    caps = get(system).capabilities
+    return frozenset(
+        {caps.key, "is_active", *caps.compared, *caps.settable_on_create, *caps.changeable}
+        | caps.write_only
+        | set(caps.cannot_change)
+    )
 
 
-def _html_field(name: str) -> str:
-    return name if name in USER_FIELDS else html_code(name)
+def field_label(system: str, name: str, *, cell: bool = False) -> str:
+    """A field's name: the system's own as it is, any other (an edited saved plan) as code."""
+    return name if name in _known_fields(system) else code(name, cell=cell)
 
 
-def _value(value: object) -> str:
-    if value is None or value == "":
+def value(data: object, *, cell: bool = False) -> str:
+    """A field value as JSON writes it, in code (a string without its quotes), or *(empty)*."""
+    if data is None or data == "":
         return "*(empty)*"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return code(str(value), cell=True)
-
-
-def _capped(items: list[str], budget: int, sep: int = 2) -> tuple[list[str], int]:
-    """The first items that fit in `budget` characters, and how many were left out."""
-    kept: list[str] = []
-    used = 0
-    for item in items:
-        if used + len(item) + sep > budget:
-            break
-        kept.append(item)
-        used += len(item) + sep
-    return kept, len(items) - len(kept)
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+    return code(text, cell=cell)
 
 
 def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+    return f"{n:,} {one if n == 1 else many}"
 
 
-def _names(changes: list[Change], budget: int) -> tuple[str, int]:
-    """The logins as one line of code spans, cut to `budget` with the count left out."""
-    names, more = _capped([code(c.login) for c in changes], budget)
-    tail = f" … and {more} more (see the artifact)" if more else ""
-    return ", ".join(names) + tail, more
+def _more(n: int) -> str:
+    return f"… and {n:,} more (see the artifact)"
 
 
-class _Cut:
-    """What a comment leaves out to fit: the notice says it, in these words."""
+# -- lists that give up detail in tiers ---------------------------------------------
 
-    def __init__(self) -> None:
-        self.details: dict[Action, int] = dict.fromkeys(ACTIONS, 0)
-        self.warnings = 0
-        self.listed = 0  # deactivated and reactivated users, named at the top
-        self.unnamed = 0  # of them, those left out of the lists
 
-    def __bool__(self) -> bool:
-        return bool(self.warnings or self.unnamed or any(self.details.values()))
+@dataclass
+class _Level:
+    """One level of detail of a list's entries."""
 
-    def notice(self, max_chars: int) -> str:
-        details = [
-            _count(n, *_NOUNS[action]) for action in KEEP_ORDER if (n := self.details[action])
+    tier: int
+    #: Characters an entry adds around its text at this level (", ", "- " and a newline).
+    around: int
+    #: What the cut notice says of the entries that do not reach it ("the records of 3 …").
+    missing: Callable[[int], str]
+
+
+class _List:
+    """Entries of one kind, shown in order; a prefix of them reaches each level.
+
+    `reached[k]` entries are shown at level k + 1 or more: the first entries of
+    a list are the ones kept, and the rest are counted ("… and 12 more").
+    """
+
+    def __init__(
+        self, entries: Sequence[Any], make: Callable[[Any, int], str], *levels: _Level
+    ) -> None:
+        self.entries = entries
+        self._make = make
+        self.levels = levels
+        self.reached = [0] * len(levels)
+        # Each entry's text at a level, made when first needed (a plan may have
+        # 100,000 changes; only what is shown, and one more, is ever rendered).
+        self._texts: dict[tuple[int, int], str] = {}
+
+    def text(self, i: int, level: int) -> str:
+        if (text := self._texts.get((i, level))) is None:
+            text = self._texts[i, level] = self._make(self.entries[i], level)
+        return text
+
+    def at(self, level: int) -> list[str]:
+        """The texts of the entries shown at exactly `level` (1 is the least detail)."""
+        start = self.reached[level] if level < len(self.levels) else 0
+        return [self.text(i, level) for i in range(start, self.reached[level - 1])]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.entries) - self.reached[0]
+
+    def _next(self, tier: int) -> int | None:
+        for k, level in enumerate(self.levels):
+            if level.tier == tier:
+                i = self.reached[k]
+                below = self.reached[k - 1] if k else len(self.entries)
+                return k if i < below else None
+        return None
+
+    def cost(self, tier: int) -> int | None:
+        """The characters the next entry of `tier` adds, or None when the tier is done."""
+        k = self._next(tier)
+        if k is None:
+            return None
+        i = self.reached[k]
+        grown = len(self.text(i, k + 1)) + self.levels[k].around
+        return grown - (len(self.text(i, k)) + self.levels[k - 1].around if k else 0)
+
+    def take(self, tier: int) -> None:
+        k = self._next(tier)
+        assert k is not None
+        self.reached[k] += 1
+
+    def missing(self, worst: bool = False) -> list[str]:
+        """What the cut notice says this list left out (`worst`: as if nothing were shown)."""
+        out = []
+        for k in reversed(range(len(self.levels))):
+            short = len(self.entries) - (0 if worst else self.reached[k])
+            if short:
+                out.append(self.levels[k].missing(short))
+        return out
+
+
+def _fill(lists: list[_List], room: int, tiers: tuple[int, ...] = TIERS) -> tuple[int, bool]:
+    """Show what `room` characters hold, tier by tier: (the characters used, whether all).
+
+    Within a tier the lists take one entry in turn. A tier that does not fit
+    whole is the last one anything is shown of: a later (less needed) tier never
+    takes room that an earlier one wanted.
+    """
+    used = 0
+    for tier in tiers:
+        whole = True
+        active = [part for part in lists if part.cost(tier) is not None]
+        while active:
+            still = []
+            for part in active:
+                cost = part.cost(tier)
+                if cost is None:
+                    continue
+                if used + cost <= room:
+                    used += cost
+                    part.take(tier)
+                    still.append(part)
+                else:
+                    whole = False
+            active = still
+        if not whole:
+            return used, False
+    return used, True
+
+
+def _share(groups: list[list[_List]], room: int) -> None:
+    """Share `room` among groups (a system's plan, the people table) fairly.
+
+    The users who lose or regain access are named first, in every group. Then
+    a group whose whole rest fits in an equal share takes only what it needs,
+    and what it leaves goes to the groups that do not fit: a small system is
+    shown in full beside a large one, which gives up detail in its own tiers.
+    """
+    used, _ = _fill([part for group in groups for part in group], room, (RISKY,))
+    room -= used
+    rest = TIERS[1:]
+    pending = list(groups)
+    while pending:
+        share = max(0, room // len(pending))
+        done = []
+        for group in pending:
+            saved = [list(part.reached) for part in group]
+            used, whole = _fill(group, share, rest)
+            if whole:
+                done.append(group)
+                room -= used
+            else:
+                for part, reached in zip(group, saved, strict=True):
+                    part.reached = reached
+        if not done:
+            for group in pending:
+                _fill(group, share, rest)
+            return
+        pending = [group for group in pending if group not in done]
+
+
+def _inline(part: _List) -> str:
+    """The entries as one run of names, with the count of those left out."""
+    names = ", ".join(part.at(1))
+    if part.hidden:
+        names += (" " if names else "") + _more(part.hidden)
+    return names
+
+
+def _bullets(part: _List) -> list[str]:
+    lines = [f"- {text}" for text in part.at(1)]
+    if part.hidden:
+        lines.append(f"- {_more(part.hidden)}")
+    return lines
+
+
+def _fold(summary: str, lines: list[str]) -> list[str]:
+    """Lines behind a <details> (GitHub and GitLab both fold it); `summary` is HTML."""
+    return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
+
+
+def _name_level(tier: int, one: str, many: str) -> _Level:
+    return _Level(tier, 2, lambda n: f"the names of {_count(n, one, many)}")
+
+
+# -- one system's plan --------------------------------------------------------------
+
+# A word that names someone (a login, an email): a repeated warning is the same
+# condition whoever it names.
+_NAMED = re.compile(r"\S*@\S*")
+
+
+def _condition(message: str) -> str:
+    return _NAMED.sub("…", message)
+
+
+class _Section:
+    """One system's plan, as lists that give up detail in tiers."""
+
+    def __init__(self, plan: Plan, *, multi: bool, limit: int) -> None:
+        self.plan = plan
+        self.multi = multi
+        self.limit = limit
+        system = plan.system
+        self.system = system
+        self._rank = {name: i for i, name in enumerate(_field_order(system))}
+
+        risky = _Level(RISKY, 2, lambda n: _count(n, "login", "logins") + " of the lists above")
+        self.leavers = _List(plan.by_action("deactivate"), self._login, risky)
+        self.returners = _List(plan.by_action("reactivate"), self._login, risky)
+        self.blocked = _List(plan.blocked, self._login, risky)
+
+        groups = grouped(plan.warnings, lambda w: _condition(w.message))
+        self.warnings = _List(
+            groups,
+            self._warning,
+            _Level(WARNED, 3, lambda n: _count(n, "warning", "warnings")),
+        )
+        repeated = [w for group in groups if len(group) > 1 for w in group]
+        self.warned = _List(
+            repeated,
+            lambda w, _: escape(w.message),
+            _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'warning', 'warnings')} concern"),
+        )
+        notes = note_groups(plan.notes)
+        self.notes = _List(
+            notes,
+            self._note_group,
+            _Level(WARNED, 3, lambda n: _count(n, "kind of note", "kinds of note")),
+        )
+        self.noted = _List(
+            [n for group in notes if len(group) > 1 for n in group],
+            self._note,
+            _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'note', 'notes')} concern"),
+        )
+        unsent = [c for c in plan.changes if not c.blocked and "external_user_id" not in c.send]
+        self.external = external_id_note(plan)
+        self.unsent = _List(
+            unsent if self.external else [],
+            self._login,
+            _Level(CONTEXT, 2, lambda n: f"whom the external_user_id note concerns ({n:,})"),
+        )
+        self.creates = _List(
+            plan.by_action("create"),
+            self._create,
+            _name_level(NAMED, "creation", "creations"),
+            _Level(RECORDS, 3, lambda n: f"the records of {_count(n, 'creation', 'creations')}"),
+        )
+        updated = [
+            c
+            for c in plan.changes
+            if c.action == "update" or (c.action != "create" and set(c.fields) - {"is_active"})
         ]
-        missing = []
-        if details:
-            missing.append("the details of " + and_joined(details))
-        if self.warnings:
-            missing.append(_count(self.warnings, "warning", "warnings"))
-        if self.unnamed:
-            missing.append(_count(self.unnamed, "login", "logins") + " of the lists above")
-        named = ""
-        if self.listed and not self.unnamed:
-            named = " Every deactivated and reactivated user is named above."
-        return (
-            f"_Cut to fit the {max_chars:,}-character limit of a comment. "
-            f"Not shown here: {'; '.join(missing)}.{named} {FULL_PLAN}_"
+        self.updates = _List(
+            updated,
+            self._update,
+            _name_level(NAMED, "update", "updates"),
+            _Level(VALUES, 3, lambda n: f"the values of {_count(n, 'update', 'updates')}"),
         )
 
-    @classmethod
-    def worst(cls, plan: Plan) -> _Cut:
-        """The longest notice this plan could need (room is kept for it)."""
-        cut = cls()
-        cut.details = {a: len(plan.changes) for a in ACTIONS}
-        cut.warnings = len(plan.warnings)
-        cut.unnamed = len(plan.changes)
-        return cut
+    def lists(self) -> list[_List]:
+        named = [] if self.multi else [self.leavers, self.returners]
+        return [
+            self.blocked,
+            *named,
+            *(self.warnings, self.notes, self.creates, self.updates),
+            *(self.warned, self.noted, self.unsent),
+        ]
 
+    # -- entries
 
-class MarkdownRenderer:
-    def __init__(self, max_chars: int = MAX_CHARS, *, limit: int | None = None) -> None:
-        self.max_chars = max_chars
-        #: The comment's limit as a cut notice states it (one system's share is less).
-        self.limit = limit or max_chars
+    @staticmethod
+    def _login(change: Change, level: int) -> str:
+        return code(change.login)
 
-    def render_many(self, plans: list[Plan], journeys: list[Journey]) -> str:
-        """One comment for several systems: every system's summary first, then each plan.
+    def _order(self, name: str) -> tuple[int, str]:
+        return (self._rank.get(name, len(self._rank)), name)
 
-        The limit is shared fairly: a plan that fits in an equal share takes only
-        what it needs, and the rest goes to the plans that do not, so each system
-        keeps its deactivations and reactivations named, then detailed, first.
-        """
-        head = ["### reconciler plan", ""] + [f"- {system_summary(p)}" for p in plans]
-        head += self.journeys(journeys)
-        top = "\n".join(head) + "\n\n"
-        room = self.max_chars - len(top) - len(plans)
-        shown: dict[int, str] = {}
-        pending = list(range(len(plans)))
-        while pending:
-            share = max(0, room // len(pending))
-            fits = {i: MarkdownRenderer(share, limit=self.limit).fit(plans[i]) for i in pending}
-            whole = [i for i in pending if not fits[i][1]]
-            if not whole:
-                shown.update((i, fits[i][0]) for i in pending)
-                break
-            for i in whole:
-                shown[i] = fits[i][0]
-                room -= len(shown[i])
-                pending.remove(i)
-        return top + "\n".join(shown[i] for i in range(len(plans)))
+    def _label(self, name: str) -> str:
+        return field_label(self.system, name)
 
-    def journeys(self, journeys: list[Journey]) -> list[str]:
-        """The people whose changes span systems, one line each (the first NAMED_SHOWN)."""
-        if not journeys:
-            return []
-        lines = ["", "**Across systems** (one person, every system of this run):", ""]
-        for journey in journeys[:NAMED_SHOWN]:
-            who = code(journey.person)
-            if journey.person.casefold() != journey.email.casefold():
-                who += f" ({code(journey.email)})"
-            lines.append(f"- {who} {escape(journey.story)}")
-        if len(journeys) > NAMED_SHOWN:
-            # The artifact's plan.txt is made from the saved plan, which has no
-            # journeys (SPEC 5 fixes its keys): point at what does name them.
-            more = len(journeys) - NAMED_SHOWN
-            lines.append(f"- and {more} more (each system's plan below names their changes)")
-        return lines
+    def _warning(self, group: list[Any], level: int) -> str:
+        if len(group) == 1:
+            return escape(group[0].message)
+        # The condition, not an example: an example would name a leaver twice.
+        return f"**{len(group):,} warnings:** {escape(_condition(group[0].message))}"
 
-    def title(self, plan: Plan) -> list[str]:
+    def _note(self, note: PlanNote, level: int) -> str:
+        change = f"{value(note.before)} → {value(note.after)}"
+        return f"{code(note.login)} {self._label(note.field)}: {change}"
+
+    def _note_group(self, group: list[Any], level: int) -> str:
+        first: PlanNote = group[0]
+        reason = f": {escape(first.reason)}" if first.reason else ""
+        if len(group) == 1:
+            return self._note(first, level) + (f" ({escape(first.reason)})" if reason else "")
+        users = _count(len(group), "user", "users")
+        return f"**{self._label(first.field)}** of {users}{reason}"
+
+    def _create(self, change: Change, level: int) -> str:
+        if level == 1:
+            return code(change.login)
+        shown = [
+            f"{self._label(name)}: {value(fc.after)}"
+            for name, fc in sorted(change.fields.items(), key=lambda item: self._order(item[0]))
+            # The key is the login already shown; a creation is active unless it says not.
+            if fc.after != change.login and not (name == "is_active" and fc.after is True)
+        ]
+        return f"{code(change.login)} " + " · ".join(shown) if shown else code(change.login)
+
+    def _update(self, change: Change, level: int) -> str:
+        names = sorted((n for n in change.fields if n != "is_active"), key=self._order)
+        if change.action == "update" and "is_active" in change.fields:
+            names.append("is_active")  # an edited saved plan: shown, never hidden
+        tag = "" if change.action == "update" else f" *({change.action}d)*"
+        if level == 1:
+            return f"{code(change.login)}{tag} ({', '.join(self._label(n) for n in names)})"
+        values = [
+            f"{self._label(n)}: {value(change.fields[n].before)} → {value(change.fields[n].after)}"
+            for n in names
+        ]
+        return f"{code(change.login)}{tag} " + " · ".join(values)
+
+    # -- the section
+
+    def title(self) -> list[str]:
+        plan = self.plan
         env = f" · environment **{escape(plan.environment)}**" if plan.environment else ""
         return [
             f"### {title(plan.system)} plan for {escape(plan.target)}{env}",
             "",
-            f"**{summary_line(plan.summary())}** {plan.unchanged} unchanged.",
+            f"**{summary_line(plan.summary())}** {plan.unchanged:,} unchanged.",
         ]
 
-    def guards(self, plan: Plan) -> list[str]:
-        lines: list[str] = []
-        blocked = plan.blocked
-        if blocked:
-            shown = ", ".join(code(c.login) for c in blocked[:NAMED_SHOWN])
-            more = f" and {len(blocked) - NAMED_SHOWN} more" if len(blocked) > NAMED_SHOWN else ""
-            lines += [
-                "",
-                "> [!WARNING]",
-                f"> **{_count(len(blocked), 'user', 'users')} the API cannot take "
-                f"(apply skips them):** {shown}{more}. The text plan gives each reason.",
+    def notice(self, worst: bool = False) -> str | None:
+        missing = [text for part in self.lists() for text in part.missing(worst)]
+        if not missing:
+            return None
+        where = "in the people table above" if self.multi else "above"
+        named = ""
+        moved = self.leavers.entries or self.returners.entries
+        if moved and (self.multi or not (self.leavers.hidden or self.returners.hidden)):
+            named = f" Every deactivated and reactivated user is named {where}."
+        return (
+            f"_Cut to fit the {self.limit:,}-character limit of a comment. "
+            f"Not shown here: {'; '.join(missing)}.{named} {FULL_PLAN}_"
+        )
+
+    def guards(self) -> list[list[str]]:
+        blocks = []
+        if self.blocked.entries:
+            users = _count(len(self.blocked.entries), "user", "users")
+            blocks.append(
+                [
+                    "> [!WARNING]",
+                    f"> **{users} the API cannot take (apply skips them):** "
+                    f"{_inline(self.blocked)}. The text plan gives each reason.",
+                ]
+            )
+        for guard in self.plan.guards:
+            if guard.overridden:
+                blocks.append([f"> **Safety guard overridden:** {escape(guard.message)}"])
+            else:
+                blocks.append(
+                    [
+                        "> [!CAUTION]",
+                        f"> **Safety guard tripped:** {escape(guard.message)}. "
+                        "Apply will refuse this plan unless run with `--allow-mass-deactivation`.",
+                    ]
+                )
+        return blocks
+
+    def access(self) -> list[list[str]]:
+        """Who loses and who regains access: named here for one system, counted for several."""
+        if self.multi:
+            moved = [
+                _count(len(part.entries), one, many)
+                for part, one, many in (
+                    (self.leavers, "deactivation", "deactivations"),
+                    (self.returners, "reactivation", "reactivations"),
+                )
+                if part.entries
             ]
-        external = external_id_note(plan)
-        if external:
-            lines += ["", f"> **Note:** {escape(external)}"]
+            return [[f"**{and_joined(moved)}:** named in the people table above."]] if moved else []
+        blocks = []
+        for part, kind, what in (
+            (self.leavers, "WARNING", "will lose access (deactivated)"),
+            (self.returners, "IMPORTANT", "will regain access (reactivated)"),
+        ):
+            if part.entries:
+                users = _count(len(part.entries), "user", "users")
+                blocks.append([f"> [!{kind}]", f"> **{users} {what}:** {_inline(part)}"])
+        return blocks
+
+    def lines(self, notice: str | None) -> list[str]:
+        plan = self.plan
+        blocks = [self.title()]
+        if notice:
+            blocks.append([notice])
+        blocks += self.guards() + self.access()
         cost = cost_line(plan)
         if cost:
-            lines += ["", escape(cost)]
-        if plan.notes:
-            items = [
-                f"- {code(n.login)} {_field(n.field)}: {_value(n.before)} → {_value(n.after)}"
-                for n in plan.notes[:NAMED_SHOWN]
-            ]
-            if len(plan.notes) > NAMED_SHOWN:
-                items.append(f"- and {len(plan.notes) - NAMED_SHOWN} more (see the text plan)")
-            summary = _count(len(plan.notes), "note", "notes")
-            lines += [
-                "",
-                f"<details><summary>{summary}: differences apply cannot change</summary>",
-                "",
-                *items,
-                "",
-                "</details>",
-            ]
-        for guard in plan.guards:
-            if guard.overridden:
-                lines += ["", f"> **Safety guard overridden:** {escape(guard.message)}"]
-            else:
-                lines += [
-                    "",
-                    "> [!CAUTION]",
-                    f"> **Safety guard tripped:** {escape(guard.message)}. "
-                    "Apply will refuse this plan unless run with `--allow-mass-deactivation`.",
+            blocks.append([escape(cost)])
+        if self.warnings.entries:
+            blocks.append([f"**Warnings ({len(plan.warnings):,})**", *_bullets(self.warnings)])
+            if self.warned.entries:
+                summary = f"Whom the repeated warnings concern ({len(self.warned.entries):,})"
+                blocks.append(_fold(summary, _bullets(self.warned)))
+        # Updates first: each line is a decision; a creation's record is reference.
+        blocks += _change_list(self.updates, "update", "updates", "without their values")
+        # A record takes three lines: half as many are shown before the fold.
+        blocks += _change_list(
+            self.creates, "creation", "creations", "without their records", OPEN // 2
+        )
+        if self.notes.entries:
+            blocks.append(
+                [
+                    f"**Notes ({len(plan.notes):,})**: differences apply cannot change "
+                    "(not changes, nothing is sent for them)",
+                    *_bullets(self.notes),
                 ]
-        return lines
+            )
+            if self.noted.entries:
+                summary = f"Whom the notes concern ({len(self.noted.entries):,})"
+                blocks.append(_fold(summary, _bullets(self.noted)))
+        if self.external:
+            count = _count(len(self.unsent.entries), "write carries", "writes carry")
+            summary = f"Note: {count} no <code>external_user_id</code>"
+            body = [escape(self.external), "", f"Without it: {_inline(self.unsent)}"]
+            blocks.append(_fold(summary, body))
+        if not plan.changes:
+            blocks.append(["No changes. The tenant matches the desired state."])
+        return [line for block in _spaced(blocks) for line in block]
 
-    def details(self, change: Change) -> str:
-        symbol, _ = SYMBOLS[change.action]
-        changed = ""
-        if change.action == "update":
-            # The fields an update changes, readable without opening it.
-            changed = ": " + ", ".join(_html_field(name) for name in sorted(change.fields))
-        rows = [
-            f"<details><summary><code>{symbol}</code> {change.action} "
-            f"{html_code(change.login)}{changed}</summary>",
-            "",
-            "| field | before | after |",
-            "| --- | --- | --- |",
+
+def _spaced(blocks: list[list[str]]) -> list[list[str]]:
+    """Blocks with a blank line between them (markdown after </details> needs one)."""
+    out: list[list[str]] = []
+    for block in blocks:
+        if out:
+            out.append([""])
+        out.append(block)
+    return out
+
+
+def _change_list(
+    part: _List, one: str, many: str, without: str, shown: int = OPEN
+) -> list[list[str]]:
+    """A list of changes: in full while they fit, then by name, then counted.
+
+    Past the first `shown` entries in full, the rest are folded: a long list must
+    not push the next system's plan screens down (the characters count the same).
+    """
+    if not part.entries:
+        return []
+    head = _count(len(part.entries), one, many)
+    rest = ", ".join(part.at(1))
+    if part.hidden:
+        rest += (" " if rest else "") + _more(part.hidden)
+    full = [f"- {text}" for text in part.at(2)]
+    if not full:
+        return [[f"**{head}:** {rest}"]]
+    blocks = [[f"**{head}**", *full[:shown]]]
+    if len(full) > shown:
+        blocks.append(_fold(_count(len(full) - shown, f"more {one}", f"more {many}"), full[shown:]))
+    if rest:
+        blocks.append([f"{without[0].upper()}{without[1:]}: {rest}"])
+    return blocks
+
+
+@functools.cache
+def _field_order(system: str) -> tuple[str, ...]:
+    """The order a system declares its fields in (a record reads name, email, … first)."""
+    if system not in REGISTRY:
+        return ()
+    caps = get(system).capabilities
+    return tuple(dict.fromkeys((caps.key, *caps.compared, *sorted(caps.settable_on_create))))
+
+
+# -- several systems: one table of people ---------------------------------------------
+
+#: How a cell of the people table reads: a change of access stands out.
+_CELLS = {done: f"**{done}**" for done in MOVED}
+
+
+def _person(cell: bool, person: Person, level: int) -> str:
+    name = code(person.name, cell=cell)
+    return f"{name} ({code(person.email, cell=cell)})" if person.email else name
+
+
+class _People:
+    """The table of people whose access changes, each once, one column per system."""
+
+    def __init__(self, plans: list[Plan], rows: list[Row], limit: int) -> None:
+        self.plans = plans
+        self.counts = [plan.summary() for plan in plans]
+        self.rows = rows
+        self.limit = limit
+        self.names = [
+            _List(
+                # A row's names are in its cell, or below the table when there are many.
+                row.people,
+                functools.partial(_person, len(row.people) <= ROW_NAMES),
+                _Level(
+                    RISKY if row.kind in (LEAVER, RETURNER) else NAMED,
+                    2,
+                    lambda n: _count(n, "name", "names") + " of the people table",
+                ),
+            )
+            for row in rows
         ]
-        for name, fc in sorted(change.fields.items()):
-            before = "" if change.action == "create" else _value(fc.before)
-            rows.append(f"| {_field(name, cell=True)} | {before} | {_value(fc.after)} |")
-        rows += ["", "</details>"]
-        return "\n".join(rows)
 
-    def brief(self, change: Change) -> str:
-        """A change in a few words, for one whose details were cut."""
-        if change.action != "update":
-            return code(change.login)
-        return f"{code(change.login)} ({', '.join(_field(n) for n in sorted(change.fields))})"
+    def lines(self) -> list[str]:
+        plans = self.plans
+        out = ["### reconciler plan", ""] + [f"- {system_summary(p)}" for p in plans]
+        for action, kind, what in (
+            ("deactivate", "WARNING", "will lose access"),
+            ("reactivate", "IMPORTANT", "will regain access"),
+        ):
+            people = sum(len(r.people) for r in self.rows if f"{action}d" in r.cells)
+            where = [
+                f"{title(p.system)} ({n:,})"
+                for p, counts in zip(plans, self.counts, strict=True)
+                if (n := counts[action])
+            ]
+            if people:
+                head = f"**{_count(people, 'person', 'people')} {what}:**"
+                out += ["", f"> [!{kind}]", f"> {head} {action}d in {and_joined(where)}."]
+        if any(part.hidden for part in self.names):
+            out += ["", self.notice()]
+        if not self.rows:
+            return out
+        systems = " | ".join(title(p.system) for p in plans)
+        out += [
+            "",
+            "**People whose access changes**, each once, matched by email (leavers first):",
+            "",
+            f"| {systems} | people |",
+            "|" + " --- |" * (len(plans) + 1),
+        ]
+        below: list[str] = []
+        for row, names in zip(self.rows, self.names, strict=True):
+            cells = " | ".join(_CELLS.get(cell, cell) for cell in row.cells)
+            if len(names.entries) <= ROW_NAMES:
+                out.append(f"| {cells} | {_inline(names)} |")
+                continue
+            # A cell of hundreds of names would push its row's cells out of sight
+            # (a table cell is centred): the row counts them, a paragraph names them.
+            out.append(f"| {cells} | {len(names.entries):,}, named below |")
+            label = ", ".join(
+                f"{cell} in {title(p.system)}" for cell, p in zip(row.cells, plans, strict=True)
+            )
+            below += ["", f"**{len(names.entries):,} {label}:** {_inline(names)}"]
+        return out + below
+
+    def notice(self, worst: bool = False) -> str:
+        """What the table left out: the people whose access moves, then those who join."""
+        hidden = {RISKY: 0, NAMED: 0}
+        for part in self.names:
+            hidden[part.levels[0].tier] += len(part.entries) if worst else part.hidden
+        missing = [
+            f"the names of {_count(n, 'person', 'people')} {what}"
+            for tier, what in ((RISKY, "who lose or regain access"), (NAMED, "who join"))
+            if (n := hidden[tier])
+        ]
+        return (
+            f"_Cut to fit the {self.limit:,}-character limit of a comment. Not shown here: "
+            f"{' and '.join(missing)}. {FULL_PLAN}_"
+        )
+
+    def worst(self) -> str:
+        return self.notice(worst=True)
+
+
+class MarkdownRenderer:
+    def __init__(self, max_chars: int = MAX_CHARS) -> None:
+        self.max_chars = max_chars
 
     def render(self, plan: Plan) -> str:
-        return self.fit(plan)[0]
+        """One system's plan as a comment."""
+        return self._render([plan], None)
 
-    def fit(self, plan: Plan) -> tuple[str, bool]:
-        """The comment, and whether anything was cut to fit `max_chars`."""
-        title, guards = self.title(plan), self.guards(plan)
-        fixed = sum(len(line) + 1 for line in title + guards)
-        budget = self.max_chars - fixed - len(_Cut.worst(plan).notice(self.limit))
-        parts = _Parts(self)
-        for _ in range(4):
-            text, cut = self._compose(plan, budget, parts)
-            if len(text) <= self.max_chars:
-                return text, cut
-            # The headings and blank lines around the lists did not fit: take
-            # their room from the budget and compose again (a few rounds at most).
-            budget -= len(text) - self.max_chars + 200
-        # Only a title and guards larger than the limit itself (a tiny max_chars).
-        notice = "\n\n_Cut to fit the comment limit._\n"
-        return (text[: max(0, self.max_chars - len(notice))] + notice)[: self.max_chars], True
+    def render_many(
+        self,
+        plans: list[Plan],
+        journeys: list[Journey] | None,
+        accounts: Mapping[str, Mapping[str, bool]] | None = None,
+    ) -> str:
+        """One comment for several systems: every summary, the people, then each plan.
 
-    def _compose(self, plan: Plan, budget: int, parts: _Parts) -> tuple[str, bool]:
-        """The comment, with `budget` characters for the lists and the changes."""
-        cut = _Cut()
-        title, guards = self.title(plan), self.guards(plan)
-
-        callouts: list[str] = []
-        for action, kind, heading in _CALLOUTS:
-            changes = plan.by_action(action)
-            if changes:
-                names, unnamed = _names(changes, max(0, budget))
-                cut.listed += len(changes)
-                cut.unnamed += unnamed
-                line = f"> **{_count(len(changes), 'user', 'users')} {heading}:** {names}"
-                callouts += ["", f"> [!{kind}]", line]
-                budget -= len(line)
-
-        warnings: list[str] = []
-        if plan.warnings:
-            items = [f"- {escape(w.message)}" for w in plan.warnings]
-            shown, _ = _capped(items[:WARNINGS_SHOWN], max(0, budget), sep=1)
-            budget -= sum(len(item) + 1 for item in shown)
-            # The rest is folded, and takes at most a third of the comment, after
-            # the details of the deactivations and reactivations.
-            risky = [c for a in KEEP_ORDER if a not in _BRIEF for c in plan.by_action(a)]
-            room = min(budget, self.max_chars // 3)
-            for change in risky:
-                if room <= 0:
-                    break
-                room -= len(parts.full(change)) + 1
-            rest, _ = _capped(items[len(shown) :], max(0, room), sep=1)
-            budget -= sum(len(item) + 1 for item in rest)
-            cut.warnings = len(items) - len(shown) - len(rest)
-            warnings = ["", f"**Warnings ({len(items)})**", *shown]
-            if rest:
-                more = _count(len(rest), "more warning", "more warnings")
-                warnings += ["", f"<details><summary>{more}</summary>", "", *rest, "", "</details>"]
-            if cut.warnings:
-                warnings += ["", f"_… and {cut.warnings} more (see the artifact)._"]
-
-        body = self._body(plan, budget, cut, parts)
-        out = title
-        if cut:
-            out += ["", cut.notice(self.limit)]
-        out += guards + callouts + warnings
-        if not plan.changes:
-            out += ["", "No changes. The tenant matches the desired state."]
-        return "\n".join(out + body) + "\n", bool(cut)
-
-    def _body(self, plan: Plan, budget: int, cut: _Cut, parts: _Parts) -> list[str]:
-        """The changes, in full while they fit; cut in CUT_ORDER, the least risky first.
-
-        A cut create or update is still listed briefly (a deactivation or a
-        reactivation is already named above); only when even those do not fit
-        are the brief entries dropped, updates first. Filled in KEEP_ORDER, so
-        only what is shown is ever rendered (a plan may have 100,000 changes).
+        `accounts` (by system, each folded email and whether it is active) tells
+        a person unchanged in a system from one not there; see `people_rows`.
         """
-        level: dict[int, int] = {}  # 2 in full, 1 briefly; absent: not shown
-        size = 0
-        briefs = [c for a in KEEP_ORDER if a in _BRIEF for c in plan.by_action(a)]
-        for change in briefs:
-            if size + len(parts.brief(change)) + 2 > budget:
-                break
-            size += len(parts.brief(change)) + 2
-            level[id(change)] = 1
-        if len(level) == len(briefs):
-            for change in (c for a in KEEP_ORDER for c in plan.by_action(a)):
-                grown = size + len(parts.full(change)) + 1
-                if id(change) in level:
-                    grown -= len(parts.brief(change)) + 2
-                if grown > budget:
-                    break
-                size = grown
-                level[id(change)] = 2
-        body: list[str] = []
-        for action in ACTIONS:
-            changes = plan.by_action(action)
-            blocks = [parts.full(c) for c in changes if level.get(id(c)) == 2]
-            short = [parts.brief(c) for c in changes if level.get(id(c)) == 1]
-            gone = len(changes) - len(blocks) - len(short)
-            cut.details[action] = len(changes) - len(blocks)
-            if blocks:
-                # One <details> may follow another; markdown after them needs a blank line.
-                body += blocks if body and body[-1].endswith("</details>") else ["", *blocks]
-            if short or (gone and action in _BRIEF):
-                what = _count(len(short) + gone, *_NOUNS[action])
-                tail = f" … and {gone} more (see the artifact)" if gone else ""
-                body += ["", f"**{what} without details:** {', '.join(short)}{tail}"]
-        return body
+        return self._render(plans, _People(plans, people_rows(plans, journeys, accounts), 0))
 
+    def _render(self, plans: list[Plan], people: _People | None) -> str:
+        multi = people is not None
+        sections = [_Section(p, multi=multi, limit=self.max_chars) for p in plans]
+        if people is not None:
+            people.limit = self.max_chars
+        groups = [section.lists() for section in sections]
+        if people is not None:
+            groups.insert(0, people.names)
 
-class _Parts:
-    """Each change's details and brief entry, rendered once and only when needed."""
+        def compose(notices: bool) -> str:
+            lines = people.lines() if people else []
+            for section in sections:
+                if lines:
+                    lines.append("")
+                lines += section.lines(section.notice() if notices else None)
+            return "\n".join(lines) + "\n"
 
-    def __init__(self, renderer: MarkdownRenderer) -> None:
-        self._renderer = renderer
-        self._full: dict[int, str] = {}
-        self._brief: dict[int, str] = {}
-
-    def full(self, change: Change) -> str:
-        if (text := self._full.get(id(change))) is None:
-            text = self._full[id(change)] = self._renderer.details(change)
-        return text
-
-    def brief(self, change: Change) -> str:
-        if (text := self._brief.get(id(change))) is None:
-            text = self._brief[id(change)] = self._renderer.brief(change)
-        return text
+        reserve = sum(len(s.notice(worst=True) or "") + 2 for s in sections)
+        reserve += len(people.worst()) + 2 if people else 0
+        base = len(compose(False))
+        room = self.max_chars - reserve - base
+        for _ in range(5):
+            for part in (part for group in groups for part in group):
+                part.reached = [0] * len(part.levels)
+            _share(groups, room)
+            text = compose(True)
+            if len(text) <= self.max_chars:
+                return text
+            # Headings and counts that the estimate left out: take their room and refill.
+            room -= len(text) - self.max_chars + 200
+        # Only a head larger than the limit itself (a tiny max_chars).
+        notice = "\n\n_Cut to fit the comment limit._\n"
+        return (text[: max(0, self.max_chars - len(notice))] + notice)[: self.max_chars]
 
 
 def system_summary(plan: Plan) -> str:

@@ -121,7 +121,7 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
             f"> **{len(report.held)} held: not written, no reviewed plan holds "
             f"{'them' if len(report.held) != 1 else 'it'}.** {escape(HELD_ADVICE)}",
             "",
-            "| held | login | fields | why |",
+            "| held action | login | fields | why |",
             "| --- | --- | --- | --- |",
         ]
         head += [

@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import IO, Any, TypeVar
 
 import click
 
 from reconciler.journeys import Journey
-from reconciler.plan import Action, Change, Plan, cost_line, external_id_note, summary_line
+from reconciler.plan import (
+    Action,
+    Change,
+    Plan,
+    PlanNote,
+    cost_line,
+    external_id_note,
+    summary_line,
+)
 from reconciler.providers import title
 from reconciler.textsafe import printable
 
@@ -20,6 +29,8 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     "reactivate": ("^", "cyan"),
     "deactivate": ("-", "red"),
 }
+T = TypeVar("T")
+
 LEGEND = "Legend: + create, ~ update, ^ reactivate, - deactivate"
 
 
@@ -68,14 +79,19 @@ class TextRenderer:
         return lines
 
     def notes(self, plan: Plan) -> list[str]:
+        """The notes, a reason said once for every user it concerns (largest group first)."""
         if not plan.notes:
             return []
         out = ["", "Notes (differences apply cannot change; not counted as changes):"]
-        for note in plan.notes:
-            out.append(
-                f"  = {printable(note.login)} {note.field}: {show(note.before)} -> "
-                f"{show(note.after)}" + (f" ({printable(note.reason)})" if note.reason else "")
-            )
+        for group in note_groups(plan.notes):
+            first = group[0]
+            if len(group) == 1:
+                reason = f" ({printable(first.reason)})" if first.reason else ""
+                out.append(_note_line(first) + reason)
+                continue
+            reason = f": {printable(first.reason)}" if first.reason else ""
+            out.append(f"  {printable(first.field)}, {len(group):,} users{reason}")
+            out += [_note_line(note) for note in group]
         return out
 
     def render(self, plan: Plan) -> str:
@@ -114,6 +130,24 @@ class TextRenderer:
                 ]
         out += ["", self._style(summary_line(plan.summary()), bold=True)]
         return "\n".join(out) + "\n"
+
+
+def grouped(items: Iterable[T], key: Callable[[T], Hashable]) -> list[list[T]]:
+    """Items with the same key together, the largest group first (else in order)."""
+    groups: dict[Hashable, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return sorted(groups.values(), key=lambda group: -len(group))
+
+
+def note_groups(notes: list[PlanNote]) -> list[list[PlanNote]]:
+    """Notes of one field and one reason together: the reason is said once."""
+    return grouped(notes, lambda note: (note.field, note.reason))
+
+
+def _note_line(note: PlanNote) -> str:
+    field = printable(note.field)
+    return f"  = {printable(note.login)} {field}: {show(note.before)} -> {show(note.after)}"
 
 
 def journeys_text(journeys: list[Journey]) -> str:

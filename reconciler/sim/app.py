@@ -26,7 +26,7 @@ from reconciler.providers.dealhub.fields import (
     V1_LOGIN_LIMIT,
 )
 from reconciler.sim.faults import Faults
-from reconciler.sim.state import TenantStore, User
+from reconciler.sim.state import TenantStore, User, encode_json
 
 FORBIDDEN = "Forbidden. Invalid or missing authentication token"
 NOT_FOUND_USER = "The user could not be found"
@@ -457,7 +457,8 @@ def _one_user(user: User | None) -> SimResponse:
     return _json(200, _readable(user))
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:

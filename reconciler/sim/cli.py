@@ -171,6 +171,7 @@ def _pipedrive_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Append each request to this file as a JSON line (never headers or the token).",
 )
 @click.option("--verbose", is_flag=True, help="Print each request line on stderr.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.pass_context
 def serve(ctx: click.Context, /, **options: Any) -> None:
     """Serve a simulator over HTTP on loopback until Ctrl-C."""
@@ -363,8 +364,15 @@ def _line_writer(handle: TextIO) -> Callable[[dict[str, Any]], None]:
     show_default=True,
     help="Share of users the desired file changes: 5% or 0.05.",
 )
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 def generate(
-    system: str, count: int, seed: int, output: Path, desired: Path | None, changes: float
+    system: str,
+    count: int,
+    seed: int,
+    output: Path,
+    desired: Path | None,
+    changes: float,
+    debug: bool,
 ) -> None:
     """Write a realistic generated tenant or company, and optionally a desired state for it."""
     if system == "pipedrive":

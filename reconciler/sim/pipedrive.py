@@ -29,21 +29,22 @@ from reconciler.sim.pipedrive_limits import (
     seconds_to_midnight,
 )
 from reconciler.sim.pipedrive_state import (
-    APPS,
     USER_FIELDS,
     PipedriveStore,
     User,
+    filled_access,
     new_user,
-    permission_set_id,
     takes_seat,
     timestamp,
 )
+from reconciler.sim.state import encode_json
 
-ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
+#: The vendor's `error_info`, as its OpenAPI description's 403 example shows it.
+ERROR_INFO = "Please check developers.pipedrive.com"
 NOT_FOUND_USER = "User not found or not accessible."
 UNAUTHORIZED = "unauthorized access"
 ACCOUNT_NOT_OPEN = "Company account is not open"
-NO_PERMISSION = "You do not have permission to manage users of this company."
+NO_PERMISSION = "You do not have permissions to do this."
 NO_SEAT = "No free seat: buy more seats for this company to add or reactivate users."
 OVER_LIMIT = "Request over limit"
 UNKNOWN_METHOD = "Unknown method ."
@@ -133,6 +134,8 @@ class PipedriveOptions:
     company_id: int = 7_654_321
     company_name: str = "Acme"
     company_domain: str = "acme"
+    company_country: str = "US"
+    company_industry: str = "Software"
 
     def __post_init__(self) -> None:
         if self.seats is not None and self.seats < 0:
@@ -313,7 +316,8 @@ class PipedriveSimulator:
                 )
         user_id = self._authenticated(credential)
         if user_id is None:
-            return _json(401, {**_error(UNAUTHORIZED), "errorCode": 401})
+            # The vendor's 401 exactly: no error_info, data or additional_data.
+            return _json(401, {"success": False, "error": UNAUTHORIZED, "errorCode": 401})
         found = self._route(method, path)
         route, params = found if isinstance(found, tuple) else (found, [])
         search = isinstance(route, _Route) and route.search
@@ -486,7 +490,7 @@ class PipedriveSimulator:
         user_id = _whole(raw_id, 1)
         user = self.store.get(user_id) if user_id is not None else None
         if user is None or not self._visible(user):
-            return _error_response(404, NOT_FOUND_USER)
+            return _not_found()
         return user
 
     def _get(self, call: _Call) -> SimResponse:
@@ -499,9 +503,15 @@ class PipedriveSimulator:
         user = self.store.get(call.user_id)
         assert user is not None  # authentication found it
         data = _shown(user, call.user_id)
-        data["company_id"] = self.options.company_id
-        data["company_name"] = self.options.company_name
-        data["company_domain"] = self.options.company_domain
+        options = self.options
+        data["company_id"] = options.company_id
+        data["company_name"] = options.company_name
+        data["company_domain"] = options.company_domain
+        data["company_country"] = options.company_country
+        data["company_industry"] = options.company_industry
+        # The user's language, from their locale (`en_US`), as the vendor's `language` object.
+        language, _, country = str(user.get("locale") or "en_US").partition("_")
+        data["language"] = {"language_code": language, "country_code": country or "US"}
         return _json(200, {"success": True, "data": data})
 
     def _find(self, call: _Call) -> SimResponse:
@@ -564,7 +574,7 @@ class PipedriveSimulator:
         if isinstance(access, str):
             return _error_response(400, access)
         if self.options.expand_access:
-            access = [_expanded(item) for item in access]
+            access = [filled_access(item) for item in access]
         active = payload.get("active_flag", True)
         if not isinstance(active, bool):
             return _error_response(400, "active_flag must be a boolean")
@@ -603,7 +613,7 @@ class PipedriveSimulator:
         if isinstance(user, SimResponse):
             return user
         if user["is_deleted"]:
-            return _error_response(404, NOT_FOUND_USER)
+            return _not_found()
         payload = _json_object(call)
         if isinstance(payload, SimResponse):
             return payload
@@ -720,8 +730,9 @@ def _checked_access(access: object) -> list[dict[str, Any]] | str:
         if unknown:
             return f"access: unknown key {unknown[0]!r}"
         app = item["app"]
-        if app not in APPS:
-            return f"access: app must be one of {', '.join(APPS)}, not {app!r}"
+        # Any name: the vendor adds apps (nova, August 2026), and so may this set grow.
+        if not isinstance(app, str) or not app:
+            return "access: app must be a non-empty string"
         if app in seen:
             return f"access: app {app!r} is given twice"
         seen.add(app)
@@ -735,24 +746,20 @@ def _checked_access(access: object) -> list[dict[str, Any]] | str:
     return checked
 
 
-def _expanded(item: Mapping[str, Any]) -> dict[str, Any]:
-    admin = bool(item.get("admin", False))
-    return {
-        "app": item["app"],
-        "admin": admin,
-        "permission_set_id": item.get("permission_set_id") or permission_set_id(item["app"], admin),
-    }
-
-
 def _shown(user: User, you: int) -> dict[str, Any]:
     """The user as the API shows it to the token of user `you`."""
     shown = {name: user[name] for name in USER_FIELDS}
     shown.update((k, v) for k, v in user.items() if k not in shown)
     shown["is_you"] = user["id"] == you
+    if shown["last_login"] is None:
+        # The vendor's description types last_login as a string, never null: a user
+        # who never signed in shows the time the user was made.
+        shown["last_login"] = shown["created"]
     return shown
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> SimResponse:
@@ -771,6 +778,11 @@ def _error(message: str) -> dict[str, Any]:
         "data": None,
         "additional_data": None,
     }
+
+
+def _not_found() -> SimResponse:
+    # The vendor's 404 exactly: only success and error.
+    return _json(404, {"success": False, "error": NOT_FOUND_USER})
 
 
 def _over_limit() -> SimResponse:

@@ -7,7 +7,6 @@ vendor may add are kept as they are. Exactly one user is the token's own
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -16,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
-from reconciler.sim.state import StateError, read_json_array
+from reconciler.sim.state import StateError, encode_json, read_json_array
 
 User = dict[str, Any]
 
-#: The apps a user may be given access to.
-APPS = ("global", "sales", "campaigns", "projects", "account_settings", "partnership")
+#: The apps the vendor's description names (August 2026). The set grows (SPEC
+#: section 7, "Open vendor sets"): the simulator accepts any other app name too.
+APPS = ("global", "sales", "campaigns", "projects", "account_settings", "partnership", "nova")
 #: The fields of a user object, in the order the vendor shows them.
 USER_FIELDS = (
     "id", "name", "default_currency", "locale", "lang", "email", "phone", "activated",
@@ -37,7 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "phone": None,
     "activated": True,
     "last_login": None,
-    "created": None,
+    # The vendor types `created` (and `last_login`) as a string, never null.
+    "created": "2024-01-01 00:00:00",
     "modified": None,
     "has_created_company": False,
     "access": [{"app": "sales"}],
@@ -60,6 +61,21 @@ def permission_set_id(app: str, admin: bool) -> str:
 def timestamp(now: float) -> str:
     """The vendor's time format: UTC, `YYYY-MM-DD HH:MM:SS`."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+
+
+def filled_access(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An access entry as the vendor shows it: `admin` and `permission_set_id` always there.
+
+    What was given is kept; what was left out is the app's default: not admin,
+    and the company's permission set of that app.
+    """
+    admin = item.get("admin", False)
+    admin = admin if isinstance(admin, bool) else False
+    filled = dict(item)
+    filled["admin"] = admin
+    if not isinstance(item.get("permission_set_id"), str) or not item["permission_set_id"]:
+        filled["permission_set_id"] = permission_set_id(str(item["app"]), admin)
+    return {"app": filled.pop("app"), "admin": filled.pop("admin"), **filled}
 
 
 def new_user(user_id: int, email: str, *, active_flag: bool, **fields: Any) -> User:
@@ -247,11 +263,13 @@ def _checked_access(access: object, where: str) -> list[dict[str, Any]]:
             raise StateError(f"{where}: each 'access' item must be an object with an 'app'")
         if "admin" in item and not isinstance(item["admin"], bool):
             raise StateError(f"{where}: access 'admin' must be true or false")
-        checked.append(dict(item))
+        # The vendor always shows both: a file may leave them out, an answer may not.
+        checked.append(filled_access(item))
     return checked
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+# Escaped as every output of the tool is: a lone surrogate cannot break an answer.
+_encode = encode_json
 
 
 def _lines(users: Mapping[int, User]) -> dict[int, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.files import write_text_atomic
 from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
+from reconciler.textsafe import json_safe
 
 User = dict[str, Any]
 
@@ -156,7 +157,20 @@ def _checked_user(raw: object, where: str) -> User:
     return user
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+_raw_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def encode_json(value: Any) -> str:
+    """JSON text of `value` as the simulators send and save it: UTF-8 text, kept readable.
+
+    Invisible characters (a lone surrogate from a state file among them) are
+    escaped by the rule every output of the tool follows (textsafe.json_safe):
+    the text is the same JSON value, and always encodable as UTF-8.
+    """
+    return json_safe(_raw_encode(value))
+
+
+_encode = encode_json
 
 
 def _lines(users: Mapping[str, User]) -> dict[str, str]:

@@ -318,9 +318,8 @@ def pipedrive_writes(log: Log, before: list[Raw]) -> list[Write]:
 def pipedrive_documented(method: str, path: str) -> bool:
     parts = path.split("/")
     by_id = len(parts) == 4 and parts[:3] == ["", "v1", "users"] and parts[3].isdigit()
-    return (method, path) in {("GET", "/v1/users"), ("POST", "/v1/users")} or (
-        method == "PUT" and by_id
-    )
+    documented = {("GET", "/v1/users"), ("GET", "/v1/users/me"), ("POST", "/v1/users")}
+    return (method, path) in documented or (method == "PUT" and by_id)
 
 
 #: The token's own user, listed in the files as inactive.

@@ -162,10 +162,10 @@ def test_one_read_is_one_get_with_the_token_in_the_header_only(make: Make) -> No
     pd = make()
     users = pd.client.read()
     assert [u["id"] for u in users] == [101, 102, 103, 104, 105]
-    assert pd.calls() == [("GET", "/v1/users", 200)]
-    [entry] = pd.log()
-    assert entry["auth"] == "x-api-token" and entry["query"] == {}
-    assert pd.client.request_counts() == {"read": 1}
+    assert pd.calls() == [("GET", "/v1/users/me", 200), ("GET", "/v1/users", 200)]
+    for entry in pd.log():
+        assert entry["auth"] == "x-api-token" and entry["query"] == {}
+    assert pd.client.request_counts() == {"read": 2}
 
 
 def test_the_read_feeds_tenant_views_that_drop_deleted_users(make: Make) -> None:
@@ -185,8 +185,8 @@ def test_a_paged_list_is_read_page_by_page(make: Make, page_limit: int) -> None:
     users = pd.client.read()
     assert [u["id"] for u in users] == [101, 102, 103, 104, 105]
     pages = -(-5 // page_limit)
-    assert pd.client.request_counts() == {"read": pages}
-    queries = [e["query"] for e in pd.log()]
+    assert pd.client.request_counts() == {"read": 1 + pages}
+    queries = [e["query"] for e in pd.log()[1:]]
     assert queries[0] == {}
     assert queries[1:] == [
         {"start": str(n * page_limit), "limit": str(page_limit)} for n in range(1, pages)
@@ -208,10 +208,10 @@ def test_rate_limit_headers_are_kept_as_plain_numbers(make: Make) -> None:
     pd = make(daily_budget=1000)
     pd.client.read()
     rate = pd.client.rate
-    assert (rate.limit, rate.remaining) == (20, 19)
+    assert (rate.limit, rate.remaining) == (20, 18)
     assert rate.reset == 2
-    assert (rate.daily_token_limit, rate.daily_token_remaining) == (1000, 980)
-    assert rate.daily_requests_left == 980
+    assert (rate.daily_token_limit, rate.daily_token_remaining) == (1000, 978)
+    assert rate.daily_requests_left == 978
 
 
 def test_the_token_never_appears_in_a_url_or_a_message(make: Make) -> None:
@@ -247,11 +247,20 @@ def test_a_closed_account_is_named(make: Make) -> None:
 # Answers the simulator never gives
 
 
-def mocked(*bodies: Any, status: int = 200, content_type: str = "application/json") -> list[Any]:
+ME = {"success": True, "data": {"id": 1, "email": "a@acme.com", "company_id": 7}}
+
+
+def mocked(
+    *bodies: Any,
+    status: int = 200,
+    content_type: str = "application/json",
+    me: Any = ME,
+) -> list[Any]:
+    """Read through answers the simulator never gives: `me` for /users/me, then `bodies`."""
     answers = iter(bodies)
 
     def respond(request: httpx.Request) -> httpx.Response:
-        body = next(answers)
+        body = me if request.url.path.endswith("/me") else next(answers)
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         return httpx.Response(status, content=content, headers={"Content-Type": content_type})
 
@@ -271,7 +280,7 @@ USER = {"id": 1, "email": "a@acme.com", "name": "A", "active_flag": True}
     [
         ([USER], "with a list, not {success: true, data}"),
         ({"success": False, "data": [USER]}, "with an object, not {success: true, data}"),
-        ({"success": True, "data": {"id": 1}}, "with data that is an object, not a list"),
+        ({"success": True, "data": {"id": 1}}, "with data that is an object, not the list"),
         (
             {"success": True, "data": [USER, {**USER, "email": "A@ACME.com", "id": 2}]},
             "two users (ids 1 and 2) of email 'A@ACME.com'",
@@ -307,8 +316,9 @@ def test_a_deleted_duplicate_of_a_live_email_is_fine() -> None:
     assert len(mocked({"success": True, "data": [USER, gone]})) == 2
 
 
-def test_null_data_is_an_empty_company() -> None:
-    assert mocked({"success": True, "data": None}) == []
+def test_null_data_is_refused_not_read_as_an_empty_company() -> None:
+    with pytest.raises(ResponseError, match="data that is None, not the list of users"):
+        mocked({"success": True, "data": None})
 
 
 def test_pagination_without_next_start_moves_by_the_page() -> None:
@@ -316,7 +326,11 @@ def test_pagination_without_next_start_moves_by_the_page() -> None:
     more = {"pagination": {"start": 0, "limit": 1, "more_items_in_collection": True}}
     users = mocked(
         {"success": True, "data": [USER], "additional_data": more},
-        {"success": True, "data": [second], "additional_data": {"pagination": {}}},
+        {
+            "success": True,
+            "data": [second],
+            "additional_data": {"pagination": {"start": 1, "more_items_in_collection": False}},
+        },
     )
     assert [u["id"] for u in users] == [1, 2]
 
@@ -486,10 +500,11 @@ def test_a_create_refused_by_a_429_is_sent_again_without_a_lookup(make: Make) ->
     ]
 
 
-def test_endless_429s_leave_the_change_pending(make_local: Make) -> None:
+def test_endless_429s_leave_the_change_for_the_next_run(make_local: Make) -> None:
     pd = make_local(faults=Faults(throttle_rate=1.0, retry_after=1))
     result = pd.client.write([toggle("deactivate", "sara@acme.com", 105)])
-    assert result.status == {"sara@acme.com": "pending"}
+    assert result.status == {"sara@acme.com": "skipped"}  # a 429 made nothing
+    assert result.message["sara@acme.com"].startswith("not made: ")
     assert "HTTP 429" in result.message["sara@acme.com"]
     assert len(pd.log()) == pd.client.max_waits + 1
     assert {e["status"] for e in pd.log()} == {429}
@@ -498,13 +513,14 @@ def test_endless_429s_leave_the_change_pending(make_local: Make) -> None:
 
 
 def test_the_writes_stop_before_the_daily_budget_runs_out(make: Make) -> None:
-    # 20 for the read, 10 for one write; the next write would leave no read to verify.
-    pd = make(daily_budget=50)
+    # 22 for the read (/users/me and the list), 10 for one write; the next write
+    # would leave no read to verify.
+    pd = make(daily_budget=54)
     pd.client.read()
     result = pd.client.write([create("a@acme.com"), create("b@acme.com")])
     assert result.status == {"a@acme.com": "done", "b@acme.com": "skipped"}
     assert result.abort is not None and "daily token budget" in result.abort
-    assert [e["method"] for e in pd.log()] == ["GET", "POST"]
+    assert [e["method"] for e in pd.log()] == ["GET", "GET", "POST"]
     assert pd.user("b@acme.com") is None
 
 
@@ -653,14 +669,19 @@ def test_the_company_host_is_asked_on_its_api_path() -> None:
 
     def respond(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.url.path.endswith("/me"):
+            return httpx.Response(200, json=ME)
         return httpx.Response(200, json={"success": True, "data": [USER]})
 
     client = connect("https://acme.pipedrive.com", TokenSource(TOKEN, "X"), writable=False)
     client._http._transport = httpx.MockTransport(respond)
     with client:
         client.read()
-    [request] = seen
-    assert str(request.url) == "https://acme.pipedrive.com/api/v1/users"
+    assert [str(r.url) for r in seen] == [
+        "https://acme.pipedrive.com/api/v1/users/me",
+        "https://acme.pipedrive.com/api/v1/users",
+    ]
+    request = seen[-1]
     assert request.headers["x-api-token"] == TOKEN
     assert "authorization" not in request.headers
     assert redact.redact(f"say {TOKEN}") == f"say {redact.MASK}"

@@ -362,7 +362,7 @@ def test_capabilities() -> None:
     assert caps.changeable == {"is_active"}
     assert set(caps.cannot_change) == {"name", "access", "email"}
     assert set(caps.compared) - caps.changeable == set(caps.cannot_change)
-    assert (caps.read_cost, caps.write_cost, caps.batch_size) == (20, 10, 1)
+    assert (caps.read_cost, caps.write_cost, caps.batch_size) == (22, 10, 1)
     assert caps.token_env == "PIPEDRIVE_API_TOKEN"
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from gfm import BREAKS, read, table_rows
 from golden import TARGET, check_golden, example_plan
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import guards
-from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanWarning, summary_line
+from reconciler.plan import (
+    ACTIONS,
+    Action,
+    Change,
+    FieldChange,
+    Plan,
+    PlanNote,
+    PlanWarning,
+    summary_line,
+)
 from reconciler.render import render_plan
 from reconciler.render.markdown import (
-    CUT_ORDER,
     FULL_PLAN,
     MAX_CHARS,
-    WARNINGS_SHOWN,
+    OPEN,
     MarkdownRenderer,
     code,
     escape,
@@ -45,12 +55,22 @@ def test_summary_comes_first() -> None:
     assert page.all("p")[0] == f"{summary_line(plan.summary())} 7 unchanged."
 
 
-def test_deactivations_and_reactivations_are_called_out() -> None:
+def _head(text: str) -> str:
+    """The comment before its lists of changes."""
+    return text[: text.index("**2 updates**")]
+
+
+def test_deactivations_and_reactivations_are_called_out_each_login_once() -> None:
     text = MarkdownRenderer().render(example_plan())
-    head = text[: text.index("<details>")]
+    head = _head(text)
     assert "> [!WARNING]\n> **2 users will lose access (deactivated):** " in head
     assert "> [!IMPORTANT]\n> **1 user will regain access (reactivated):** `noa@acme`" in head
     assert "`ex.employee@acme`, `temp.intern@acme`" in head
+    # Named once: an is_active-only change has nothing more to show.
+    codes = read(text).all("code")
+    for login in ("ex.employee@acme", "temp.intern@acme"):
+        assert codes.count(login) == 2  # the callout, and whom the external_user_id note concerns
+    assert "is_active" not in text
 
 
 def test_no_deactivation_no_callout() -> None:
@@ -60,23 +80,31 @@ def test_no_deactivation_no_callout() -> None:
     assert "lose access" not in text and "regain access" not in text
 
 
-def test_one_details_block_per_change() -> None:
-    plan = example_plan()
-    text = MarkdownRenderer().render(plan)
-    assert text.count("<details>") == len(plan.changes) == text.count("</details>")
-    rows = table_rows(read(text))
-    assert ["position", "Sales", "CCS"] in rows
-    assert ["fax", "09-4545456", "(empty)"] in rows
-    assert ["email", "", "lucas@acme.com"] in rows
+def _open_items(text: str) -> list[str]:
+    """The list items a reader sees without opening anything."""
+    page = read(text)
+    return [e.text for e in page.elements if e.tag == "li" and "details" not in e.parents]
 
 
-def test_an_update_names_its_fields_without_opening_it() -> None:
+def test_a_small_plan_shows_every_value_without_a_click() -> None:
+    text = MarkdownRenderer().render(example_plan())
+    items = _open_items(text)
+    assert "daniel@acme position: Sales → CCS" in items
+    assert "sara@acme fax: 09-4545456 → (empty)" in items
+    assert (
+        "lucas@acme email: lucas@acme.com · name: Lucas Martin · position: Sales · "
+        "company: Acme · country: France · user_manager_login: maya@acme"
+    ) in items
+    # The only fold is the external_user_id note's explanation.
+    assert read(text).all("summary") == ["Note: 4 writes carry no external_user_id"]
+
+
+def test_an_update_that_also_deactivates_shows_its_values() -> None:
     plan = example_plan()
-    daniel = next(c for c in plan.changes if c.login == "daniel@acme")
-    daniel.fields["fax"] = FieldChange("1", "2")
-    summaries = read(MarkdownRenderer().render(plan)).all("summary")
-    assert "~ update daniel@acme: fax, position" in summaries
-    assert "+ create lucas@acme" in summaries  # a create's fields are all of them
+    gone = next(c for c in plan.changes if c.login == "ex.employee@acme")
+    gone.fields["position"] = FieldChange("Sales", "Former")
+    items = _open_items(MarkdownRenderer().render(plan))
+    assert "ex.employee@acme (deactivated) position: Sales → Former" in items
 
 
 def test_no_changes() -> None:
@@ -89,6 +117,36 @@ def test_environment_in_the_title() -> None:
     plan = Plan(target=TARGET, changes=[], unchanged=0, environment="sand_box")
     first = MarkdownRenderer().render(plan).splitlines()[0]
     assert first == f"### DealHub plan for {TARGET} · environment **sand&#95;box**"
+
+
+def test_values_are_json_and_every_system_s_fields_are_styled_alike() -> None:
+    access = [{"app": "campaigns", "admin": False}]
+    login = "ann@acme.com"
+    plan = Plan(
+        target="sim:company.json",
+        system="pipedrive",
+        changes=[
+            Change(
+                "create",
+                login,
+                {
+                    "email": FieldChange(None, login),
+                    "access": FieldChange(None, access),
+                    "is_active": FieldChange(None, True),
+                },
+                None,
+                {"email": login},
+            )
+        ],
+        unchanged=0,
+    )
+    text = MarkdownRenderer().render(plan)
+    assert "'app'" not in text and "False" not in text
+    assert '- `ann@acme.com` access: `[{"app": "campaigns", "admin": false}]`' in text
+    dealhub = MarkdownRenderer().render(example_plan())
+    # A field name of either system is plain text (a name no system declares is code).
+    assert "access:" in text and "`access`" not in text
+    assert " position: " in dealhub and "`position`" not in dealhub
 
 
 # -- escaping, as the reader sees it ---------------------------------------------
@@ -195,23 +253,81 @@ def hostile_plan() -> Plan:
 def test_hostile_user_text_is_inert_for_the_reader() -> None:
     page = read(MarkdownRenderer().render(hostile_plan()))
     tags = {e.tag for e in page.elements}
-    assert not tags & {"script", "img", "pre", "h1", "h2", "del", "em"}
+    assert not tags & {"script", "img", "pre", "h1", "h2", "del", "em", "table"}
     assert [e.parents for e in page.elements if e.tag == "a"] == [("h3",)]  # the target
     assert page.mentions() == []
-    rows = table_rows(page)
-    assert rows == [
-        ["name", "Old", HOSTILE],
-        ["position", HOSTILE, "Sales | Ops"],
-        ["is_active", "true", "false"],
+    login = f"{HOSTILE}@acme"
+    update = [e for e in page.elements if e.tag == "li" and e.text.startswith(login)]
+    assert [e.text for e in update] == [
+        f"{login} name: Old → {HOSTILE} · position: {HOSTILE} → Sales | Ops"
     ]
-    logins = {f"{HOSTILE}@acme", f"x{HOSTILE}"}
-    assert logins <= set(page.all("code"))
+    codes = page.all("code")
+    assert {login, f"x{HOSTILE}", "Old", HOSTILE, "Sales | Ops"} <= set(codes)
 
 
 def test_warnings_are_listed() -> None:
     page = read(MarkdownRenderer().render(hostile_plan()))
     assert "Warnings (1)" in page.all("strong")
-    assert page.all("li") == [f"logins differ only in letter case: {HOSTILE}@acme"]
+    assert f"logins differ only in letter case: {HOSTILE}@acme" in page.all("li")
+
+
+def test_a_repeated_warning_is_one_line_with_its_count_and_whom_it_concerns_folded() -> None:
+    plan = example_plan()
+    plan.warnings = [
+        PlanWarning(f"u{i}@acme", f"u{i}@acme stays active but their manager m{i % 3}@acme is gone")
+        for i in range(40)
+    ] + [PlanWarning("x@acme", "something else entirely")]
+    text = MarkdownRenderer().render(plan)
+    page = read(text)
+    loose = _open_items(text)
+    assert "40 warnings: … stays active but their manager … is gone" in loose
+    assert "something else entirely" in loose
+    assert text.count("stays active but their manager") == 41  # the line, and each in the fold
+    assert "Whom the repeated warnings concern (40)" in page.all("summary")
+    folded = [e.text for e in page.elements if e.tag == "li" and "details" in e.parents]
+    assert "u7@acme stays active but their manager m1@acme is gone" in folded
+
+
+def pipedrive_plan(notes: int) -> Plan:
+    reason = (
+        "Pipedrive's API cannot set a name; a new user's name is their email until they "
+        "accept the invitation"
+    )
+    return Plan(
+        target="sim:company.json",
+        system="pipedrive",
+        changes=[],
+        unchanged=notes,
+        notes=[
+            PlanNote(f"user{i:03}@acme.com", "name", f"user{i:03}@acme.com", f"User {i}", reason)
+            for i in range(notes)
+        ]
+        + [PlanNote("john@acme.com", "access", [{"app": "sales", "admin": False}], [], "No.")],
+    )
+
+
+def test_a_repeated_note_says_its_reason_once() -> None:
+    text = MarkdownRenderer().render(pipedrive_plan(391))
+    assert len(text) <= MAX_CHARS
+    assert text.count("cannot set a name") == 1
+    loose = _open_items(text)
+    assert any(item.startswith("name of 391 users: Pipedrive's API cannot") for item in loose)
+    assert 'john@acme.com access: [{"app": "sales", "admin": false}] → [] (No.)' in loose
+    page = read(text)
+    assert "Whom the notes concern (391)" in page.all("summary")
+    folded = [e.text for e in page.elements if e.tag == "li" and "details" in e.parents]
+    assert "user007@acme.com name: user007@acme.com → User 7" in folded
+    assert len(folded) == 391
+
+
+def test_the_external_user_id_note_is_one_fold_naming_whom_it_concerns() -> None:
+    text = MarkdownRenderer().render(example_plan())
+    page = read(text)
+    (fold,) = [e for e in page.elements if e.tag == "details"]
+    assert fold.text.startswith("Note: 4 writes carry no external_user_id")
+    assert "4 of 6 writes carry no external_user_id" in fold.text
+    assert "Without it: sara@acme, noa@acme, ex.employee@acme, temp.intern@acme" in fold.text
+    assert text.count("external&#95;user&#95;id: reads never return it") == 1
 
 
 def _a_change(action: Action, i: int, **fields: FieldChange) -> Change:
@@ -223,23 +339,6 @@ def _a_change(action: Action, i: int, **fields: FieldChange) -> Change:
         before=None if action == "create" else {"login": login},
         send={"login": login},
     )
-
-
-def test_a_long_warning_list_is_folded_after_the_first_few() -> None:
-    plan = Plan(
-        target=TARGET,
-        changes=[_a_change("deactivate", 1)],
-        unchanged=0,
-        warnings=[PlanWarning(f"w{i}@acme", f"warning number {i}") for i in range(12)],
-    )
-    text = MarkdownRenderer().render(plan)
-    page = read(text)
-    folded = [e for e in page.elements if e.tag == "li" and "details" in e.parents]
-    loose = [e for e in page.elements if e.tag == "li" and "details" not in e.parents]
-    assert [e.text for e in loose] == [f"warning number {i}" for i in range(WARNINGS_SHOWN)]
-    assert [e.text for e in folded] == [f"warning number {i}" for i in range(WARNINGS_SHOWN, 12)]
-    assert f"{12 - WARNINGS_SHOWN} more warnings" in page.all("summary")
-    assert "Cut to fit" not in text  # folded, not cut
 
 
 # -- logins stay whole and are never mentions ---------------------------------------
@@ -292,18 +391,42 @@ def large_plan(users: int = 2_000, counts: dict[str, int] | None = None) -> Plan
         unchanged=users - len(changes),
         warnings=[
             PlanWarning(
-                c.login, f"{c.login} stays active but their manager boss@acme is deactivated"
+                c.login, f"{c.login} stays active but their manager boss{i}@acme is deactivated"
             )
-            for c in changes[:40]
+            for i, c in enumerate(changes[:40])
         ],
+        notes=[PlanNote(c.login, "fax", "1", "2", "a fax is kept") for c in changes[:30]],
         active_users=users,
         desired_users=users,
     )
 
 
-def kept_in_full(page_text: str) -> dict[str, int]:
-    summaries = read(page_text).all("summary")
-    return {a: sum(s.split(" ")[1] == a for s in summaries) for a in ACTIONS}
+@dataclass
+class Kept:
+    """What a comment shows of a plan, by tier (see markdown.TIERS)."""
+
+    risky: int  # deactivated and reactivated users named
+    names: int  # created and updated users named
+    values: int  # updates with their values
+    context: int  # lines of whom a note or warning concerns
+    records: int  # creations with their record
+
+
+def kept(text: str, plan: Plan) -> Kept:
+    page = read(text)
+    codes = set(page.all("code"))
+    items = [e for e in page.elements if e.tag == "li"]
+    noted = [i for i in items if i.text.endswith("fax: 1 → 2")]
+    warned = [i for i in items if "stays active but their manager boss" in i.text]
+    changes = {i.text.split(" ", 1)[0]: i.text for i in items if i not in noted + warned}
+    by = {a: plan.by_action(a) for a in ACTIONS}
+    return Kept(
+        risky=sum(c.login in codes for a in ("deactivate", "reactivate") for c in by[a]),
+        names=sum(c.login in codes for a in ("create", "update") for c in by[a]),
+        values=sum("→" in changes.get(c.login, "") for c in by["update"]),
+        context=sum("details" in i.parents for i in noted + warned),
+        records=sum(": " in changes.get(c.login, "") for c in by["create"]),
+    )
 
 
 def test_a_large_plan_keeps_what_matters() -> None:
@@ -316,7 +439,7 @@ def test_a_large_plan_keeps_what_matters() -> None:
     # the summary first, then the note that the comment is cut, and where the rest is
     assert page.elements[0].tag == "h3"
     paragraphs = page.all("p")
-    assert paragraphs[0] == f"{summary_line(plan.summary())} {plan.unchanged} unchanged."
+    assert paragraphs[0] == f"{summary_line(plan.summary())} {plan.unchanged:,} unchanged."
     assert paragraphs[1].startswith("Cut to fit the 65,000-character limit of a comment.")
     assert ARTIFACT_NOTE in paragraphs[1]
     assert "Every deactivated and reactivated user is named above." in paragraphs[1]
@@ -324,48 +447,43 @@ def test_a_large_plan_keeps_what_matters() -> None:
     quotes = [e.text for e in page.elements if e.tag == "p" and "blockquote" in e.parents]
     lose = next(q for q in quotes if "will lose access" in q)
     regain = next(q for q in quotes if "will regain access" in q)
-    codes = set(page.all("code"))
     for change in plan.changes:
         if change.action == "deactivate":
-            assert change.login in lose and change.login in codes
+            assert change.login in lose
         if change.action == "reactivate":
-            assert change.login in regain and change.login in codes
-    # details are cut the least risky first: deactivations and reactivations kept
-    kept = kept_in_full(text)
-    assert kept["deactivate"] == 60 and kept["reactivate"] == 20
-    assert kept["update"] < 150
-    # a cut create or update is still listed, an update with its fields
-    briefs = [p for p in paragraphs if "without details:" in p]
-    assert any("updates without details:" in p for p in briefs)
-    assert "user.0100@acme (business_title, position, street)" in " ".join(briefs)
+            assert change.login in regain
+    # every update keeps its values ahead of the creations' records
+    shown = kept(text, plan)
+    assert shown.values == 150 and shown.records < 70
+    assert "is_active" not in text
     assert page.mentions() == []
-    # the warnings are folded after the first few
-    assert f"{40 - WARNINGS_SHOWN} more warnings" in page.all("summary")
 
 
-@pytest.mark.parametrize("limit", [65_000, 40_000, 20_000, 8_000, 4_000])
-def test_details_are_cut_in_reverse_order_of_risk(limit: int) -> None:
+@pytest.mark.parametrize("limit", [65_000, 40_000, 20_000, 8_000, 4_000, 2_000])
+def test_detail_is_given_up_in_tiers(limit: int) -> None:
     plan = large_plan()
     text = MarkdownRenderer(max_chars=limit).render(plan)
     assert len(text) <= limit
-    kept = kept_in_full(text)
-    total = plan.summary()
-    # an action loses details only once every less risky one has lost them all
-    for i, action in enumerate(CUT_ORDER):
-        if kept[action] < total[action]:
-            assert all(kept[later] == 0 for later in CUT_ORDER[:i]), (action, kept)
-    page = read(text)
-    codes = set(page.all("code"))
-    for change in plan.changes:
-        if change.action in ("deactivate", "reactivate"):
-            assert change.login in codes
+    shown = kept(text, plan)
+    whole = Kept(80, 220, 150, 40 + 30, 70)
+    # A tier shows anything only once every more needed tier is whole.
+    if shown.records:
+        assert shown.context == whole.context, (limit, shown)
+    if shown.context:
+        assert shown.values == whole.values, (limit, shown)
+    if shown.values:
+        assert shown.names == whole.names, (limit, shown)
+    if shown.names:
+        assert shown.risky == whole.risky, (limit, shown)
+    # an is_active-only detail is never shown: the name says it all
+    assert "is_active" not in text
 
 
 def test_the_cut_note_names_what_is_missing() -> None:
     text = MarkdownRenderer(max_chars=20_000).render(large_plan())
     (note,) = [line for line in text.splitlines() if line.startswith("_Cut to fit")]
     assert note.startswith("_Cut to fit the 20,000-character limit of a comment. Not shown here: ")
-    assert "the details of" in note and "150 updates" in note
+    assert "the records of 70 creations" in note and "the values of" in note
     assert FULL_PLAN in note
 
 
@@ -403,7 +521,7 @@ def test_a_huge_plan_fits_in_a_comment() -> None:
     assert len(text) <= MAX_CHARS == 65_000
     # the summary is kept whole, and the cut is said
     assert summary_line(plan.summary()) in text
-    assert "**1250 users will lose access (deactivated):**" in text
+    assert "**1,250 users will lose access (deactivated):**" in text
     assert "Safety guard tripped" in text
     assert text.count("<details>") == text.count("</details>")
     # more deactivated logins than a comment can hold: as many as fit, and the count
@@ -428,7 +546,7 @@ def test_a_tripped_guard_is_shown() -> None:
     plan = example_plan()
     guards.evaluate(plan, Threshold(1, percent=False), allow_mass_deactivation=False)
     text = MarkdownRenderer().render(plan)
-    head = text[: text.index("<details>")]
+    head = _head(text)
     assert "> [!CAUTION]" in head
     assert "**Safety guard tripped:** 2 deactivations exceed max&#95;deactivations" in head
     assert "`--allow-mass-deactivation`" in head
@@ -444,18 +562,29 @@ def test_an_edited_field_name_is_escaped() -> None:
     page = read(MarkdownRenderer().render(plan))
     assert "b" not in {e.tag for e in page.elements}
     assert page.mentions() == []
-    assert ["<b>x</b>|@all", "a", "b"] in table_rows(page)
-    assert "~ update daniel@acme: <b>x</b>|@all, position" in page.all("summary")
+    assert "daniel@acme position: Sales → CCS · <b>x</b>|@all: a → b" in page.all("li")
+    assert "<b>x</b>|@all" in page.all("code")
 
 
-def test_folded_warnings_give_way_to_the_details_of_deactivations() -> None:
-    plan = large_plan(counts={"create": 0, "update": 0, "reactivate": 0, "deactivate": 250})
-    plan.warnings = [
-        PlanWarning(c.login, f"{c.login} stays active but their manager {'m' * 60}@acme is gone")
-        for c in plan.changes
-    ]
-    text = MarkdownRenderer(max_chars=60_000).render(plan)
-    assert len(text) <= 60_000
-    assert kept_in_full(text)["deactivate"] == 250
-    note = next(line for line in text.splitlines() if line.startswith("_Cut to fit"))
-    assert "Not shown here: " in note and "warnings." in note
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=300, max_value=70_000))
+def test_any_limit_keeps_the_tiers_in_order(limit: int) -> None:
+    plan = large_plan()
+    text = MarkdownRenderer(max_chars=limit).render(plan)
+    assert len(text) <= limit
+    shown, whole = kept(text, plan), Kept(80, 220, 150, 40 + 30, 70)
+    assert not shown.records or shown.context == whole.context
+    assert not shown.context or shown.values == whole.values
+    assert not shown.values or shown.names == whole.names
+    assert not shown.names or shown.risky == whole.risky
+
+
+def test_a_long_list_shows_its_first_changes_and_folds_the_rest_with_their_values() -> None:
+    plan = large_plan(counts={"create": 12, "update": 30, "reactivate": 0, "deactivate": 0})
+    text = MarkdownRenderer().render(plan)
+    assert "Cut to fit" not in text
+    page = read(text)
+    assert {"10 more updates", "2 more creations"} <= set(page.all("summary"))
+    values = [e for e in page.elements if e.tag == "li" and "position: old" in e.text]
+    assert len(values) == 30
+    assert sum("details" not in e.parents for e in values) == OPEN

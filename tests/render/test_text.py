@@ -7,7 +7,7 @@ import pytest
 from golden import TARGET, check_golden, example_plan
 
 from reconciler import guards
-from reconciler.plan import Change, FieldChange, Plan, PlanWarning, summary_line
+from reconciler.plan import Change, FieldChange, Plan, PlanNote, PlanWarning, summary_line
 from reconciler.render import render_plan
 from reconciler.render.text import LEGEND, TextRenderer, use_color
 from reconciler.settings import Threshold
@@ -170,3 +170,19 @@ def test_invisible_characters_are_shown_escaped(raw: str, shown: str) -> None:
     assert f"deactivate {shown}\n" in text
     assert f"(environment: {shown})" in text
     assert raw not in text
+
+
+def test_a_repeated_note_gives_its_reason_once_and_every_user_a_line() -> None:
+    reason = "Pipedrive's API cannot set a name; a new user's name is their email until they accept"
+    notes = [PlanNote(f"u{i}@acme.com", "name", None, f"User {i}", reason) for i in range(391)]
+    notes.append(PlanNote("john@acme.com", "access", [{"app": "sales", "admin": False}], [], "No"))
+    plan = Plan(target="sim:c.json", changes=[], unchanged=392, system="pipedrive", notes=notes)
+    lines = TextRenderer().render(plan).splitlines()
+    start = lines.index("Notes (differences apply cannot change; not counted as changes):")
+    assert lines[start + 1] == f"  name, 391 users: {reason}"
+    assert lines[start + 2] == '  = u0@acme.com name: (empty) -> "User 0"'
+    assert (
+        lines[start + 393]
+        == '  = john@acme.com access: [{"app": "sales", "admin": false}] -> [] (No)'
+    )
+    assert sum(reason in line for line in lines) == 1

@@ -85,9 +85,7 @@ def test_past_the_budget_every_request_is_429_until_midnight(make_api: MakeApi) 
         assert response.json() == {
             "success": False,
             "error": "Request over limit",
-            "error_info": (
-                "Please check developers.pipedrive.com for more information about Pipedrive API."
-            ),
+            "error_info": "Please check developers.pipedrive.com",
             "data": None,
             "additional_data": None,
             "errorCode": 429,

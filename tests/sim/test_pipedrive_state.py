@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.sim import pipedrive_state
-from reconciler.sim.pipedrive_state import DEFAULTS, USER_FIELDS, PipedriveStore
+from reconciler.sim.pipedrive_state import DEFAULTS, USER_FIELDS, PipedriveStore, permission_set_id
 from reconciler.sim.state import StateError
 
 from .test_pipedrive import company
@@ -30,9 +30,54 @@ def test_missing_fields_are_filled_in_and_unknown_ones_kept() -> None:
     assert list(user) == [*USER_FIELDS, "extra"]
     assert user["name"] == "me@acme.com"
     assert user["extra"] == [1]
-    assert {k: user[k] for k in DEFAULTS if k != "is_you"} == {
-        k: v for k, v in DEFAULTS.items() if k != "is_you"
+    left = ("is_you", "access")
+    assert {k: user[k] for k in DEFAULTS if k not in left} == {
+        k: v for k, v in DEFAULTS.items() if k not in left
     }
+    # Access is shown as the vendor shows every entry: admin and permission_set_id filled in.
+    assert user["access"] == [
+        {"app": "sales", "admin": False, "permission_set_id": permission_set_id("sales", False)}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ({"app": "sales"}, {"app": "sales", "admin": False}),
+        ({"app": "global", "admin": True}, {"app": "global", "admin": True}),
+        ({"app": "nova"}, {"app": "nova", "admin": False}),
+        ({"app": "atlas", "admin": False}, {"app": "atlas", "admin": False}),
+    ],
+)
+def test_access_entries_from_a_file_are_filled_in(
+    given: dict[str, Any], shown: dict[str, Any]
+) -> None:
+    store = PipedriveStore(
+        [{"id": 7, "email": "me@acme.com", "active_flag": True, "is_you": True, "access": [given]}]
+    )
+    [entry] = store.get(7)["access"]  # type: ignore[index]
+    assert entry == {**shown, "permission_set_id": permission_set_id(shown["app"], shown["admin"])}
+
+
+def test_a_permission_set_given_in_a_file_is_kept() -> None:
+    item = {"app": "sales", "permission_set_id": "62cc4d7f-4038-4352-abf3-a8c1c822b631"}
+    store = PipedriveStore(
+        [{"id": 7, "email": "m@acme.com", "active_flag": True, "is_you": True, "access": [item]}]
+    )
+    assert store.get(7)["access"] == [{**item, "admin": False}]  # type: ignore[index]
+
+
+def test_a_lone_surrogate_in_a_name_is_saved_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "company.json"
+    owner = '{"id": 7, "email": "m@acme.com", "active_flag": true, "is_you": true'
+    path.write_text(f'[{owner}, "name": "A\\ud800"}}]')
+    store = PipedriveStore.load(path, persist=True)
+    user = store.get(7)
+    assert user is not None and user["name"] == "A\ud800"
+    store.put({**user, "active_flag": True})
+    text = path.read_text(encoding="utf-8")
+    assert '"A\\ud800"' in text
+    assert PipedriveStore.load(path, persist=False).get(7)["name"] == "A\ud800"  # type: ignore[index]
 
 
 def test_emails_are_found_in_any_letter_case_and_deleted_ones_apart() -> None:

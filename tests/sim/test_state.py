@@ -207,3 +207,14 @@ def test_the_tenant_file_survives_a_kill_mid_write(tmp_path: Path) -> None:
         users = json.loads(path.read_text(encoding="utf-8"))
         assert isinstance(users, list)
         assert 10_000 <= len(users) <= 10_007
+
+
+def test_a_lone_surrogate_in_a_name_is_saved_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "tenant.json"
+    path.write_text('[{"login": "a@x", "email": "a@x.com", "name": "A\\ud800"}]')
+    store = TenantStore.load(path, persist=True)
+    user = store.get("a@x")
+    assert user is not None and user["name"] == "A\ud800"
+    store.put([{**user, "position": "CCS"}])
+    assert '"A\\ud800"' in path.read_text(encoding="utf-8")
+    assert TenantStore.load(path, persist=False).get("a@x")["name"] == "A\ud800"  # type: ignore[index]

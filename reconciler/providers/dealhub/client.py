@@ -10,13 +10,11 @@ reconciler.http's.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
-
-import httpx
 
 from reconciler import redact
 from reconciler.errors import ResponseError
@@ -30,6 +28,11 @@ from reconciler.http import (
 )
 from reconciler.providers.dealhub.fields import READ_FIELDS
 
+#: What an asynchronous request id may be before it goes into a URL path: the
+#: vendor shows ten hex digits (`4D114DAD97`) and a UUID; letters, digits, `-`
+#: and `_`, at most 64 of them, cover both and leave nothing to escape.
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 @dataclass
 class UpsertAnswer:
@@ -38,8 +41,8 @@ class UpsertAnswer:
     kind: "ok" (every user done), "errors" (per-user failures in `errors`),
     "async" (follow `request_id`), "rejected" (HTTP 400: the whole batch),
     "unknown" (a 200 whose body we cannot read: verification decides).
-    `request_id` is masked like every server string: pass it back to
-    `DealHubClient.request_status`, which polls with the id the server gave.
+    `request_id` is shaped like an id (REQUEST_ID) and holds no token, or the
+    answer is "unknown": only such an id is ever put in a URL.
     """
 
     kind: str
@@ -50,11 +53,6 @@ class UpsertAnswer:
 
 class DealHubClient(JsonClient):
     """A client for the DealHub User API (see the module docstring)."""
-
-    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
-        super().__init__(http, **kwargs)
-        # The id each masked request id stands for: polls go back with the server's own.
-        self._request_ids: dict[str, str] = {}
 
     # -- the three calls ------------------------------------------------------
 
@@ -86,8 +84,8 @@ class DealHubClient(JsonClient):
         except ValueError:
             return UpsertAnswer("unknown", message="the answer was not JSON")
         if isinstance(data, dict):
-            if data.get("request_id"):
-                return self._async(answer.raw_json()["request_id"], data["request_id"])
+            if "request_id" in data:
+                return _async(answer.raw_json()["request_id"])
             errors = data.get("errors")
             if isinstance(errors, list) and errors:
                 found: dict[str, str] = {}
@@ -101,11 +99,16 @@ class DealHubClient(JsonClient):
         return UpsertAnswer("unknown", message="the answer was not a JSON object")
 
     def request_status(self, request_id: str) -> dict[str, Any]:
-        """The state of an asynchronous request, by the id `upsert_users` gave."""
-        raw = self._request_ids.get(request_id, request_id)
-        path = f"/api/v1/request/{quote(raw, safe='')}/status"
-        shown = f"/api/v1/request/{quote(request_id, safe='')}/status"
-        answer = self._send("GET", path, kind="status", shown_path=shown)
+        """The state of an asynchronous request, by the id `upsert_users` gave.
+
+        The id is checked again (REQUEST_ID, no token in it) before it goes into
+        the URL: ResponseError, and nothing sent, for any other.
+        """
+        problem = request_id_problem(request_id)
+        if problem is not None:
+            raise ResponseError(f"{self.target} gave a request_id that {problem}: not polled")
+        path = f"/api/v1/request/{request_id}/status"
+        answer = self._send("GET", path, kind="status")
         if answer.status != 200:
             raise self._unexpected(answer)
         data = self._json(answer)
@@ -116,17 +119,33 @@ class DealHubClient(JsonClient):
             )
         return data
 
-    def _async(self, raw: Any, shown: Any) -> UpsertAnswer:
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            return UpsertAnswer("unknown", message=f"an unreadable request_id: {shown!r}"[:300])
-        raw, shown = str(raw), str(shown)
-        # Two ids that mask alike must still poll their own request.
-        unique, n = shown, 1
-        while self._request_ids.get(unique, raw) != raw:
-            n += 1
-            unique = f"{shown}#{n}"
-        self._request_ids[unique] = raw
-        return UpsertAnswer("async", request_id=unique)
+
+def request_id_problem(raw: Any) -> str | None:
+    """Why `raw` may not go into a URL as a request id, or None when it may.
+
+    It must be a string shaped like an id (REQUEST_ID) and hold no registered
+    token: a server that answers with the token as its id must not make the
+    tool put the token in a URL path.
+    """
+    if not isinstance(raw, str):
+        return f"is {_describe(raw)}, not a string"
+    if redact.redact(raw) != raw:
+        return "contains the API token"
+    if not REQUEST_ID.fullmatch(raw):
+        shown = _quoted(raw)
+        return f"is not shaped like an id (1 to 64 letters, digits, '-' or '_'): {shown}"
+    return None
+
+
+def _async(raw: Any) -> UpsertAnswer:
+    """An asynchronous write's answer: its id to poll, or "unknown" when it cannot be polled."""
+    if type(raw) is int and raw >= 0:
+        raw = str(raw)  # a number is shaped like an id too
+    problem = request_id_problem(raw)
+    if problem is not None:
+        # Verification decides what was written; the message names no token (see above).
+        return UpsertAnswer("unknown", message=f"a request_id that {problem}"[:300])
+    return UpsertAnswer("async", request_id=raw)
 
 
 def _check_users(data: list[Any], where: str, *, token_seen: bool) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import AuthError, Problem, ReconcilerError
-from reconciler.http import TokenSource
+from reconciler.http import RetryLater, TokenSource
 from reconciler.plan import Change, PlanWarning
 from reconciler.progress import Progress
-from reconciler.providers.base import Capabilities, OpenOptions, WriteResult
+from reconciler.providers.base import Capabilities, OpenOptions, WriteResult, WriteStatus
 from reconciler.providers.dealhub import rules
 from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer, connect
 from reconciler.providers.dealhub.fields import COMPARED_FIELDS, USER_FIELDS, WRITE_ONLY_FIELDS
@@ -165,6 +165,16 @@ class DealHubRemote:
                 if change.login not in result.status:
                     result.mark([change.login], "skipped", str(exc))
             result.abort = "not attempted: the token was rejected during apply"
+        except RetryLater as exc:
+            # The server asked for a longer wait than the tool's patience (or kept
+            # answering 429): the batches after this one would meet it too. After a
+            # 429 nothing was made: the next run takes it up.
+            status: WriteStatus = "skipped" if exc.nothing_done else "pending"
+            message = f"not made: {exc}" if exc.nothing_done else str(exc)
+            for change in batch:
+                if change.login not in result.status:
+                    result.mark([change.login], status, message)
+            result.abort = str(exc)
         except ReconcilerError as exc:
             # This batch's fate is unknown (no answer after retries); the
             # verification read decides.

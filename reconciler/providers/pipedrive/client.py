@@ -1,8 +1,9 @@
 """The Pipedrive Users API client, on the shared HTTP layer (reconciler.http).
 
-Three calls, nothing else: `GET /v1/users` (every user; each page a call when
-the server pages with `additional_data.pagination`), `POST /v1/users` (create)
-and `PUT /v1/users/{id}` with `{"active_flag": bool}` alone (reactivate,
+Four calls, nothing else: `GET /v1/users/me` (the token's own user, which is
+never deactivated), `GET /v1/users` (every user; each page a call when the
+server pages with `additional_data.pagination`), `POST /v1/users` (create) and
+`PUT /v1/users/{id}` with `{"active_flag": bool}` alone (reactivate,
 deactivate). The token travels only in the `x-api-token` header.
 
 What differs from DealHub's retries, and why:
@@ -11,18 +12,19 @@ What differs from DealHub's retries, and why:
   a user found there is reported from the list, never created twice. A refusal
   of a repeated create (the vendor's duplicate-email 400) is checked the same way.
 - A 429 is waited out on the vendor's numbers (Retry-After, else
-  `x-ratelimit-reset`), a bounded number of times, and nothing is sent before
-  the wait is over: the vendor's edge blocks a client that keeps sending after
-  429s. A 429 for the daily budget (its headers say so) is not waited out: the
-  run stops and the rest is left for the next one.
+  `x-ratelimit-reset`), a bounded number of times, each wait within the one
+  patience (reconciler.http.PATIENCE), and nothing is sent before the wait is
+  over: the vendor's edge blocks a client that keeps sending after 429s. A 429
+  for the daily budget (its headers say so), a wait beyond the patience, or
+  429s past the bounded number stop the run: the rest is left for the next one.
 - A 403 that is not JSON is that edge's block page: the run stops at once,
   nothing is retried.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,14 +39,20 @@ from reconciler.errors import ApiError, AuthError, ResponseError, TransportError
 from reconciler.http import (
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
-    MAX_RETRY_AFTER,
+    MAX_WAITS,
+    PATIENCE,
     SIM_PREFIX,
     Answer,
     JsonClient,
+    RateLimited,
+    RetryLater,
     RetryPolicy,
     TokenSource,
+    Unsure,
+    duration_text,
+    header_count,
+    header_seconds,
     open_http,
-    reason,
     retry_after_seconds,
 )
 from reconciler.progress import Progress
@@ -57,10 +65,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("reconciler.pipedrive")
 
 TOKEN_HEADER = "x-api-token"
-READ_COST = CAPABILITIES.read_cost
+#: The vendor's token costs (x-token-cost in its OpenAPI description): GET /v1/users/me
+#: ("Get current user data") and GET /v1/users (each page).
+ME_COST = 2
+LIST_COST = 20
+#: One whole read: the token's own user, then the list (what a plan's verification costs).
+READ_COST = LIST_COST + ME_COST
 WRITE_COST = CAPABILITIES.write_cost
-#: A burst window is two seconds; a wait longer than this is for the daily budget.
-LONGEST_BURST_WAIT = 60.0
+#: A burst window is two seconds; a 429 asking to wait longer than the patience
+#: is for the daily budget.
+LONGEST_BURST_WAIT = PATIENCE
 DAY = 86400.0
 #: Consecutive 429s for one request, with no Retry-After, taken to be the daily budget.
 PERSISTENT_429 = 3
@@ -69,7 +83,6 @@ MAX_PAGES = 10_000
 #: Consecutive JSON 403s on writes after which the token is taken to lack admin rights.
 FORBIDDEN_STREAK = 3
 _ERROR_STATUSES = frozenset({400, 404, 409, 410, 415, 422})
-_RETRIED_5XX = frozenset({500, 502, 503, 504})
 
 
 @dataclass
@@ -89,23 +102,21 @@ class RateLimits:
     daily_token_limit: int | None = None
     daily_token_remaining: int | None = None
 
+    #: The seconds `x-ratelimit-reset` names, read as a wait (math.inf: too long to be one).
+    reset_seconds: float | None = None
+
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimits:
+        """Each header read defensively (reconciler.http.header_count): junk is None."""
         return cls(
-            limit=_whole(headers.get("x-ratelimit-limit")),
-            remaining=_whole(headers.get("x-ratelimit-remaining")),
-            reset=_whole(headers.get("x-ratelimit-reset")),
-            daily_requests_left=_whole(headers.get("x-daily-requests-left")),
-            daily_token_limit=_whole(headers.get("x-daily-ratelimit-token-limit")),
-            daily_token_remaining=_whole(headers.get("x-daily-ratelimit-token-remaining")),
+            limit=header_count(headers.get("x-ratelimit-limit")),
+            remaining=header_count(headers.get("x-ratelimit-remaining")),
+            reset=header_count(headers.get("x-ratelimit-reset")),
+            daily_requests_left=header_count(headers.get("x-daily-requests-left")),
+            daily_token_limit=header_count(headers.get("x-daily-ratelimit-token-limit")),
+            daily_token_remaining=header_count(headers.get("x-daily-ratelimit-token-remaining")),
+            reset_seconds=header_seconds(headers.get("x-ratelimit-reset")),
         )
-
-
-def _whole(value: str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isdigit() else None
 
 
 class Blocked(ApiError):
@@ -116,12 +127,7 @@ class BudgetSpent(ApiError):
     """The company's daily token budget is spent (or would be by the next call)."""
 
 
-class RateLimited(TransportError):
-    """Still rate-limited after the bounded number of waits."""
-
-
-class _Unsure(Exception):
-    """A create may or may not have been made: its answer was lost, or was a 5xx."""
+__all__ = ["Blocked", "BudgetSpent", "PipedriveClient", "RateLimited", "RetryLater", "connect"]
 
 
 class PipedriveClient(JsonClient):
@@ -149,7 +155,7 @@ class PipedriveClient(JsonClient):
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         max_response_bytes: int | None = None,
         expected_users: int = 0,
-        max_waits: int = 5,
+        max_waits: int = MAX_WAITS,
         reserve: int = READ_COST,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -163,19 +169,21 @@ class PipedriveClient(JsonClient):
             total_timeout=total_timeout,
             max_response_bytes=max_response_bytes,
             expected_users=expected_users,
+            max_waits=max_waits,
+            wall=wall,
         )
         self.users_path = users_path
         self.rate = RateLimits()
-        self.max_waits = max_waits
         self.reserve = reserve
         self._clock = clock
-        self._wall = wall
         #: Seconds until the budget resets, as the last daily 429's Retry-After said.
         self._budget_wait: float | None = None
         #: The server's time of day minus `wall`, from the last answer's Date header.
         self._server_offset = 0.0
         #: No request leaves before this moment of `clock` (a 429's wait, a spent window).
         self._hold_until = 0.0
+        #: What asked for the hold, to name when it is longer than the patience.
+        self._hold_reason = ""
         self._forbidden = 0
 
     def _secrets_in(self, headers: httpx.Headers) -> list[str]:
@@ -192,59 +200,191 @@ class PipedriveClient(JsonClient):
 
     # -- reading --------------------------------------------------------------
 
+    def get(self, path: str, *, kind: str, cost: int) -> Answer:
+        """One GET through the client's paced, budgeted, retried call (review --details)."""
+        return self._send("GET", path, kind=kind, cost=cost)
+
     def read(self) -> list[dict[str, Any]]:
         """Every user of the company as the API shows it, deleted ones included.
 
-        One `GET /v1/users`; when the answer carries `additional_data.pagination`
-        with `more_items_in_collection: true`, the next page is asked with
-        `start` (the server's `next_start`) and `limit`, each page a call. Every
-        entry is checked (types, one id and one live email each) before anyone
-        diffs the list: ResponseError names the first problem.
+        First `GET /v1/users/me`, the token's own user; then `GET /v1/users`,
+        and when the answer carries `additional_data.pagination` with
+        `more_items_in_collection: true`, the next page with `start` (the
+        server's `next_start`) and `limit`, each page a call. Every entry is
+        checked (types, one id and one live email each) before anyone diffs
+        the list, and the token's own user is marked `is_you: true` whatever
+        the list's flags say: a list whose `is_you` contradicts `/users/me` is
+        refused. ResponseError names the first problem: an answer that cannot
+        be read as the whole list is never taken for a shorter one.
         """
+        left = self.rate.daily_token_remaining
+        if left is not None and left < READ_COST:
+            # Half a read spends tokens and shows nothing: do not start it.
+            raise BudgetSpent(self._budget_message(left))
+        me = self._me()
         users, token_seen = self._list()
         self._check(users, token_seen)
+        self._mark_you(users, me)
         return users
 
+    def _me(self) -> int:
+        """The id of the token's own user, from `GET /v1/users/me`."""
+        path = self.users_path + "/me"
+        answer = self._send("GET", path, kind="read", cost=ME_COST)
+        if answer.status != 200:
+            raise self._read_error(answer, path)
+        body = self._json(answer)
+        where = f"{self.target} answered GET {path}"
+        if not isinstance(body, dict) or body.get("success") is not True:
+            raise ResponseError(f"{where} with {self._kind(body)}, not {{success: true, data}}")
+        data = body.get("data")
+        user_id = data.get("id") if isinstance(data, dict) else None
+        if type(user_id) is not int or user_id < 1:
+            raise ResponseError(f"{where} with no user id: the token's own user is unknown")
+        return user_id
+
+    def _mark_you(self, users: list[dict[str, Any]], me: int) -> None:
+        """Mark user `me` as the token's own (`is_you: true`); refuse flags that contradict it."""
+        where = f"{self.target} answered GET {self.users_path}"
+        mine = None
+        for user in users:
+            if user["id"] == me:
+                mine = user
+            elif user.get("is_you") is True:
+                raise ResponseError(
+                    f"{where} with user id {user['id']} flagged as the token's own (is_you), "
+                    f"but GET {self.users_path}/me names user id {me}: refusing a list that "
+                    "could deactivate the token's own user"
+                )
+        if mine is None or mine.get("is_deleted") is True:
+            raise ResponseError(
+                f"{where} without the token's own user (id {me}, from "
+                f"GET {self.users_path}/me) among its live users: refusing the list"
+            )
+        if mine.get("is_you") is False:
+            raise ResponseError(
+                f"{where} with the token's own user (id {me}, from GET {self.users_path}/me) "
+                "flagged is_you: false: refusing a list that could deactivate it"
+            )
+        mine["is_you"] = True
+
     def _list(self) -> tuple[list[dict[str, Any]], bool]:
+        """Every page of the list, read whole; ResponseError for any page that cannot be."""
         users: list[dict[str, Any]] = []
+        ids: set[int] = set()
         token_seen = False
         start = 0
         query = ""
-        for _ in range(MAX_PAGES):
-            answer = self._call("GET", self.users_path + query, kind="read", cost=READ_COST)
+        received = 0
+        where = f"{self.target} answered GET {self.users_path}"
+        for page in range(1, MAX_PAGES + 1):
+            answer = self._send("GET", self.users_path + query, kind="read", cost=LIST_COST)
             if answer.status != 200:
-                raise self._read_error(answer)
-            data, pagination = self._envelope(answer)
-            token_seen = token_seen or answer.held_secret
-            users.extend(data)
-            if pagination is None or pagination.get("more_items_in_collection") is not True:
-                return users, token_seen
-            following = pagination.get("next_start")
-            if type(following) is not int:
-                following = start + len(data)
-            if not data or following <= start:
+                raise self._read_error(answer, self.users_path)
+            # The cap on one answer holds for the whole list: pages cannot add up past it.
+            received += len(answer.body)
+            if received > self.max_response_bytes:
                 raise ResponseError(
-                    f"{self.target} answered GET {self.users_path} with a page that does not "
-                    "move on (more_items_in_collection without a later start)"
+                    f"{where} with pages that add up to more than the most one list may hold "
+                    f"({self.max_response_bytes} bytes): refusing it"
+                )
+            data, pagination = self._envelope(answer, page, start)
+            token_seen = token_seen or answer.held_secret
+            for user in data:
+                user_id = user.get("id") if isinstance(user, dict) else None
+                if type(user_id) is not int:
+                    continue  # _check names it
+                if user_id in ids:
+                    # A page repeating users never ends the list: refuse it now.
+                    raise ResponseError(
+                        f"{where} with user id {user_id} twice (page {page} repeats an earlier one)"
+                    )
+                ids.add(user_id)
+            users.extend(data)
+            if pagination is None or pagination["more_items_in_collection"] is False:
+                return users, token_seen
+            if not data:
+                raise ResponseError(
+                    f"{where} with an empty page {page} that says more users follow "
+                    "(more_items_in_collection: true): the list would never end"
+                )
+            following = pagination.get("next_start", start + len(data))
+            if following <= start:
+                raise ResponseError(
+                    f"{where} with page {page} whose next_start ({following}) does not move "
+                    f"on from its start ({start}): the list would never end"
                 )
             start = following
             limit = pagination.get("limit")
-            query = f"?start={start}" + (f"&limit={limit}" if type(limit) is int else "")
-        raise ResponseError(f"{self.target} answered GET {self.users_path} with too many pages")
+            query = f"?start={start}" + (f"&limit={limit}" if limit is not None else "")
+        raise ResponseError(
+            f"{where} with more than {MAX_PAGES} pages: refusing a list that does not end"
+        )
 
-    def _envelope(self, answer: Answer) -> tuple[list[Any], dict[str, Any] | None]:
+    def _envelope(
+        self, answer: Answer, page: int, start: int
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """A page's users and its checked pagination (None: the last or only page).
+
+        `{success: true, data: [...]}`, with `additional_data.pagination` when
+        the server pages: `more_items_in_collection` a JSON boolean, `start`,
+        `limit` and `next_start` whole numbers when given. `data: null` is not
+        an empty company (the token's own user is always in it): an error.
+        """
         where = f"{self.target} answered GET {self.users_path}"
+        if page > 1:
+            where += f" (page {page}, start {start})"
         body = self._json(answer)
         if not isinstance(body, dict) or body.get("success") is not True:
             raise ResponseError(f"{where} with {self._kind(body)}, not {{success: true, data}}")
         data = body.get("data")
-        if data is None:
-            data = []
         if not isinstance(data, list):
-            raise ResponseError(f"{where} with data that is {self._kind(data)}, not a list")
+            raise ResponseError(
+                f"{where} with data that is {self._kind(data)}, not the list of users"
+            )
         extra = body.get("additional_data")
-        pagination = extra.get("pagination") if isinstance(extra, dict) else None
-        return data, pagination if isinstance(pagination, dict) else None
+        if extra is not None and not isinstance(extra, dict):
+            raise ResponseError(
+                f"{where} with additional_data that is {self._kind(extra)}, not an object"
+            )
+        pagination = extra.get("pagination") if extra is not None else None
+        if pagination is None:
+            if page > 1:
+                raise ResponseError(f"{where} without the pagination of the page it asked for")
+            return data, None
+        if not isinstance(pagination, dict):
+            raise ResponseError(
+                f"{where} with a pagination that is {self._kind(pagination)}, not an object"
+            )
+        more = pagination.get("more_items_in_collection")
+        if type(more) is not bool:
+            raise ResponseError(
+                f"{where} with more_items_in_collection {_shown_value(more)}, not true or "
+                "false: cannot tell whether more users follow"
+            )
+        for name, least in (("start", 0), ("limit", 1), ("next_start", 0)):
+            if name not in pagination:
+                continue
+            value = pagination[name]
+            if type(value) is not int or value < least:
+                raise ResponseError(
+                    f"{where} with pagination {name} {_shown_value(value)}, not a whole "
+                    f"number of at least {least}"
+                )
+        if pagination.get("start", start) != start:
+            raise ResponseError(
+                f"{where} with a page that starts at {pagination['start']}, not at {start} "
+                "as asked: users would be missed or read twice"
+            )
+        if more and "next_start" in pagination:
+            # Past this page's users is a gap: users between would be missed.
+            furthest = start + max(len(data), pagination.get("limit", 0))
+            if pagination["next_start"] > furthest:
+                raise ResponseError(
+                    f"{where} with next_start {pagination['next_start']} beyond the page's "
+                    f"end ({furthest}): users between would be missed"
+                )
+        return data, pagination
 
     def _check(self, users: list[Any], token_seen: bool) -> None:
         where = f"{self.target} answered GET {self.users_path}"
@@ -271,18 +411,18 @@ class PipedriveClient(JsonClient):
                 )
             emails[email] = user["id"]
 
-    def _read_error(self, answer: Answer) -> ApiError:
+    def _read_error(self, answer: Answer, path: str) -> ApiError:
         message = self._message(answer)
         if answer.status == 401:
             return self._rejected(answer)
         if answer.status == 402:
             return ApiError(
-                f"{self.target} refused GET {self.users_path} (HTTP 402: {message}): the "
+                f"{self.target} refused GET {path} (HTTP 402: {message}): the "
                 "company account is not open (billing)"
             )
         if answer.status == 403:
             return AuthError(
-                f"{self.target} refused GET {self.users_path} with the token from "
+                f"{self.target} refused GET {path} with the token from "
                 f"{self._token_origin} (HTTP 403: {message})"
             )
         return self._unexpected(answer)
@@ -316,9 +456,17 @@ class PipedriveClient(JsonClient):
                 # The reserve kept for it: what was done is still checked.
                 result.verify_anyway = True
                 continue
-            except RateLimited as exc:
-                status, message = "pending", str(exc)
+            except RetryLater as exc:
+                # A wait past the patience: stop the run here. After a 429 (or before
+                # sending) nothing was made: the next run takes it up.
+                if exc.nothing_done:
+                    result.mark([key], "skipped", f"not made: {exc}")
+                else:
+                    result.mark([key], "pending", str(exc))
+                result.abort = str(exc)
+                continue
             except TransportError as exc:
+                # Unreachable: stop the run here; whether the change was made is unknown.
                 result.mark([key], "pending", str(exc))
                 result.abort = str(exc)
                 continue
@@ -361,10 +509,15 @@ class PipedriveClient(JsonClient):
                 if found is not None:
                     return self._judged_found(found, body)
             try:
-                answer = self._call(
-                    "POST", self.users_path, kind="create", cost=WRITE_COST, body=body, once=True
+                answer = self._send(
+                    "POST",
+                    self.users_path,
+                    kind="create",
+                    cost=WRITE_COST,
+                    json_body=body,
+                    once=True,
                 )
-            except _Unsure as exc:
+            except Unsure as exc:
                 unsure = str(exc)
                 self._sleep(self._retry.backoff(attempt, self._rng))
                 continue
@@ -387,7 +540,7 @@ class PipedriveClient(JsonClient):
             return "failed", "not sent: an update needs the user's id and active_flag"
         path = f"{self.users_path}/{user_id}"
         body = {"active_flag": active}
-        answer = self._call("PUT", path, kind="update", cost=WRITE_COST, body=body)
+        answer = self._send("PUT", path, kind="update", cost=WRITE_COST, json_body=body)
         if answer.status // 100 != 2:
             return self._refused(answer)
         user = self._user_of(answer)
@@ -478,132 +631,77 @@ class PipedriveClient(JsonClient):
             return "pending", f"{where} with HTTP {status}: {message}"
         return "failed", f"{where} with HTTP {status}: {message}"
 
-    # -- one call, paced and retried -------------------------------------------
+    # -- the retry loop's hooks (reconciler.http.JsonClient._send) ------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: str,
-        cost: int,
-        body: Any = None,
-        once: bool = False,
-    ) -> Answer:
-        """Send one request until it has an answer worth returning.
-
-        `once`: the request must not be repeated blindly (a create): a lost
-        answer or a 5xx raises _Unsure instead. A 429 is waited out (bounded)
-        whatever the request, since the vendor did nothing with it.
-        """
-        content = None
-        if body is not None:
-            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        attempt = 0
-        waits = 0
-        while True:
-            self._pace(cost, writing=method != "GET")
-            self.requests.add(kind)
-            try:
-                answer = self._exchange(method, path, path, content)
-            except httpx.ConnectError as exc:
-                # Nothing reached the server: repeating is safe for any request.
-                error: ApiError = TransportError(f"cannot reach {self.target}: {reason(exc)}")
-            except httpx.TimeoutException:
-                error = TransportError(f"{self.target} did not answer {method} {path} in time")
-                if once:
-                    raise _Unsure(str(error)) from None
-            except httpx.TransportError as exc:
-                error = TransportError(
-                    f"{self.target} dropped the connection during {method} {path}: {reason(exc)}"
-                )
-                if once:
-                    raise _Unsure(str(error)) from None
-            except httpx.DecodingError as exc:
-                raise ResponseError(
-                    f"{self.target} answered {method} {path} with a body that cannot be "
-                    f"decoded: {reason(exc)}"
-                ) from None
-            else:
-                self._note(answer)
-                status = answer.status
-                if status == 403 and not _is_json(answer):
-                    raise Blocked(
-                        f"{self.target} blocked this client (HTTP 403, an HTML page from the "
-                        "vendor's edge) for sending after rate limits: stopped at once, "
-                        "nothing retried; wait several minutes before running again"
-                    )
-                if status == 401:
-                    raise self._rejected(answer)
-                if status == 429:
-                    waits += 1
-                    self._wait_out(answer, cost, waits, method, path)
-                    continue
-                if status not in _RETRIED_5XX:
-                    return answer
-                if once:
-                    raise _Unsure(f"{self.target} answered {method} {path} with HTTP {status}")
-                attempt += 1
-                if attempt >= self._retry.attempts:
-                    return answer
-                self._sleep(self._retry.backoff(attempt, self._rng))
-                continue
-            attempt += 1
-            if attempt >= self._retry.attempts:
-                raise error
-            log.debug("retrying after %s", error)
-            self._sleep(self._retry.backoff(attempt, self._rng))
-
-    def _pace(self, cost: int, *, writing: bool) -> None:
+    def _before_send(self, method: str, cost: int) -> None:
         """Wait out a hold, and refuse a call the daily budget cannot pay for."""
         wait = self._hold_until - self._clock()
         if wait > 0:
+            self._bounded(wait, None, self._hold_reason)
             self._sleep(wait)
         left = self.rate.daily_token_remaining
-        needed = cost + (self.reserve if writing else 0)
+        needed = cost + (self.reserve if method != "GET" else 0)
         if left is not None and left < needed:
             raise BudgetSpent(self._budget_message(left))
 
-    def _note(self, answer: Answer) -> None:
+    def _observe(self, answer: Answer) -> None:
         self.rate = RateLimits.from_headers(answer.headers)
         served = _epoch(answer.headers.get("date"))
         if served is not None:
             self._server_offset = served - self._wall()
-        if self.rate.remaining == 0 and self.rate.reset:
+        reset = self.rate.reset_seconds
+        if self.rate.remaining == 0 and reset:
             # The window is spent: the next request would be a 429.
-            self._hold(float(self.rate.reset))
+            self._hold(reset, "x-ratelimit-remaining: 0 with its x-ratelimit-reset")
 
-    def _hold(self, seconds: float) -> None:
-        self._hold_until = max(self._hold_until, self._clock() + seconds)
+    def _refusal(self, answer: Answer) -> ApiError | None:
+        if answer.status == 403 and not _is_json(answer):
+            return Blocked(
+                f"{self.target} blocked this client (HTTP 403, an HTML page from the "
+                "vendor's edge) for sending after rate limits: stopped at once, "
+                "nothing retried; wait several minutes before running again"
+            )
+        if answer.status == 401:
+            return self._rejected(answer)
+        return None  # a JSON 403 is the caller's: a write refused for rights
 
-    def _wait_out(self, answer: Answer, cost: int, waits: int, method: str, path: str) -> None:
+    def _pause(self, seconds: float) -> None:
+        # Nothing is sent before the hold is over (_before_send sleeps it out).
+        level = logging.WARNING if seconds >= 5 else logging.DEBUG
+        log.log(level, "%s is rate limiting; waiting %.0f s", self.target, seconds)
+        self._hold(seconds, "a 429's wait")
+
+    def _hold(self, seconds: float, why: str) -> None:
+        until = self._clock() + seconds
+        if until > self._hold_until:
+            self._hold_until, self._hold_reason = until, why
+
+    def _throttled(self, answer: Answer, waits: int, cost: int) -> float:
         rate = self.rate
-        asked = retry_after_seconds(answer.headers.get("Retry-After"), time.time())
+        asked = retry_after_seconds(answer.headers.get("Retry-After"), self._wall())
+        budget_left = any(
+            left is not None and left >= cost
+            for left in (rate.daily_token_remaining, rate.daily_requests_left)
+        )
         daily = (
             (rate.daily_token_remaining is not None and rate.daily_token_remaining < cost)
             # Tokens or requests left, by the server's reading: fewer than this call costs
             # is the budget either way (a burst 429 leaves the day's numbers high).
             or (rate.daily_requests_left is not None and rate.daily_requests_left < cost)
-            or (asked is not None and asked > LONGEST_BURST_WAIT)
+            # A wait longer than any burst window is the budget's, unless the day's
+            # numbers say tokens are left: then it is a plain wait past the patience.
+            or (asked is not None and asked > LONGEST_BURST_WAIT and not budget_left)
             # Without the daily headers or a Retry-After, a 429 that outlasts a whole
             # burst window (each wait is at least 1 s) is the budget, not the burst.
             or (asked is None and waits >= PERSISTENT_429)
         )
         if daily:
-            # retry_after_seconds caps its answer for sleeping; the message wants the whole wait.
-            whole = _whole(answer.headers.get("Retry-After", ""))
-            self._budget_wait = float(whole) if whole is not None else asked
+            self._budget_wait = asked
             raise BudgetSpent(self._budget_message(rate.daily_token_remaining))
         if waits > self.max_waits:
-            raise RateLimited(
-                f"{self.target} still answered {method} {path} with HTTP 429 (rate limit) "
-                f"after {self.max_waits} waits"
-            )
-        delay = asked if asked is not None else float(max(rate.reset or 0, 1))
-        delay = min(max(delay, 1.0), MAX_RETRY_AFTER)
-        level = logging.WARNING if delay >= 5 else logging.DEBUG
-        log.log(level, "%s is rate limiting; waiting %.0f s", self.target, delay)
-        self._hold(delay)
+            raise self._rate_limited(answer)
+        delay = asked if asked is not None else max(rate.reset_seconds or 0.0, 1.0)
+        return self._bounded(max(delay, 1.0), answer, "its x-ratelimit-reset")
 
     def _budget_message(self, left: int | None) -> str:
         shown = f" ({left} tokens left)" if left is not None else ""
@@ -615,10 +713,10 @@ class PipedriveClient(JsonClient):
     def _budget_reset(self) -> str:
         """When the budget comes back: the 429's Retry-After, else the wall clock's midnight."""
         if self._budget_wait is not None:
-            return f"in about {_hours(self._budget_wait)} (the server's Retry-After)"
+            return f"in about {duration_text(self._budget_wait)} (the server's Retry-After)"
         # The server's Date (UTC) when it sent one; the budget's midnight is taken to be UTC.
         now = self._wall() + self._server_offset
-        return f"in about {_hours(DAY - now % DAY)}"
+        return f"in about {duration_text(DAY - now % DAY)}"
 
     def _rejected(self, answer: Answer) -> AuthError:
         return AuthError(
@@ -631,15 +729,10 @@ def _epoch(date: str | None) -> float | None:
     if not date:
         return None
     try:
-        return parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError, IndexError):
+        stamp = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-
-
-def _hours(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{max(1, round(seconds / 60))} min"
-    return f"{round(seconds / 3600)} h"
+    return stamp if math.isfinite(stamp) else None
 
 
 def _is_json(answer: Answer) -> bool:

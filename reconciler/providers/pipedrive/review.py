@@ -155,8 +155,7 @@ def client_spent(client: PipedriveClient) -> int:
 
 def _get(client: PipedriveClient, account: Account, what: str, query: str = "") -> Any:
     path = f"{client.users_path}/{account.vendor_id}/{what}"
-    # The client's one paced, budgeted, retried call (see PipedriveClient._call).
-    answer: Answer = client._call("GET", path + query, kind="details", cost=DETAIL_COST)
+    answer: Answer = client.get(path + query, kind="details", cost=DETAIL_COST)
     where = f"{client.target} answered GET {path} ({account.key})"
     if answer.status != 200:
         if answer.status in (401, 403):

@@ -44,7 +44,7 @@ CAPABILITIES = Capabilities(
     },
     batch_size=1,
     cost_unit="tokens",
-    read_cost=20,
+    read_cost=22,  # a read: GET /v1/users/me (2 tokens), then GET /v1/users (20)
     write_cost=10,
     env_prefix="PIPEDRIVE",
     token_env="PIPEDRIVE_API_TOKEN",
