@@ -313,7 +313,8 @@ def test_the_leave_step_never_runs_its_input_as_shell(tmp_path: Path) -> None:
     with world(tmp_path) as w:
         work = w.checkout("origin/main")
         left = w.github_run("leaver", "reconciler leave", work, PERSON="$(touch pwned)")
-        assert left.outputs["exitcode"] == "1"  # matches no one
+        assert left.outputs["exitcode"] == "1"
+        assert "$(touch pwned) is neither in the files nor in" in left.err  # taken as typed
         assert not (work / "pwned").exists()
         assert w.dealhub.writes() == [] and w.pipedrive.writes() == []
 
