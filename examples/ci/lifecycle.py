@@ -121,7 +121,11 @@ def gitlab_review_issue(_: argparse.Namespace) -> int:
     if not api.token:
         print("RECONCILER_NOTES_TOKEN is not set: the review is only in this job")
         return 0
-    issue = json.loads(Path("review-issue.json").read_text(encoding="utf-8"))
+    try:
+        issue = json.loads(Path("review-issue.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        print("No review-issue.json (the review pack was not checked): the issue is left alone")
+        return 0
     label = urllib.parse.quote(REVIEW_LABEL)
     issues = api.pages(f"/issues?state=opened&labels={label}")
     mine = next((i for i in issues if (i.get("description") or "").startswith(REVIEW_MARKER)), None)
