@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
-from reconciler.desired import DesiredState, DesiredUser, load_desired, pipedrive_key
-from reconciler.diff import compute_plan
+from reconciler.desired import DesiredState, DesiredUser, load_desired
+from reconciler.diff import compute_plan, tenant_index
 from reconciler.errors import InputError, UsageError
-from reconciler.export import scalar
+from reconciler.export import access_text, scalar
 from reconciler.providers import get as get_provider
 from reconciler.providers.dealhub.rules import look_alike_key
 from reconciler.providers.pipedrive import rules as pipedrive
@@ -282,15 +282,10 @@ def _systems_text(systems: Iterable[str]) -> str:
 
 def _company(company: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The live users (deleted ones count as absent) by key, as the plan compares them."""
-    views: dict[str, dict[str, Any]] = {}
-    for raw in company:
-        try:
-            view = pipedrive.tenant_view(raw)
-        except ValueError as exc:
-            raise MergeError(f"the Pipedrive company cannot be merged: {exc}") from None
-        if view is not None:
-            views[pipedrive_key(view["email"])] = view
-    return views
+    try:
+        return tenant_index(get_provider(SYSTEM), company)
+    except ValueError as exc:
+        raise MergeError(f"the Pipedrive company cannot be merged: {exc}") from None
 
 
 def _access_block(view: dict[str, Any]) -> tuple[str | None, bool]:
@@ -299,21 +294,11 @@ def _access_block(view: dict[str, Any]) -> tuple[str | None, bool]:
     current = view["access"]
     if pipedrive.same_access([dict(item) for item in pipedrive.DEFAULT_ACCESS], current):
         return None, True
-    # Only what the plan compares (app, admin): a permission set is the server's detail.
-    # An app no file can name, or given twice, cannot be stated: the plan notes it.
-    items = {item["app"]: item for item in reversed(current) if item["app"] in pipedrive.APPS}
-    wanted = [
-        {"app": app, **({"admin": True} if item["admin"] else {})}
-        for app, item in sorted(items.items())
-    ]
+    wanted = pipedrive.stated_access(current)
     exact = bool(wanted) and pipedrive.same_access(wanted, current)
     if not wanted:
         return None, False
-    shown = ", ".join(
-        "{app: " + item["app"] + (", admin: true" if item.get("admin") else "") + "}"
-        for item in wanted
-    )
-    return "pipedrive: {access: [" + shown + "]}", exact
+    return access_text(wanted), exact
 
 
 # --- the merge ------------------------------------------------------------------------
@@ -424,7 +409,7 @@ def _people(
     (view, why: "unmatched" or "split")."""
     groups: dict[str, list[tuple[DesiredUser, yaml.MappingNode]]] = {}
     for user, node in entries:
-        groups.setdefault(pipedrive_key(user.fields["email"]), []).append((user, node))
+        groups.setdefault(pipedrive.key_fold(user.fields["email"]), []).append((user, node))
     merged = context.merged
     appended: list[tuple[dict[str, Any], str]] = []
     for key, group in groups.items():

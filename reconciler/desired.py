@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import providers
 from reconciler.errors import InputError, Problem, UsageError
+from reconciler.keys import encoding_note
+from reconciler.providers.base import new_open_values
 from reconciler.providers.dealhub.fields import STRING_FIELDS
 from reconciler.schema import (
     defaults_checker,
@@ -34,11 +37,6 @@ STDIN = "<stdin>"
 BLOCK_SYSTEMS: tuple[str, ...] = tuple(name for name in SYSTEMS if name != "dealhub")
 #: The keys of a person (and of `defaults`) that are not DealHub fields.
 PERSON_SYSTEM_KEYS: tuple[str, ...] = ("systems", *BLOCK_SYSTEMS)
-
-
-def pipedrive_key(email: str) -> str:
-    """A Pipedrive user's key: the email, without regard to letter case."""
-    return email.lower()
 
 
 @dataclass(slots=True)
@@ -532,12 +530,15 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
 
 
 def _pipedrive_problems(
-    user: DesiredUser, settings: SystemSettings, by_email: dict[str, DesiredUser]
+    user: DesiredUser,
+    settings: SystemSettings,
+    by_email: dict[str, DesiredUser],
+    key_fold: Callable[[str], str],
 ) -> list[Problem]:
     """A person listed for Pipedrive: their email is their key there, and may be protected."""
     problems = []
     email: str = user.fields["email"]
-    first = by_email.setdefault(pipedrive_key(email), user)
+    first = by_email.setdefault(key_fold(email), user)
     if first is not user:
         problems.append(
             Problem(
@@ -545,7 +546,7 @@ def _pipedrive_problems(
                 user.key_lines.get("email", user.line),
                 f"email {email!r} of {user.login} is listed twice for Pipedrive: here and at "
                 f"{first.where('email')} ({first.login}); Pipedrive keys users by email, "
-                "without regard to letter case",
+                "without regard to letter case" + encoding_note(email, first.fields["email"]),
                 "email",
             )
         )
@@ -576,10 +577,12 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
     systems = state.settings.systems
     dealhub = state.settings.for_system("dealhub")
     pipedrive = state.settings.for_system("pipedrive") if "pipedrive" in systems else None
-    by_email: dict[str, DesiredUser] = {}  # pipedrive_key(email) -> first person listed
+    # The key rule the plan, apply and saved plans follow: one rule, one place.
+    email_key = providers.get("pipedrive").capabilities.key_fold
+    by_email: dict[str, DesiredUser] = {}  # email_key(email) -> first person listed
     for user in users.values():
         if pipedrive is not None and user.listed_for("pipedrive", systems):
-            problems.extend(_pipedrive_problems(user, pipedrive, by_email))
+            problems.extend(_pipedrive_problems(user, pipedrive, by_email, email_key))
         in_dealhub = user.listed_for("dealhub", systems)
         if in_dealhub and require_external_id and not user.fields.get("external_user_id"):
             problems.append(
@@ -627,7 +630,28 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
                 "user_manager_login",
             )
         )
+    warnings.extend(open_set_warnings(state))
     return problems, warnings
+
+
+def open_set_warnings(state: DesiredState) -> list[Problem]:
+    """A value of a system's open set (a Pipedrive access app) that this release does not
+    know: accepted, with one warning at its first place (SPEC section 7)."""
+    found: list[Problem] = []
+    for name in BLOCK_SYSTEMS:
+        if name not in state.settings.systems:
+            continue
+        caps = providers.get(name).capabilities
+        listed = state.listed(name)
+        people = ((user.login, user.blocks.get(name)) for user in listed)
+        by_login = {user.login: user for user in listed}
+        for values, value, who in new_open_values(caps, people):
+            first = by_login[who[0]]
+            path = next(p for p, v in caps.open_sets.items() if v is values)
+            line = first.key_lines.get(f"{name}.{path.split('.')[0]}", first.line)
+            message = f"{name}.{path}: " + values.new_value_warning(value, len(who))
+            found.append(Problem(first.file, line, message, name))
+    return found
 
 
 def load_desired(paths: Sequence[str], environment: str | None = None) -> DesiredState:
