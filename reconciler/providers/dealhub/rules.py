@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.desired import DesiredUser
 from reconciler.errors import Problem
+from reconciler.keys import caseless
 from reconciler.plan import Change, PlanWarning
 from reconciler.providers.dealhub.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 
@@ -30,7 +31,7 @@ def normalise(name: str, value: Any) -> Any:
     if value is None or value == "":
         return None
     if name == "email" and isinstance(value, str):
-        return value.lower()
+        return caseless(value)  # emails: letter case and Unicode encoding aside
     return value
 
 
