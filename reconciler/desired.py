@@ -424,6 +424,24 @@ def _settings_blocks(found: _Settings, settings: Settings) -> list[Problem]:
     ]
 
 
+def _target_problems(found: _Settings, settings: Settings) -> list[Problem]:
+    """Each environment's target that plan would refuse, at its line: the same rule
+    (targets.system_target), so validate and the pre-commit hook refuse what CI would."""
+    from reconciler.targets import BARE, system_target
+
+    problems = []
+    for name, env in settings.environments.items():
+        for system in providers.REGISTRY:
+            if env.target(system) is None:
+                continue
+            path = ["environments", name, *(() if system == BARE else (system,)), "api_url"]
+            try:
+                system_target(providers.get(system), env, None)
+            except UsageError as exc:
+                problems.append(Problem(found.file, _line_at(found.raw, path), str(exc), "api_url"))
+    return problems
+
+
 def _split_defaults(file: str, raw: Mapping, problems: list[Problem]) -> _Defaults:
     fields = {key: value for key, value in raw.items() if key not in PERSON_SYSTEM_KEYS}
     key_lines: dict[Any, int] = dict(raw.key_lines)
@@ -698,6 +716,7 @@ def _load_desired(paths: Sequence[str], environment: str | None) -> DesiredState
         settings = Settings.from_mapping(first.raw)
         people = _People(frozenset(settings.systems), _shown_systems(settings, first))
         problems.extend(_settings_blocks(first, settings))
+        problems.extend(_target_problems(first, settings))
     for defaults in all_defaults:
         people.check(defaults.file, defaults.raw, None)
 
