@@ -11,11 +11,18 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from reconciler import providers
 from reconciler.errors import InputError, Problem, UsageError
-from reconciler.keys import encoding_note
+from reconciler.keys import (
+    encoding_note,
+    look_alike_message,
+    look_alikes,
+    protect_look_alike_message,
+    protect_look_alikes,
+)
 from reconciler.providers.base import new_open_values
 from reconciler.providers.dealhub.fields import STRING_FIELDS
 from reconciler.schema import (
@@ -649,7 +656,33 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
             )
         )
     warnings.extend(open_set_warnings(state))
+    warnings.extend(look_alike_warnings(state))
     return problems, warnings
+
+
+def look_alike_warnings(state: DesiredState) -> list[Problem]:
+    """Keys of one system a reviewer may take for another's, or for a protected one
+    (UTS #39 skeletons, keys.look_alikes): a warning, never an error."""
+    found: list[Problem] = []
+    suffix = state.login_suffix
+    for name in state.settings.systems:
+        provider = providers.get(name)
+        title = provider.capabilities.title
+        records = provider.project(state)
+        settings = state.settings.for_system(name)
+        for key, other in look_alikes(records):
+            record = records[key]
+            where = f" (at {records[other].where('login')})"
+            message = look_alike_message(title, key, other, where)
+            found.append(Problem(record.file, record.key_lines["login"], message, "login"))
+
+        for key, glob in protect_look_alikes(
+            records, settings.protect, partial(settings.is_protected, suffix=suffix)
+        ):
+            record = records[key]
+            message = protect_look_alike_message(title, key, glob)
+            found.append(Problem(record.file, record.key_lines["login"], message, "login"))
+    return found
 
 
 def open_set_warnings(state: DesiredState) -> list[Problem]:

@@ -9,10 +9,17 @@ cannot take is named with the reason (`blocked`) and never sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import InputError, Problem, ResponseError
+from reconciler.keys import (
+    look_alike_message,
+    look_alikes,
+    protect_look_alike_message,
+    protect_look_alikes,
+)
 from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.providers.base import new_open_values
 from reconciler.settings import SystemSettings
@@ -71,6 +78,30 @@ def open_set_warnings(provider: Provider, records: dict[str, DesiredUser]) -> li
         PlanWarning(who[0], values.new_value_warning(value, len(who)))
         for values, value, who in new_open_values(caps, people)
     ]
+
+
+def look_alike_warnings(
+    provider: Provider,
+    records: dict[str, DesiredUser],
+    saved: dict[str, dict[str, Any]],
+    settings: SystemSettings,
+    suffix: str,
+) -> list[PlanWarning]:
+    """Listed keys a reviewer may take for another listed or tenant key, or for a
+    protected one (UTS #39 skeletons, keys.look_alikes)."""
+    caps = provider.capabilities
+    tenant_keys = [view[caps.key] for view in saved.values()]
+    warnings = [
+        PlanWarning(key, look_alike_message(caps.title, key, other))
+        for key, other in look_alikes(records, among=tenant_keys)
+    ]
+    warnings += [
+        PlanWarning(key, protect_look_alike_message(caps.title, key, glob))
+        for key, glob in protect_look_alikes(
+            records, settings.protect, partial(settings.is_protected, suffix=suffix)
+        )
+    ]
+    return warnings
 
 
 def _active(record: dict[str, Any]) -> bool:
@@ -225,6 +256,7 @@ def compute_plan(
     notes.sort(key=lambda n: (n.login, n.field))
     warnings = provider.warnings(records, compared, changes) + kept
     warnings += open_set_warnings(provider, records)
+    warnings += look_alike_warnings(provider, records, saved, settings, suffix)
     warnings.sort(key=lambda w: (w.login, w.message))
     environment = desired.environment
     token_env = caps.token_env

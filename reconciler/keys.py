@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
@@ -108,3 +109,84 @@ def literal_prefix(pattern: str) -> str:
 def has_wildcard(pattern: str) -> bool:
     """Whether a glob matches more than its own text."""
     return literal_prefix(pattern) != pattern
+
+
+def look_alikes(keys: Iterable[str], *, among: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(key, other): a key a reader may take for another (the same skeleton, letter case
+    and Unicode encoding aside, but different text), each pair once.
+
+    `among` are keys to compare with that are not themselves checked (a tenant's
+    users). Only a pair with a character beyond ASCII is named: `аdmin` (Cyrillic
+    `а`) beside `admin`, not `rn` beside `m`, which every reviewer reads apart.
+    """
+    checked = list(dict.fromkeys(keys))
+    others = [key for key in dict.fromkeys(among) if key not in set(checked)]
+    if all(key.isascii() for key in checked) and all(key.isascii() for key in others):
+        return []  # the common case: nothing to skeletonise
+    groups: dict[str, dict[str, str]] = {}  # skeleton -> {fold: the first key of that fold}
+    for key in [*checked, *others]:
+        folded = caseless(key)
+        groups.setdefault(skeleton(folded), {}).setdefault(folded, key)
+    found: list[tuple[str, str]] = []
+    # The key with letters beyond ASCII is the one named as looking like the other.
+    for key in sorted(checked, key=str.isascii):
+        folded = caseless(key)
+        group = groups[skeleton(folded)]
+        twin = next(
+            (
+                other
+                for fold, other in group.items()
+                if fold != folded and not (key.isascii() and other.isascii())
+            ),
+            None,
+        )
+        if twin is not None and (twin, key) not in found:
+            found.append((key, twin))
+    return found
+
+
+def protect_look_alikes(
+    keys: Iterable[str], patterns: Iterable[str], protected: Callable[[str], bool]
+) -> list[tuple[str, str]]:
+    """(key, glob): a key not protected that a reader may take for a protected one: its
+    skeleton begins as the glob's literal text does (is it, for a glob without
+    wildcards). As look_alikes, only pairs with a character beyond ASCII count."""
+    starts: dict[str, str] = {}  # skeleton of a glob's folded literal text -> glob
+    whole: dict[str, str] = {}  # the same, for globs without wildcards
+    for pattern in patterns:
+        text = literal_prefix(pattern)
+        if text:
+            (starts if has_wildcard(pattern) else whole).setdefault(
+                skeleton(caseless(text)), pattern
+            )
+    if not starts and not whole:
+        return []
+    ascii_globs = all(pattern.isascii() for pattern in [*starts.values(), *whole.values()])
+    found: list[tuple[str, str]] = []
+    for key in dict.fromkeys(keys):
+        if ascii_globs and key.isascii():
+            continue
+        shape = skeleton(caseless(key))
+        glob = whole.get(shape) or next(
+            (starts[shape[:end]] for end in range(len(shape), 0, -1) if shape[:end] in starts),
+            None,
+        )
+        if glob is not None and not (key.isascii() and glob.isascii()) and not protected(key):
+            found.append((key, glob))
+    return found
+
+
+def look_alike_message(title: str, key: str, other: str, where: str = "") -> str:
+    """The warning for a key a reader may take for another (both shown escaped)."""
+    return (
+        f"{title}: {key!a} looks like {other!a}{where} but is different text (letters of "
+        "another script): check that it is the person meant, not an impersonation"
+    )
+
+
+def protect_look_alike_message(title: str, key: str, glob: str) -> str:
+    """The warning for a key a reader may take for a protected one."""
+    return (
+        f"{title}: {key!a} looks like the protected {glob!a} but is not protected (letters "
+        "of another script): check that it is not an impersonation"
+    )
