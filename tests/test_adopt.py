@@ -103,8 +103,11 @@ def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         "people": tmp_path / "people.yaml",
         "tenant": tmp_path / "tenant.json",
         "company": tmp_path / "company.json",
-        "merged": tmp_path / "merged.yaml",
+        # Not beside the people file: a merged copy there is another people file of its
+        # folder, which a later merge of the original refuses (people_beside).
+        "merged": tmp_path / "out" / "merged.yaml",
     }
+    paths["merged"].parent.mkdir()
     paths["people"].write_text(PEOPLE, encoding="utf-8")
     paths["tenant"].write_text(json.dumps(TENANT))
     paths["company"].write_text(json.dumps(COMPANY))
