@@ -151,19 +151,21 @@ def protect_look_alikes(
     """(key, glob): a key not protected that a reader may take for a protected one: its
     skeleton begins as the glob's literal text does (is it, for a glob without
     wildcards). As look_alikes, only pairs with a character beyond ASCII count."""
+    globs = list(patterns)
+    checked = list(dict.fromkeys(keys))
+    ascii_globs = all(pattern.isascii() for pattern in globs)
+    if ascii_globs and all(key.isascii() for key in checked):
+        return []  # the common case: nothing to skeletonise
     starts: dict[str, str] = {}  # skeleton of a glob's folded literal text -> glob
     whole: dict[str, str] = {}  # the same, for globs without wildcards
-    for pattern in patterns:
+    for pattern in globs:
         text = literal_prefix(pattern)
         if text:
             (starts if has_wildcard(pattern) else whole).setdefault(
                 skeleton(caseless(text)), pattern
             )
-    if not starts and not whole:
-        return []
-    ascii_globs = all(pattern.isascii() for pattern in [*starts.values(), *whole.values()])
     found: list[tuple[str, str]] = []
-    for key in dict.fromkeys(keys):
+    for key in checked:
         if ascii_globs and key.isascii():
             continue
         shape = skeleton(caseless(key))

@@ -8,7 +8,6 @@ showing differences the API cannot represent.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,10 +119,9 @@ def manager_problems(
 
 
 def look_alike_key(login: str) -> str:
-    """Logins a reader cannot tell apart share this key: NFC-normalised, case-folded."""
-    if login.isascii():
-        return login.lower()
-    return unicodedata.normalize("NFC", login).casefold()
+    """Logins a reader cannot tell apart share this key: letter case and Unicode encoding
+    aside (keys.caseless, the rule Pipedrive keys emails by)."""
+    return caseless(login)
 
 
 def warnings(
