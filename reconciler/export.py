@@ -70,6 +70,26 @@ def scalar(value: Any) -> str:
     )
 
 
+#: Fields that name an account: the loader refuses invisible characters in them.
+_NAMING_FIELDS = ("login", "email", "user_manager_login")
+
+
+def unholdable(entry: dict[str, Any]) -> str | None:
+    """Why a people file cannot hold a person with these fields, or None.
+
+    The loader's own checks (the schema's, and invisible characters where a
+    value names an account): an export that writes such a person would not
+    validate, so the export names them instead.
+    """
+    for error in user_checker().errors(entry):
+        return printable(error.message)
+    for name in _NAMING_FIELDS:
+        value = entry.get(name)
+        if isinstance(value, str) and invisible_chars(value):
+            return f"{name} '{printable(value)}' holds invisible characters"
+    return None
+
+
 def _strip_suffix(value: str, suffix: str) -> str:
     return value[: -len(suffix)] if suffix and value.endswith(suffix) else value
 
@@ -117,6 +137,19 @@ def export_yaml(
         return "\n".join(lines) + "\n"
     lines.append("users:")
     for user in users:
+        entry = {
+            name: _strip_suffix(user[name], login_suffix)
+            if name in ("login", "user_manager_login") and isinstance(user[name], str)
+            else user[name]
+            for name in fields
+            if user.get(name) not in (None, "")
+        }
+        problem = unholdable(entry)
+        if problem is not None:
+            raise ResponseError(
+                f"DealHub user '{printable(user['login'])}' cannot be written in a people "
+                f"file: {problem}; nothing was written"
+            )
         first = True
         for name in fields:
             value = user.get(name)
@@ -180,19 +213,18 @@ def export_pipedrive_yaml(
     lines.append("users:")
     for _, user in users:
         email: str = user["email"]
-        problem = checks["email"](email)
-        if problem is None and invisible_chars(email):
-            problem = f"email '{printable(email)}' holds invisible characters"
+        login = email if checks["login"](email) is None else f"pipedrive-{user['id']}"
+        # The API cannot set a name: one cut here is only a note in the plan.
+        name = (user["name"] or email)[:NAME_LIMIT]
+        problem = unholdable({"login": login, "email": email, "name": name})
         if problem is not None:
             raise ResponseError(
                 f"Pipedrive user {user['id']} cannot be written in a people file: "
-                f"{printable(problem)}; nothing was written"
+                f"{problem}; nothing was written"
             )
-        login = email if checks["login"](email) is None else f"pipedrive-{user['id']}"
         lines.append(f"  - login: {scalar(login)}")
         lines.append(f"    email: {scalar(email)}")
-        # The API cannot set a name: one cut or escaped here is only a note in the plan.
-        lines.append(f"    name: {scalar((user['name'] or email)[:NAME_LIMIT])}")
+        lines.append(f"    name: {scalar(name)}")
         if user["is_active"] is False:
             lines.append("    is_active: false")
         access = stated_access(user["access"])
