@@ -9,6 +9,7 @@ with a message naming the user, and writes nothing.
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import ResponseError
 from reconciler.export import export_pipedrive_yaml
+from reconciler.keys import caseless
 from reconciler.providers import get
 from reconciler.schema import user_checker
 
@@ -63,6 +65,10 @@ def companies(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "last_login": "2026-01-01 00:00:00",
             }
         )
+    if users and draw(st.integers(0, 5)) == 0:
+        # The same email another way (letter case, Unicode encoding): one key, two users.
+        twin = unicodedata.normalize("NFD", users[0]["email"].upper())
+        users.append({**users[0], "id": n + 1, "email": twin})
     return users
 
 
@@ -71,6 +77,11 @@ def companies(draw: st.DrawFn) -> list[dict[str, Any]]:
 def test_an_export_validates_and_plans_to_no_change(
     tmp_path: Path, company: list[dict[str, Any]]
 ) -> None:
+    live = [user for user in company if not user["is_deleted"]]
+    if len({caseless(user["email"]) for user in live}) < len(live):
+        with pytest.raises(ResponseError, match="two users that are one email"):
+            export_pipedrive_yaml(company)
+        return
     unholdable = [
         user["id"]
         for user in company
