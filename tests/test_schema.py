@@ -326,6 +326,8 @@ A = {"login": "a@acme", "email": "a@acme.com", "name": "A"}
         ({**A, "pipedrive": {"access": [{"app": "nova"}]}}, True),
         ({**A, "pipedrive": {"access": [{"app": "s\u0430les"}]}}, False),
         ({**A, "pipedrive": {"access": [{"app": "sales app"}]}}, False),
+        # Python's `$` also matches before a final newline: the pattern closes that.
+        ({**A, "pipedrive": {"access": [{"app": "sales\n"}]}}, False),
         ({**A, "pipedrive": {"access": [{"admin": True}]}}, False),
         ({**A, "pipedrive": {"access": []}}, False),
         ({**A, "pipedrive": {"access": {"app": "sales"}}}, False),

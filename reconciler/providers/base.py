@@ -96,8 +96,9 @@ class Capabilities:
 
 
 #: What a file may write for a value of an open set: a short identifier that reads the
-#: same on every screen (no space, no other script, nothing invisible).
-OPEN_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: same on every screen (no space, no other script, nothing invisible). The schema uses
+#: it too, where Python's `$` would also match before a final newline: hence `(?!\n)`.
+OPEN_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$(?!\n)"
 _OPEN_VALUE = re.compile(OPEN_VALUE)
 
 
