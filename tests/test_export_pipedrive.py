@@ -72,7 +72,9 @@ def companies(draw: st.DrawFn) -> list[dict[str, Any]]:
     return users
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(company=companies())
 def test_an_export_validates_and_plans_to_no_change(
     tmp_path: Path, company: list[dict[str, Any]]

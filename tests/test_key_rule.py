@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired import load_desired
@@ -104,6 +104,7 @@ tricky_emails = st.lists(tricky_letters, min_size=1, max_size=4).map(
 )
 
 
+@settings(deadline=None)
 @given(first=tricky_emails, second=tricky_emails)
 def test_validate_and_plan_apply_one_rule_to_any_two_emails(first: str, second: str) -> None:
     assume(first != second)  # one email written twice is one record: the loader's own check

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired import DesiredState, DesiredUser, load_desired
@@ -142,6 +142,7 @@ TWINS = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u044
          "x": "\u0445", "i": "\u0456", "v": "\u03bd"}  # fmt: skip
 
 
+@settings(deadline=None)
 @given(
     local=st.text(st.sampled_from("aeopcxivbdn"), min_size=1, max_size=10),
     position=st.integers(0, 9),
