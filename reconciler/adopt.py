@@ -23,17 +23,17 @@ from typing import Any
 
 import yaml
 
-from reconciler.desired import DesiredState, DesiredUser, load_desired, pipedrive_key
-from reconciler.diff import compute_plan
+from reconciler.desired import YAML_SUFFIXES, DesiredState, DesiredUser, load_desired
+from reconciler.diff import compute_plan, tenant_index
 from reconciler.errors import InputError, UsageError
-from reconciler.export import scalar
+from reconciler.export import access_text, scalar
 from reconciler.providers import get as get_provider
 from reconciler.providers.dealhub.rules import look_alike_key
 from reconciler.providers.pipedrive import rules as pipedrive
 from reconciler.schema import user_checker
 from reconciler.settings import SYSTEMS
 from reconciler.textsafe import invisible_chars, printable
-from reconciler.yaml_source import paused_gc, read_yaml
+from reconciler.yaml_source import YamlError, paused_gc, read_yaml
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -282,15 +282,10 @@ def _systems_text(systems: Iterable[str]) -> str:
 
 def _company(company: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The live users (deleted ones count as absent) by key, as the plan compares them."""
-    views: dict[str, dict[str, Any]] = {}
-    for raw in company:
-        try:
-            view = pipedrive.tenant_view(raw)
-        except ValueError as exc:
-            raise MergeError(f"the Pipedrive company cannot be merged: {exc}") from None
-        if view is not None:
-            views[pipedrive_key(view["email"])] = view
-    return views
+    try:
+        return tenant_index(get_provider(SYSTEM), company)
+    except ValueError as exc:
+        raise MergeError(f"the Pipedrive company cannot be merged: {exc}") from None
 
 
 def _access_block(view: dict[str, Any]) -> tuple[str | None, bool]:
@@ -299,21 +294,11 @@ def _access_block(view: dict[str, Any]) -> tuple[str | None, bool]:
     current = view["access"]
     if pipedrive.same_access([dict(item) for item in pipedrive.DEFAULT_ACCESS], current):
         return None, True
-    # Only what the plan compares (app, admin): a permission set is the server's detail.
-    # An app no file can name, or given twice, cannot be stated: the plan notes it.
-    items = {item["app"]: item for item in reversed(current) if item["app"] in pipedrive.APPS}
-    wanted = [
-        {"app": app, **({"admin": True} if item["admin"] else {})}
-        for app, item in sorted(items.items())
-    ]
+    wanted = pipedrive.stated_access(current)
     exact = bool(wanted) and pipedrive.same_access(wanted, current)
     if not wanted:
         return None, False
-    shown = ", ".join(
-        "{app: " + item["app"] + (", admin: true" if item.get("admin") else "") + "}"
-        for item in wanted
-    )
-    return "pipedrive: {access: [" + shown + "]}", exact
+    return access_text(wanted), exact
 
 
 # --- the merge ------------------------------------------------------------------------
@@ -332,7 +317,8 @@ class _Context:
 
 
 def check_mergeable(state: DesiredState, file: str) -> None:
-    """Refuse a desired state that is not one file, or that already manages Pipedrive."""
+    """Refuse a desired state that is not one file, that already manages Pipedrive, or
+    that other people files beside it are read with (see people_beside)."""
     if len(state.files) != 1:
         raise MergeError(f"--merge {file}: merge one file, not {len(state.files)}")
     if SYSTEM in state.settings.systems:
@@ -341,6 +327,60 @@ def check_mergeable(state: DesiredState, file: str) -> None:
             f"{', '.join(state.settings.systems)}): plan it against the company instead "
             "(--merge adopts Pipedrive into a file that does not)"
         )
+    settings, people = people_beside(file)
+    folder = printable(os.path.dirname(file) or os.curdir)
+    shown = printable(file)
+    if settings:
+        # The README's layout: settings.yaml beside users.yaml. The merge must add
+        # pipedrive to settings.systems, which only the file holding them can say.
+        raise MergeError(
+            f"--merge {shown}: the settings of the people files in {folder} are in "
+            f"{printable(settings[0])}, and --merge edits one file (`validate {folder}` would "
+            f"then find two settings blocks). Move that settings block into {shown}, merge, "
+            "then move it back if you like; nothing was written"
+        )
+    if people:
+        names = ", ".join(printable(name) for name in people[:SHOWN])
+        raise MergeError(
+            f"--merge {shown}: {folder} also lists people in {names}, which --merge does not "
+            f"edit: after it, `validate {folder}` and its plan would list them for Pipedrive "
+            "unmatched. Combine the people files into one, merge it, then split it again; "
+            "nothing was written"
+        )
+
+
+def people_beside(file: str) -> tuple[list[str], list[str]]:
+    """The other people files in `file`'s folder, read with it by `validate FOLDER`:
+    (those carrying settings, those listing people).
+
+    A YAML file with neither (a CI config, an empty `version: 1`) is not one of
+    them, nor one that cannot be read (validating the folder reports it).
+    """
+    folder = os.path.dirname(file) or os.curdir
+    here = os.path.realpath(file)
+    settings: list[str] = []
+    people: list[str] = []
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return [], []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.startswith(".") or not name.endswith(YAML_SUFFIXES) or not os.path.isfile(path):
+            continue
+        if os.path.realpath(path) == here:
+            continue
+        try:
+            doc = read_yaml(path)
+        except YamlError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if "settings" in doc:
+            settings.append(path)
+        elif isinstance(doc.get("users"), list) and doc["users"]:
+            people.append(path)
+    return settings, people
 
 
 def merge_people(
@@ -424,7 +464,7 @@ def _people(
     (view, why: "unmatched" or "split")."""
     groups: dict[str, list[tuple[DesiredUser, yaml.MappingNode]]] = {}
     for user, node in entries:
-        groups.setdefault(pipedrive_key(user.fields["email"]), []).append((user, node))
+        groups.setdefault(pipedrive.key_fold(user.fields["email"]), []).append((user, node))
     merged = context.merged
     appended: list[tuple[dict[str, Any], str]] = []
     for key, group in groups.items():

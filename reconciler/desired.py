@@ -9,11 +9,21 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from reconciler import providers
 from reconciler.errors import InputError, Problem, UsageError
+from reconciler.keys import (
+    encoding_note,
+    look_alike_message,
+    look_alikes,
+    protect_look_alike_message,
+    protect_look_alikes,
+)
+from reconciler.providers.base import new_open_values
 from reconciler.providers.dealhub.fields import STRING_FIELDS
 from reconciler.schema import (
     defaults_checker,
@@ -34,11 +44,6 @@ STDIN = "<stdin>"
 BLOCK_SYSTEMS: tuple[str, ...] = tuple(name for name in SYSTEMS if name != "dealhub")
 #: The keys of a person (and of `defaults`) that are not DealHub fields.
 PERSON_SYSTEM_KEYS: tuple[str, ...] = ("systems", *BLOCK_SYSTEMS)
-
-
-def pipedrive_key(email: str) -> str:
-    """A Pipedrive user's key: the email, without regard to letter case."""
-    return email.lower()
 
 
 @dataclass(slots=True)
@@ -426,6 +431,24 @@ def _settings_blocks(found: _Settings, settings: Settings) -> list[Problem]:
     ]
 
 
+def _target_problems(found: _Settings, settings: Settings) -> list[Problem]:
+    """Each environment's target that plan would refuse, at its line: the same rule
+    (targets.system_target), so validate and the pre-commit hook refuse what CI would."""
+    from reconciler.targets import BARE, system_target
+
+    problems = []
+    for name, env in settings.environments.items():
+        for system in providers.REGISTRY:
+            if env.target(system) is None:
+                continue
+            path = ["environments", name, *(() if system == BARE else (system,)), "api_url"]
+            try:
+                system_target(providers.get(system), env, None)
+            except UsageError as exc:
+                problems.append(Problem(found.file, _line_at(found.raw, path), str(exc), "api_url"))
+    return problems
+
+
 def _split_defaults(file: str, raw: Mapping, problems: list[Problem]) -> _Defaults:
     fields = {key: value for key, value in raw.items() if key not in PERSON_SYSTEM_KEYS}
     key_lines: dict[Any, int] = dict(raw.key_lines)
@@ -532,12 +555,15 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
 
 
 def _pipedrive_problems(
-    user: DesiredUser, settings: SystemSettings, by_email: dict[str, DesiredUser]
+    user: DesiredUser,
+    settings: SystemSettings,
+    by_email: dict[str, DesiredUser],
+    key_fold: Callable[[str], str],
 ) -> list[Problem]:
     """A person listed for Pipedrive: their email is their key there, and may be protected."""
     problems = []
     email: str = user.fields["email"]
-    first = by_email.setdefault(pipedrive_key(email), user)
+    first = by_email.setdefault(key_fold(email), user)
     if first is not user:
         problems.append(
             Problem(
@@ -545,7 +571,7 @@ def _pipedrive_problems(
                 user.key_lines.get("email", user.line),
                 f"email {email!r} of {user.login} is listed twice for Pipedrive: here and at "
                 f"{first.where('email')} ({first.login}); Pipedrive keys users by email, "
-                "without regard to letter case",
+                "without regard to letter case" + encoding_note(email, first.fields["email"]),
                 "email",
             )
         )
@@ -576,10 +602,12 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
     systems = state.settings.systems
     dealhub = state.settings.for_system("dealhub")
     pipedrive = state.settings.for_system("pipedrive") if "pipedrive" in systems else None
-    by_email: dict[str, DesiredUser] = {}  # pipedrive_key(email) -> first person listed
+    # The key rule the plan, apply and saved plans follow: one rule, one place.
+    email_key = providers.get("pipedrive").capabilities.key_fold
+    by_email: dict[str, DesiredUser] = {}  # email_key(email) -> first person listed
     for user in users.values():
         if pipedrive is not None and user.listed_for("pipedrive", systems):
-            problems.extend(_pipedrive_problems(user, pipedrive, by_email))
+            problems.extend(_pipedrive_problems(user, pipedrive, by_email, email_key))
         in_dealhub = user.listed_for("dealhub", systems)
         if in_dealhub and require_external_id and not user.fields.get("external_user_id"):
             problems.append(
@@ -627,7 +655,54 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
                 "user_manager_login",
             )
         )
+    warnings.extend(open_set_warnings(state))
+    warnings.extend(look_alike_warnings(state))
     return problems, warnings
+
+
+def look_alike_warnings(state: DesiredState) -> list[Problem]:
+    """Keys of one system a reviewer may take for another's, or for a protected one
+    (UTS #39 skeletons, keys.look_alikes): a warning, never an error."""
+    found: list[Problem] = []
+    suffix = state.login_suffix
+    for name in state.settings.systems:
+        provider = providers.get(name)
+        title = provider.capabilities.title
+        records = provider.project(state)
+        settings = state.settings.for_system(name)
+        for key, other in look_alikes(records):
+            record = records[key]
+            where = f" (at {records[other].where('login')})"
+            message = look_alike_message(title, key, other, where)
+            found.append(Problem(record.file, record.key_lines["login"], message, "login"))
+
+        for key, glob in protect_look_alikes(
+            records, settings.protect, partial(settings.is_protected, suffix=suffix)
+        ):
+            record = records[key]
+            message = protect_look_alike_message(title, key, glob)
+            found.append(Problem(record.file, record.key_lines["login"], message, "login"))
+    return found
+
+
+def open_set_warnings(state: DesiredState) -> list[Problem]:
+    """A value of a system's open set (a Pipedrive access app) that this release does not
+    know: accepted, with one warning at its first place (SPEC section 7)."""
+    found: list[Problem] = []
+    for name in BLOCK_SYSTEMS:
+        if name not in state.settings.systems:
+            continue
+        caps = providers.get(name).capabilities
+        listed = state.listed(name)
+        people = ((user.login, user.blocks.get(name)) for user in listed)
+        by_login = {user.login: user for user in listed}
+        for values, value, who in new_open_values(caps, people):
+            first = by_login[who[0]]
+            path = next(p for p, v in caps.open_sets.items() if v is values)
+            line = first.key_lines.get(f"{name}.{path.split('.')[0]}", first.line)
+            message = f"{name}.{path}: " + values.new_value_warning(value, len(who))
+            found.append(Problem(first.file, line, message, name))
+    return found
 
 
 def load_desired(paths: Sequence[str], environment: str | None = None) -> DesiredState:
@@ -674,6 +749,7 @@ def _load_desired(paths: Sequence[str], environment: str | None) -> DesiredState
         settings = Settings.from_mapping(first.raw)
         people = _People(frozenset(settings.systems), _shown_systems(settings, first))
         problems.extend(_settings_blocks(first, settings))
+        problems.extend(_target_problems(first, settings))
     for defaults in all_defaults:
         people.check(defaults.file, defaults.raw, None)
 

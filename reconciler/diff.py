@@ -8,12 +8,20 @@ cannot take is named with the reason (`blocked`) and never sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DesiredState, DesiredUser
-from reconciler.errors import InputError, Problem
+from reconciler.errors import InputError, Problem, ResponseError
+from reconciler.keys import (
+    look_alike_message,
+    look_alikes,
+    protect_look_alike_message,
+    protect_look_alikes,
+)
 from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
+from reconciler.providers.base import new_open_values
 from reconciler.settings import SystemSettings
 
 if TYPE_CHECKING:
@@ -33,6 +41,67 @@ def _default_provider() -> Provider:
 def as_compared(view: dict[str, Any]) -> dict[str, Any]:
     """A saved user as compared: one shown without an active flag is active."""
     return view if view.get("is_active") is not None else {**view, "is_active": True}
+
+
+def tenant_index(provider: Provider, tenant: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A system's live users as saved in plans, by the fold of their key (key_fold).
+
+    Two users whose keys fold alike are one key to the system's rule: no plan
+    can tell which one a person means, so the read is refused rather than one
+    of them silently dropped.
+    """
+    caps = provider.capabilities
+    index: dict[str, dict[str, Any]] = {}
+    for raw in tenant:
+        view = provider.tenant_view(raw)
+        if view is None or not isinstance(view.get(caps.key), str):
+            continue
+        folded = caps.key_fold(view[caps.key])
+        other = index.setdefault(folded, view)
+        if other is not view:
+            raise ResponseError(
+                f"{caps.title} has two users that are one {caps.key} to reconciler, "
+                f"{other[caps.key]!a} and {view[caps.key]!a}"
+                + (" (letter case and Unicode encoding aside)" if caps.key_ignores_case else "")
+                + ": change one of them in the system first"
+            )
+    return index
+
+
+def open_set_warnings(provider: Provider, records: dict[str, DesiredUser]) -> list[PlanWarning]:
+    """One warning per value of the system's open sets that this release does not know."""
+    caps = provider.capabilities
+    if not caps.open_sets:
+        return []
+    people = ((key, user.blocks.get(caps.name)) for key, user in records.items())
+    return [
+        PlanWarning(who[0], values.new_value_warning(value, len(who)))
+        for values, value, who in new_open_values(caps, people)
+    ]
+
+
+def look_alike_warnings(
+    provider: Provider,
+    records: dict[str, DesiredUser],
+    saved: dict[str, dict[str, Any]],
+    settings: SystemSettings,
+    suffix: str,
+) -> list[PlanWarning]:
+    """Listed keys a reviewer may take for another listed or tenant key, or for a
+    protected one (UTS #39 skeletons, keys.look_alikes)."""
+    caps = provider.capabilities
+    tenant_keys = [view[caps.key] for view in saved.values()]
+    warnings = [
+        PlanWarning(key, look_alike_message(caps.title, key, other))
+        for key, other in look_alikes(records, among=tenant_keys)
+    ]
+    warnings += [
+        PlanWarning(key, protect_look_alike_message(caps.title, key, glob))
+        for key, glob in protect_look_alikes(
+            records, settings.protect, partial(settings.is_protected, suffix=suffix)
+        )
+    ]
+    return warnings
 
 
 def _active(record: dict[str, Any]) -> bool:
@@ -84,16 +153,12 @@ def compute_plan(
     caps = provider.capabilities
     settings = desired.settings.for_system(caps.name)
     suffix = desired.login_suffix
-    fold: Callable[[str], str] = str.lower if caps.key_ignores_case else str
+    fold = caps.key_fold
     records = provider.project(desired)
 
     # `before` is the user as the provider saves it (apply --plan compares it with a
     # fresh read); compared, a user shown without an active flag is active.
-    saved: dict[str, dict[str, Any]] = {}
-    for raw in tenant:
-        view = provider.tenant_view(raw)
-        if view is not None and isinstance(view.get(caps.key), str):
-            saved[fold(view[caps.key])] = view
+    saved = tenant_index(provider, tenant)
     compared = {key: as_compared(view) for key, view in saved.items()}
 
     check_protected(records, settings, suffix)
@@ -190,6 +255,8 @@ def compute_plan(
     changes.sort(key=lambda c: (order[c.action], c.login))
     notes.sort(key=lambda n: (n.login, n.field))
     warnings = provider.warnings(records, compared, changes) + kept
+    warnings += open_set_warnings(provider, records)
+    warnings += look_alike_warnings(provider, records, saved, settings, suffix)
     warnings.sort(key=lambda w: (w.login, w.message))
     environment = desired.environment
     token_env = caps.token_env

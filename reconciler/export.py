@@ -14,15 +14,25 @@ from typing import Any
 
 import yaml
 
-from reconciler.providers.dealhub.fields import USER_FIELDS, WRITE_ONLY_FIELDS
+from reconciler.diff import tenant_index
+from reconciler.errors import ResponseError
+from reconciler.providers import get
+from reconciler.providers.dealhub.fields import STRING_FIELDS, USER_FIELDS, WRITE_ONLY_FIELDS
+from reconciler.providers.pipedrive.rules import stated_access
+from reconciler.schema import user_checker
+from reconciler.textsafe import escape_char, invisible_chars, is_invisible, printable
 
 #: Fields worth factoring into `defaults` when most users share a value.
 FACTORED_FIELDS = ("company", "country", "state", "city")
 DEFAULT_SCHEMA_REF = "../schemas/users.schema.json"
+NAME_LIMIT = STRING_FIELDS["name"] or 300
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@/+()'-]*$")
 _resolver = yaml.resolver.Resolver()
 _NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Past ASCII (json.dumps escapes the controls below it): what a reader must see escaped.
+_NOT_ASCII = re.compile("[^\x00-\x7e]")
 
 
 def scalar(value: Any) -> str:
@@ -43,11 +53,41 @@ def scalar(value: Any) -> str:
         == "tag:yaml.org,2002:str"
     ):
         return text
+    # A lone surrogate (a server's JSON can hold one) cannot be written in a UTF-8
+    # file at all: it is kept as the text of its escape, as every output shows it.
+    text = _SURROGATE.sub(lambda m: escape_char(m.group()), text)
     # JSON leaves these raw, but YAML refuses them in a file (DEL, C1 controls,
-    # U+FFFE/FFFF) or folds them inside a double-quoted scalar (NEL, U+2028/2029).
-    return _NOT_YAML_PRINTABLE.sub(
-        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
+    # U+FFFE/FFFF) or folds them inside a double-quoted scalar (NEL, U+2028/2029);
+    # an invisible character (a bidi override) is written as its YAML escape, so the
+    # file reads as it is and loads back the same value.
+    return _NOT_ASCII.sub(
+        lambda m: (
+            escape_char(m.group())
+            if _NOT_YAML_PRINTABLE.match(m.group()) or is_invisible(m.group())
+            else m.group()
+        ),
+        json.dumps(text, ensure_ascii=False),
     )
+
+
+#: Fields that name an account: the loader refuses invisible characters in them.
+_NAMING_FIELDS = ("login", "email", "user_manager_login")
+
+
+def unholdable(entry: dict[str, Any]) -> str | None:
+    """Why a people file cannot hold a person with these fields, or None.
+
+    The loader's own checks (the schema's, and invisible characters where a
+    value names an account): an export that writes such a person would not
+    validate, so the export names them instead.
+    """
+    for error in user_checker().errors(entry):
+        return printable(error.message)
+    for name in _NAMING_FIELDS:
+        value = entry.get(name)
+        if isinstance(value, str) and invisible_chars(value):
+            return f"{name} '{printable(value)}' holds invisible characters"
+    return None
 
 
 def _strip_suffix(value: str, suffix: str) -> str:
@@ -97,6 +137,19 @@ def export_yaml(
         return "\n".join(lines) + "\n"
     lines.append("users:")
     for user in users:
+        entry = {
+            name: _strip_suffix(user[name], login_suffix)
+            if name in ("login", "user_manager_login") and isinstance(user[name], str)
+            else user[name]
+            for name in fields
+            if user.get(name) not in (None, "")
+        }
+        problem = unholdable(entry)
+        if problem is not None:
+            raise ResponseError(
+                f"DealHub user '{printable(user['login'])}' cannot be written in a people "
+                f"file: {problem}; nothing was written"
+            )
         first = True
         for name in fields:
             value = user.get(name)
@@ -115,24 +168,40 @@ def export_yaml(
     return "\n".join(lines) + "\n"
 
 
+def access_text(access: list[dict[str, Any]]) -> str:
+    """A person's `pipedrive:` key for access as rules.stated_access gives it."""
+    shown = ", ".join(
+        "{app: " + scalar(item["app"]) + (", admin: true" if item.get("admin") else "") + "}"
+        for item in access
+    )
+    return "pipedrive: {access: [" + shown + "]}"
+
+
 def export_pipedrive_yaml(
     company: list[dict[str, Any]], *, source: str = "", schema_ref: str = DEFAULT_SCHEMA_REF
 ) -> str:
     """A people file (`settings.systems: [pipedrive]`) for a Pipedrive company's users.
 
     Each person's login is their email (a Pipedrive company has no logins; change
-    them when the file gains DealHub). Deleted users are left out, and access keeps
-    the app and the admin flag only: a permission set is kept when the file names
-    one, and an exported default set would pin every user to it.
+    them when the file gains DealHub), or `pipedrive-ID` where an email cannot be a
+    login. Deleted users are left out. Access keeps what a file can state
+    (rules.stated_access): an app no file can hold, or given twice, is left out and
+    the plan shows the difference as a note (access cannot change after creation).
+
+    What it writes validates and plans to no change against the company it was
+    read from; a user no people file can hold (an email that is not one) is a
+    ResponseError naming them, and nothing is written.
     """
-    users = sorted(
-        (u for u in company if not u.get("is_deleted") and isinstance(u.get("email"), str)),
-        key=lambda u: u["email"].lower(),
-    )
+    try:
+        views = tenant_index(get("pipedrive"), company)
+    except ValueError as exc:
+        raise ResponseError(f"the Pipedrive company cannot be exported: {exc}") from None
+    checks = user_checker().checks
+    users = sorted(views.items())
     lines = [
         f"# yaml-language-server: $schema={schema_ref}",
         "# Exported by `reconciler export --system pipedrive`"
-        + (f" from {source}." if source else "."),
+        + (f" from {printable(source)}." if source else "."),
         "# A person's login is their email here: a Pipedrive company has no logins.",
         "version: 1",
         "settings:",
@@ -142,20 +211,23 @@ def export_pipedrive_yaml(
         lines.append("users: []")
         return "\n".join(lines) + "\n"
     lines.append("users:")
-    for user in users:
-        email = user["email"]
-        lines.append(f"  - login: {scalar(email)}")
+    for _, user in users:
+        email: str = user["email"]
+        login = email if checks["login"](email) is None else f"pipedrive-{user['id']}"
+        # The API cannot set a name: one cut here is only a note in the plan.
+        name = (user["name"] or email)[:NAME_LIMIT]
+        problem = unholdable({"login": login, "email": email, "name": name})
+        if problem is not None:
+            raise ResponseError(
+                f"Pipedrive user {user['id']} cannot be written in a people file: "
+                f"{problem}; nothing was written"
+            )
+        lines.append(f"  - login: {scalar(login)}")
         lines.append(f"    email: {scalar(email)}")
-        lines.append(f"    name: {scalar(user.get('name') or email)}")
-        if user.get("active_flag") is False:
+        lines.append(f"    name: {scalar(name)}")
+        if user["is_active"] is False:
             lines.append("    is_active: false")
-        access = []
-        for item in user.get("access") or []:
-            if isinstance(item, dict) and isinstance(item.get("app"), str):
-                shown = f'{{"app": {json.dumps(item["app"])}'
-                if item.get("admin") is True:
-                    shown += ', "admin": true'
-                access.append(shown + "}")
+        access = stated_access(user["access"])
         if access:
-            lines.append(f"    pipedrive: {{access: [{', '.join(access)}]}}")
+            lines.append(f"    {access_text(access)}")
     return "\n".join(lines) + "\n"

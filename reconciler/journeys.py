@@ -1,11 +1,11 @@
 """A person's journey across systems: one line a reviewer reads instead of two plans.
 
 Each system's plan is keyed by that system's key (a DealHub login, a Pipedrive
-email); the same person is found across them by email, without regard to
-letter case, since that is the one field every system holds. A story is told
-only when it spans two systems or more: a leaver deactivated in both, a mover
-removed from one and kept in the other, a person in one system and not yet in
-the other. Updates alone are left to each system's plan.
+email); the same person is found across them by email, letter case and
+Unicode encoding aside (keys.caseless), since that is the one field every
+system holds. A story is told only when it spans two systems or more: a leaver
+deactivated in both, a mover removed from one and kept in the other, a person
+in one system and not yet in the other. Updates alone are left to each system's plan.
 
 Pure: plans, people and the accounts each system holds in, stories out.
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired import DesiredUser
+from reconciler.keys import caseless
 from reconciler.plan import Action, Change, Plan, and_joined
 from reconciler.providers import title
 
@@ -41,7 +42,7 @@ class Journey:
 
     def who(self) -> str:
         """The person, with the email when that is not how they are named."""
-        same = self.person.casefold() == self.email.casefold()
+        same = caseless(self.person) == caseless(self.email)
         return self.person if same else f"{self.person} ({self.email})"
 
 
@@ -53,7 +54,7 @@ def accounts(records: Iterable[dict[str, Any] | None]) -> dict[str, bool]:
             continue
         email = record.get("email")
         if isinstance(email, str) and email:
-            found[email.casefold()] = record.get("is_active") is not False
+            found[caseless(email)] = record.get("is_active") is not False
     return found
 
 
@@ -122,13 +123,13 @@ def journeys(
     for user in people:
         email = user.fields.get("email")
         if isinstance(email, str) and email:
-            names.setdefault(email.casefold(), (user.login, email))
+            names.setdefault(caseless(email), (user.login, email))
     for plan in plans:
         for change in plan.changes:
             email = _email(change)
             if email is not None and _moves_access(change):
-                acts.setdefault(email.casefold(), {})[plan.system] = change.action
-                names.setdefault(email.casefold(), (change.login, email))
+                acts.setdefault(caseless(email), {})[plan.system] = change.action
+                names.setdefault(caseless(email), (change.login, email))
     order = [plan.system for plan in plans]
     stories = []
     for email, by_system in acts.items():

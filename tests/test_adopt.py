@@ -103,8 +103,11 @@ def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         "people": tmp_path / "people.yaml",
         "tenant": tmp_path / "tenant.json",
         "company": tmp_path / "company.json",
-        "merged": tmp_path / "merged.yaml",
+        # Not beside the people file: a merged copy there is another people file of its
+        # folder, which a later merge of the original refuses (people_beside).
+        "merged": tmp_path / "out" / "merged.yaml",
     }
+    paths["merged"].parent.mkdir()
     paths["people"].write_text(PEOPLE, encoding="utf-8")
     paths["tenant"].write_text(json.dumps(TENANT))
     paths["company"].write_text(json.dumps(COMPANY))
@@ -450,7 +453,12 @@ def test_an_alias_that_other_people_share_is_not_edited(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "access",
-    [[], [{"app": "future_app"}], [{"app": "sales"}, {"app": "sales", "admin": True}]],
+    [
+        [],
+        [{"app": "future app"}],
+        [{"app": "\U0001f600"}],
+        [{"app": "sales"}, {"app": "sales", "admin": True}],
+    ],
 )
 def test_access_no_file_can_state_is_noted_not_changed(
     tmp_path: Path, access: list[dict[str, Any]]
@@ -464,6 +472,27 @@ def test_access_no_file_can_state_is_noted_not_changed(
     path.write_text(merged.text)
     planned = _pipedrive_plan(load_desired([str(path)]), company)
     assert planned.changes == [] and [n.field for n in planned.notes] == ["access"]
+
+
+def test_an_app_the_vendor_added_since_is_merged_as_it_is_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # SPEC 7, open vendor sets: an app this release does not know is stated, not dropped.
+    text = "version: 1\nusers:\n  - login: a\n    email: a@x.com\n    name: A\n"
+    company = [_pd(1, "a@x.com", access=[{"app": "orbit"}, {"app": "nova", "admin": True}])]
+    path = tmp_path / "people.yaml"
+    path.write_text(text)
+    merged = merge_people(text, load_desired([str(path)]), company, file=str(path))
+    assert merged.access_notes == []
+    assert "pipedrive: {access: [{app: nova, admin: true}, {app: orbit}]}" in merged.text
+    path.write_text(merged.text)
+    state = load_desired([str(path)])
+    assert [w.message.split(" is not")[0] for w in state.warnings] == [
+        "pipedrive.access.app: Pipedrive access app 'orbit'"
+    ]
+    planned = _pipedrive_plan(state, company)
+    assert planned.changes == [] and planned.notes == []
+    assert any("'orbit'" in w.message for w in planned.warnings)
 
 
 # --- the property ------------------------------------------------------------------

@@ -678,7 +678,7 @@ CASES = [
                 version: 1
                 settings:
                   environments:
-                    sandbox: {{api_url: "https://x", login_suffix: _sb}}
+                    sandbox: {{api_url: "https://x.dealhub.io", login_suffix: _sb}}
                 users:
                   - login: {"x" * 88}
                     email: x@acme.com
@@ -881,8 +881,8 @@ def test_settings_only_file_plus_users_file(write: WriteFile) -> None:
           protect: ["admin@*", "ops@acme"]
           max_deactivations: 10
           environments:
-            sandbox: {api_url: "https://sb.example", token_env: DEALHUB_SB_TOKEN, login_suffix: _sb}
-            production: {api_url: "https://api.example"}
+            sandbox: {api_url: https://s.dealhub.io, token_env: DEALHUB_SB_TOKEN, login_suffix: _sb}
+            production: {api_url: "https://api.dealhub.io"}
         """,
     )
     users = write(
@@ -916,7 +916,7 @@ def test_settings_only_file_plus_users_file(write: WriteFile) -> None:
 
     sandbox = load_desired([settings, users], environment="sandbox")
     assert sandbox.login_suffix == "_sb"
-    assert sandbox.environment is not None and sandbox.environment.api_url == "https://sb.example"
+    assert sandbox.environment is not None and sandbox.environment.api_url == "https://s.dealhub.io"
     assert sorted(sandbox.users) == ["a@acme_sb", "admin@acme_sb", "b@acme_sb"]
     assert sandbox.users["a@acme_sb"].login == "a@acme_sb"
     assert sandbox.users["a@acme_sb"].fields["user_manager_login"] == "admin@acme_sb"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
+from reconciler.errors import ResponseError
 from reconciler.export import choose_defaults, export_yaml, scalar
 from reconciler.providers.dealhub.fields import COMPARED_FIELDS, STRING_FIELDS
 from reconciler.sim.generate import generate_tenant
@@ -112,3 +114,14 @@ def test_export_strips_a_sandbox_suffix(tmp_path: Path) -> None:
 @given(st.one_of(text, st.booleans(), st.none()))
 def test_scalar_reads_back_exactly(value: Any) -> None:
     assert yaml.safe_load(f"v: {scalar(value)}")["v"] == value
+
+
+def test_a_user_no_people_file_can_hold_is_named_and_nothing_is_written() -> None:
+    ok = {"login": "a@acme", "id": "1", "email": "a@acme.com", "name": "A", "is_active": True}
+    # v1 reads allow logins of 100 characters; a people file (v2) holds 90.
+    long_login = {**ok, "login": "x" * 95}
+    hidden = {**ok, "login": "adm\u200bin@acme"}
+    for user, fragment in ((long_login, "login is 95 characters"), (hidden, "\\u200b")):
+        with pytest.raises(ResponseError, match="cannot be written in a people file") as info:
+            export_yaml([ok, user])
+        assert fragment in str(info.value)

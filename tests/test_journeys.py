@@ -179,3 +179,16 @@ def test_every_story_names_each_system_it_spans_and_only_access_changes(
         assert (email in told) == (len(moving) == 2)
     for j in found:
         assert "DealHub" in j.story and "Pipedrive" in j.story
+
+
+def test_one_email_written_two_ways_is_one_person_across_systems() -> None:
+    # The key rule: letter case and Unicode encoding aside (é, or e and a combining accent).
+    plans = [
+        plan("dealhub", change("deactivate", "jose@acme", "Jos\u00e9@acme.com")),
+        plan("pipedrive", change("deactivate", "jose\u0301@acme.com", "jose\u0301@acme.com")),
+    ]
+    assert stories(plans, {"dealhub": {}, "pipedrive": {}}) == {
+        "jose@acme (Jos\u00e9@acme.com)": "leaves: deactivated in DealHub and Pipedrive"
+    }
+    held = accounts([{"email": "stra\u00dfe@acme.com", "is_active": True}])
+    assert held == accounts([{"email": "STRASSE@acme.com", "is_active": True}])

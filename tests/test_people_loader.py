@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.desired import PERSON_SYSTEM_KEYS, load_desired, pipedrive_key
+from reconciler.desired import PERSON_SYSTEM_KEYS, load_desired
 from reconciler.errors import InputError
+from reconciler.providers import get
 from reconciler.settings import Environment, Settings, SystemSettings, SystemTarget, Threshold
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "users.yaml"
@@ -349,15 +350,15 @@ CASES = [
                     pipedrive:
                       access:
                         - app: sales
-                        - app: acount_settings
+                        - app: acount settings
                 """)
         },
         [
             (
                 "u.yaml",
                 11,
-                "pipedrive.access[1].app: unknown Pipedrive app 'acount_settings' "
-                '(did you mean "account_settings"?); one of: global, sales',
+                "pipedrive.access[1].app 'acount settings' is not an app name such as sales "
+                "(letters, digits, _ . - only)",
             )
         ],
     ),
@@ -839,8 +840,11 @@ def test_an_old_file_loads_as_before() -> None:
     assert Settings.from_mapping(None).for_system("dealhub") == SystemSettings()
 
 
-def test_pipedrive_key_ignores_letter_case() -> None:
-    assert pipedrive_key("Dana@Acme.COM") == pipedrive_key("dana@acme.com") == "dana@acme.com"
+def test_pipedrive_key_ignores_letter_case_and_unicode_encoding() -> None:
+    key_fold = get("pipedrive").capabilities.key_fold
+    assert key_fold("Dana@Acme.COM") == key_fold("dana@acme.com") == "dana@acme.com"
+    assert key_fold("jos\u00e9@acme.com") == key_fold("JOSE\u0301@acme.com")
+    assert key_fold("stra\u00dfe@acme.com") == key_fold("STRASSE@acme.com")
 
 
 def test_the_readme_example_loads(write: WriteFile) -> None:

@@ -40,7 +40,7 @@ DEFS = load_schema()["$defs"]
 USER_DEF = DEFS["user"]
 DEFAULTS_DEF = DEFS["defaults"]
 SYSTEM_NAMES = DEFS["system"]["enum"]
-APPS = DEFS["pipedrive_access"]["properties"]["app"]["enum"]
+APPS = DEFS["pipedrive_access"]["properties"]["app"]["examples"]
 
 
 def test_schema_is_valid_2020_12() -> None:
@@ -69,6 +69,20 @@ def test_schema_knows_every_system() -> None:
     settings_props = DEFS["settings"]["properties"]
     assert {"dealhub", "pipedrive"} <= set(settings_props)
     assert set(DEFS["environment"]["properties"]) & set(SYSTEMS) == {"pipedrive"}
+
+
+def test_schema_states_each_open_set_as_its_provider_declares_it() -> None:
+    # The apps the vendor lists are the editor's suggestions; any value shaped like one
+    # passes (a new app is a loader warning, never a schema error).
+    from reconciler.providers import get
+    from reconciler.providers.base import OPEN_VALUE
+
+    app = DEFS["pipedrive_access"]["properties"]["app"]
+    access_app = get("pipedrive").capabilities.open_sets["access.app"]
+    assert tuple(app["examples"]) == access_app.known
+    assert "nova" in access_app.known
+    assert app["pattern"] == OPEN_VALUE
+    assert "enum" not in app
 
 
 def test_schema_file_is_the_one_loaded() -> None:
@@ -114,7 +128,7 @@ valid_systems = st.lists(st.sampled_from(SYSTEM_NAMES), min_size=1, unique=True)
 odd_access_items = st.fixed_dictionaries(
     {},
     optional={
-        "app": st.sampled_from([*APPS, "sale", "Sales", "", 1, None, True]),
+        "app": st.sampled_from([*APPS, "sale", "Sales", "", "sales app", "аpp", 1, None, True]),
         "admin": st.sampled_from([True, False, 1, 0, "yes", None]),
         "permission_set_id": st.sampled_from(["p1", "", "a b", 5, None]),
         "acess": st.just("x"),
@@ -307,7 +321,13 @@ A = {"login": "a@acme", "email": "a@acme.com", "name": "A"}
         ),
         ({**A, "pipedrive": {"access": [{"app": "sales", "permission_set_id": "62cc4d7f"}]}}, True),
         ({**A, "pipedrive": {"access": [{"app": "sales", "admin": 1}]}}, False),
-        ({**A, "pipedrive": {"access": [{"app": "sale"}]}}, False),
+        # An app the vendor added since this release is valid; one no file can hold is not.
+        ({**A, "pipedrive": {"access": [{"app": "sale"}]}}, True),
+        ({**A, "pipedrive": {"access": [{"app": "nova"}]}}, True),
+        ({**A, "pipedrive": {"access": [{"app": "s\u0430les"}]}}, False),
+        ({**A, "pipedrive": {"access": [{"app": "sales app"}]}}, False),
+        # Python's `$` also matches before a final newline: the pattern closes that.
+        ({**A, "pipedrive": {"access": [{"app": "sales\n"}]}}, False),
         ({**A, "pipedrive": {"access": [{"admin": True}]}}, False),
         ({**A, "pipedrive": {"access": []}}, False),
         ({**A, "pipedrive": {"access": {"app": "sales"}}}, False),
@@ -370,12 +390,11 @@ def test_checker_messages(entry: dict[str, Any], field: str, message: str) -> No
             "systems: 'pipedrive' is listed twice",
         ),
         (
-            {"pipedrive": {"access": [{"app": "sales"}, {"app": "campaign"}]}},
+            {"pipedrive": {"access": [{"app": "sales"}, {"app": "campaign app"}]}},
             "pipedrive",
             (("access", 1, "app")),
-            "pipedrive.access[1].app: unknown Pipedrive app 'campaign' (did you mean "
-            '"campaigns"?); one of: global, sales, campaigns, projects, account_settings, '
-            "partnership",
+            "pipedrive.access[1].app 'campaign app' is not an app name such as sales "
+            "(letters, digits, _ . - only)",
         ),
         (
             {"pipedrive": {"access": [{"app": "sales", "admin": True, "permission_set_id": "p"}]}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from fractions import Fraction
 
 import pytest
@@ -99,6 +100,36 @@ def test_percent_threshold_is_exact(whole: int, decimals: str, multiple: int, of
 )
 def test_protect_globs(patterns: tuple[str, ...], login: str, suffix: str, protected: bool) -> None:
     assert Settings(protect=patterns).is_protected(login, suffix) is protected
+
+
+glob_text = st.text(st.sampled_from("aAbB*?[]!-@.\\"), max_size=6)
+key_text = st.text(st.sampled_from("aAbB*?[]!-@.\\"), max_size=6)
+
+
+@given(patterns=st.lists(glob_text, max_size=5), key=key_text, suffix=st.sampled_from(["", "_b"]))
+def test_compiled_protect_globs_keep_fnmatch_meaning(
+    patterns: list[str], key: str, suffix: str
+) -> None:
+    # Compiled once (one set, one expression), each glob still means what fnmatch says,
+    # letter case aside.
+    candidates = {key.lower()}
+    if suffix and key.endswith(suffix):
+        candidates.add(key[: -len(suffix)].lower())
+    expected = any(fnmatchcase(c, p.lower()) for p in patterns for c in candidates)
+    assert SystemSettings(protect=tuple(patterns)).is_protected(key, suffix) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key"),
+    [
+        ("stra\u00dfe@acme.com", "STRASSE@acme.com"),
+        ("jos\u00e9@acme*", "JOSE\u0301@acme.com"),
+        ("jose\u0301@acme.com", "jos\u00e9@ACME.com"),
+    ],
+)
+def test_protect_globs_ignore_unicode_encoding_as_well_as_case(pattern: str, key: str) -> None:
+    assert SystemSettings(protect=(pattern,)).is_protected(key)
+    assert Settings(protect=(pattern,)).is_protected(key)
 
 
 def test_from_mapping() -> None:

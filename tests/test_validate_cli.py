@@ -192,7 +192,7 @@ def test_every_people_error_is_shown(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad = (
         PEOPLE.replace("systems: [dealhub, pipedrive]", "systems: [dealhub, pipedrive, dealhub]")
         .replace("token_env: PIPEDRIVE_API_TOKEN", "token_env: GITHUB_TOKEN")
-        .replace("{app: global, admin: true}", "{app: globl, admin: true, permission_set_id: p1}")
+        .replace("{app: global, admin: true}", "{app: glo bl, admin: true, permission_set_id: p1}")
         .replace("systems: [dealhub]\n", "systems: [dealhub, hubspot]\n")
     )
     path = tmp_path / "people.yaml"
@@ -203,8 +203,8 @@ def test_every_people_error_is_shown(tmp_path: Path, capsys: pytest.CaptureFixtu
         f"{path}:3: settings.systems: 'dealhub' is listed twice",
         f"{path}:8: settings.environments.production.pipedrive.token_env 'GITHUB_TOKEN' must be "
         "a PIPEDRIVE_* variable name, so that a file cannot send another secret",
-        f"{path}:15: pipedrive.access[1].app: unknown Pipedrive app 'globl' (did you mean "
-        '"global"?); one of: global, sales, campaigns, projects, account_settings, partnership',
+        f"{path}:15: pipedrive.access[1].app 'glo bl' is not an app name such as sales "
+        "(letters, digits, _ . - only)",
         f"{path}:15: pipedrive.access[1]: give admin or permission_set_id, not both",
         f"{path}:19: systems[1]: unknown system 'hubspot'; one of: dealhub, pipedrive",
         "5 errors",

@@ -7,7 +7,8 @@ payloads and writes. What it can and cannot do is declared as data
 show "apply cannot fix this" without calling anything.
 
     Provider                      one system (DealHub, Pipedrive): pure rules
-    ├── capabilities              key, case rule, fields, batch size, costs, hosts
+    ├── capabilities              key and its rule (key_fold), fields, batch size, costs,
+    │                             hosts, the vendor's open sets
     ├── project(state)            people -> this system's desired records, by key
     ├── tenant_view(raw)          a read entry -> the record compared and saved (None: absent)
     ├── same(field, a, b)         equality as the system stores values
@@ -29,9 +30,13 @@ A third system is one new package under providers/ and one line in the registry.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
+
+from reconciler.keys import caseless, exact
 
 if TYPE_CHECKING:
     from reconciler.desired import DesiredState, DesiredUser
@@ -52,6 +57,8 @@ class Capabilities:
     title: str
     #: The field that identifies a user; it is never changed.
     key: str
+    #: The system's key rule: True, keys are one user whatever their letter case and
+    #: Unicode encoding (keys.caseless); False, as written (keys.exact). See key_fold.
     key_ignores_case: bool
     #: Fields compared, besides the key; a difference in one is a change or a note.
     compared: tuple[str, ...]
@@ -74,6 +81,95 @@ class Capabilities:
     token_env: str = ""
     #: A file may name these hosts by itself (https only): the domain or a subdomain.
     trusted_domain: str = ""
+    #: Sets of values the vendor extends (Pipedrive's access apps), by where they sit
+    #: in a person's block: a new value is accepted with a warning, never refused.
+    open_sets: Mapping[str, OpenSet] = field(default_factory=dict)
+
+    def key_fold(self, key: str) -> str:
+        """The one form of a key under this system's key rule: two keys name the same
+        user exactly when their folds are equal.
+
+        Every index of users by key (the loader's duplicate checks, the diff, apply's
+        verification, saved plans, export and adoption) is keyed by this.
+        """
+        return caseless(key) if self.key_ignores_case else exact(key)
+
+
+#: What a file may write for a value of an open set: a short identifier that reads the
+#: same on every screen (no space, no other script, nothing invisible). The schema uses
+#: it too, where Python's `$` would also match before a final newline: hence `(?!\n)`.
+OPEN_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$(?!\n)"
+_OPEN_VALUE = re.compile(OPEN_VALUE)
+
+
+@dataclass(frozen=True)
+class OpenSet:
+    """A set of values the vendor documents and may extend (SPEC section 7).
+
+    A value the tool does not know yet is accepted with a warning, never
+    refused: a company that uses an app added after this release still
+    exports, validates and plans. What a file cannot hold (`fits` is false)
+    is left out of an export, and the plan shows the difference as a note.
+    """
+
+    #: How messages name a value of the set ("Pipedrive access app").
+    title: str
+    #: The values the vendor's description lists, in its order.
+    known: tuple[str, ...]
+
+    def fits(self, value: object) -> TypeGuard[str]:
+        """Whether a people file can hold `value` (known, or shaped like one)."""
+        return isinstance(value, str) and (
+            value in self.known or _OPEN_VALUE.fullmatch(value) is not None
+        )
+
+    def is_new(self, value: object) -> bool:
+        """Whether `value` is one the vendor's description does not list (yet)."""
+        return value not in self.known
+
+    def new_value_warning(self, value: str, users: int) -> str:
+        """The warning for a value this release does not know."""
+        who = "1 person has it" if users == 1 else f"{users} people have it"
+        close = difflib.get_close_matches(value, self.known, n=1, cutoff=0.75)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        return (
+            f"{self.title} {value!r}{hint} is not one reconciler knows "
+            f"({', '.join(self.known)}); "
+            f"it is accepted as one the vendor added since ({who}): check its spelling, "
+            "as the vendor refuses a write with a value it does not have"
+        )
+
+
+def open_values(block: Any, path: str) -> Iterable[Any]:
+    """The values at `path` (`access.app`) of a person's block; a list on the way is
+    walked item by item."""
+    found: list[Any] = [block]
+    for step in path.split("."):
+        found = [
+            item[step]
+            for value in found
+            for item in (value if isinstance(value, list) else [value])
+            if isinstance(item, Mapping) and step in item
+        ]
+    return [item for value in found for item in (value if isinstance(value, list) else [value])]
+
+
+def new_open_values(
+    caps: Capabilities, people: Iterable[tuple[str, Any]]
+) -> list[tuple[OpenSet, str, list[str]]]:
+    """Each value of the system's open sets that the vendor's description does not list,
+    with the people (given as (who, their block of this system)) who have it, in order."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for who, block in people:
+        if not block:
+            continue
+        for path, values in caps.open_sets.items():
+            for value in open_values(block, path):
+                if isinstance(value, str) and values.is_new(value):
+                    holders = found.setdefault((path, value), [])
+                    if not holders or holders[-1] != who:
+                        holders.append(who)
+    return [(caps.open_sets[path], value, who) for (path, value), who in found.items()]
 
 
 @dataclass

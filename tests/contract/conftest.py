@@ -84,7 +84,8 @@ class Adapter:
         return providers.get(self.name)
 
     def fold(self, key: str) -> str:
-        return key.casefold() if self.provider.capabilities.key_ignores_case else key
+        """The system's one key rule (Capabilities.key_fold)."""
+        return self.provider.capabilities.key_fold(key)
 
 
 def some_of(draw: st.DrawFn, items: tuple[str, ...]) -> list[str]:

@@ -116,7 +116,7 @@ def test_check_names_access_the_vendor_refuses_and_emails_equal_but_for_case() -
     people = state(
         person("a@acme", "a@acme.com", access=[{"app": "sales"}, {"app": "sales"}], line=10),
         person("b@acme", "A@ACME.com", line=20),
-        person("c@acme", "c@acme.com", access=[{"app": "crm"}], line=30),
+        person("c@acme", "c@acme.com", access=[{"app": "c r m"}], line=30),
         person(
             "d@acme",
             "d@acme.com",
@@ -131,7 +131,7 @@ def test_check_names_access_the_vendor_refuses_and_emails_equal_but_for_case() -
         "people.yaml:21: Pipedrive email 'A@ACME.com' is also listed as "
         "'a@acme.com' at people.yaml:11"
     )
-    assert "not 'crm'" in shown[2] and shown[2].startswith("people.yaml:33:")
+    assert "app 'c r m' is not an app name" in shown[2] and shown[2].startswith("people.yaml:33:")
     assert "either admin or permission_set_id" in shown[3]
     assert len(shown) == 4
 

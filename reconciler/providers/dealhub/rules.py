@@ -8,12 +8,12 @@ showing differences the API cannot represent.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from reconciler.desired import DesiredUser
 from reconciler.errors import Problem
+from reconciler.keys import caseless
 from reconciler.plan import Change, PlanWarning
 from reconciler.providers.dealhub.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 
@@ -30,7 +30,7 @@ def normalise(name: str, value: Any) -> Any:
     if value is None or value == "":
         return None
     if name == "email" and isinstance(value, str):
-        return value.lower()
+        return caseless(value)  # emails: letter case and Unicode encoding aside
     return value
 
 
@@ -119,10 +119,9 @@ def manager_problems(
 
 
 def look_alike_key(login: str) -> str:
-    """Logins a reader cannot tell apart share this key: NFC-normalised, case-folded."""
-    if login.isascii():
-        return login.lower()
-    return unicodedata.normalize("NFC", login).casefold()
+    """Logins a reader cannot tell apart share this key: letter case and Unicode encoding
+    aside (keys.caseless, the rule Pipedrive keys emails by)."""
+    return caseless(login)
 
 
 def warnings(

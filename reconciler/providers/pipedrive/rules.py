@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import Problem
-from reconciler.providers.base import Capabilities
+from reconciler.keys import encoding_note
+from reconciler.providers.base import Capabilities, OpenSet
 
 if TYPE_CHECKING:
     from reconciler.plan import Change, PlanWarning
 
 SYSTEM = "pipedrive"
 
-#: The apps a user can be given access to (the vendor's create body).
-APPS = ("global", "sales", "campaigns", "projects", "account_settings", "partnership")
+#: The apps a user can be given access to (the vendor's create body, August 2026). The
+#: vendor adds apps (`nova`, in August 2026): the set is open (ACCESS_APP).
+APPS = ("global", "sales", "campaigns", "projects", "account_settings", "partnership", "nova")
+#: Where an app sits in a person's `pipedrive:` block, and the open set it belongs to.
+ACCESS_APP_PATH = "access.app"
+ACCESS_APP = OpenSet("Pipedrive access app", APPS)
 #: What a person gets when the file gives no access: the vendor's own default.
 DEFAULT_ACCESS: tuple[dict[str, Any], ...] = ({"app": "sales"},)
 _ACCESS_KEYS = ("app", "admin", "permission_set_id")
@@ -49,7 +54,10 @@ CAPABILITIES = Capabilities(
     env_prefix="PIPEDRIVE",
     token_env="PIPEDRIVE_API_TOKEN",
     trusted_domain="pipedrive.com",
+    open_sets={ACCESS_APP_PATH: ACCESS_APP},
 )
+#: The key rule (emails, letter case and Unicode encoding aside): see keys.caseless.
+key_fold = CAPABILITIES.key_fold
 
 SELF_DEACTIVATION = "the token's own user (is_you) is never deactivated"
 
@@ -130,8 +138,11 @@ def access_problems(user: DesiredUser) -> list[str]:
         if "permission_set_id" in item and (not isinstance(pset, str) or not pset):
             problems.append("pipedrive access: permission_set_id must be a non-empty string")
         app = item.get("app")
-        if app not in APPS:
-            problems.append(f"pipedrive access: app must be one of {', '.join(APPS)}, not {app!r}")
+        if not ACCESS_APP.fits(app):
+            # A new app is accepted (with a warning): only what no file can hold is refused.
+            problems.append(
+                f"pipedrive access: app {app!r} is not an app name such as {', '.join(APPS)}"
+            )
             continue
         if app in seen:
             problems.append(f"pipedrive access: app {app!r} is given twice")
@@ -145,20 +156,21 @@ def access_problems(user: DesiredUser) -> list[str]:
 
 
 def check(records: Mapping[str, DesiredUser]) -> list[Problem]:
-    """Input errors: access the vendor would refuse, and emails equal but for letter case."""
+    """Input errors: access the vendor would refuse, and two people of one key (key_fold)."""
     problems: list[Problem] = []
     first: dict[str, DesiredUser] = {}
     for email, record in records.items():
         for message in access_problems(record):
             problems.append(Problem(record.file, record.key_lines["access"], message, "access"))
-        earlier = first.setdefault(email.casefold(), record)
+        earlier = first.setdefault(key_fold(email), record)
         if earlier is not record:
             problems.append(
                 Problem(
                     record.file,
                     record.key_lines["email"],
                     f"Pipedrive email {email!r} is also listed as {earlier.login!r} at "
-                    f"{earlier.where('email')}; Pipedrive ignores letter case in emails",
+                    f"{earlier.where('email')}; Pipedrive ignores letter case in emails"
+                    + encoding_note(email, earlier.login),
                     "email",
                 )
             )
@@ -232,6 +244,25 @@ def tenant_view(raw: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def stated_access(current: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The access a people file can state for a user's access as read (tenant_view).
+
+    Only what the plan compares: each app a file can hold (ACCESS_APP.fits) once,
+    as its first entry has it, with `admin: true` when set. A permission set is
+    the server's detail (an exported default set would pin every user to it).
+    What is left out makes the plan show a note, never a change: access cannot
+    change after creation.
+    """
+    items: dict[str, bool] = {}
+    for item in current:
+        app = item.get("app")
+        if ACCESS_APP.fits(app) and app not in items:
+            items[app] = item.get("admin") is True
+    return [
+        {"app": app, **({"admin": True} if admin else {})} for app, admin in sorted(items.items())
+    ]
+
+
 # -- comparing -------------------------------------------------------------------
 
 
@@ -264,7 +295,7 @@ def same(name: str, wanted: Any, current: Any) -> bool:
     """Whether two values of a compared field are equal as Pipedrive stores them."""
     if name == "email":
         if isinstance(wanted, str) and isinstance(current, str):
-            return wanted.casefold() == current.casefold()
+            return key_fold(wanted) == key_fold(current)
         return bool(wanted == current)
     if name == "access":
         return same_access(wanted, current)
