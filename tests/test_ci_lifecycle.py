@@ -426,3 +426,26 @@ def test_the_readme_explains_the_review_and_the_leaver_and_their_jobs() -> None:
                    "RECONCILER_WHEEL_SHA256", "sha256sum", "rev: vX.Y.Z"):  # fmt: skip
         assert needed in install, needed
     assert "lifecycle.py" in adopting
+
+
+def test_gitlab_leaver_and_review_jobs_are_where_they_must_be() -> None:
+    gitlab = load(GITLAB)
+    leaver, review = gitlab["leaver"], gitlab["review"]
+    # the leaver writes to the systems: production, the default branch, by hand only
+    assert leaver["environment"]["name"] == "production"
+    (rule,) = leaver["rules"]
+    assert '$CI_PIPELINE_SOURCE == "web"' in rule["if"] and "$CI_DEFAULT_BRANCH" in rule["if"]
+    assert '$RECONCILER_JOB == "leaver"' in rule["if"]
+    assert leaver["artifacts"]["when"] == "always"
+    assert set(leaver["artifacts"]["paths"]) == {"leave.json", "leaver.md"}
+    assert "environment" not in review  # it never writes
+    assert review["variables"]["GIT_DEPTH"] == "0"  # provenance needs the whole history
+    assert set(review["artifacts"]["paths"]) == set(PACK)
+    assert review["artifacts"]["name"] == ARTIFACT
+    groups = [gitlab[name]["resource_group"] for name in ("apply", "drift", "review", "leaver")]
+    assert len(set(groups)) == 4
+    # a pipeline run by hand for the review or the leaver plans and applies nothing
+    for name in ("manual-plan", "apply"):
+        (web,) = [r for r in gitlab[name]["rules"] if '"web"' in r["if"]]
+        assert '$RECONCILER_JOB == "apply"' in web["if"], name
+    assert gitlab["variables"]["RECONCILER_JOB"]["options"] == ["apply", "review", "leaver"]
