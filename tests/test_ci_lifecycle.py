@@ -267,10 +267,16 @@ def test_github_leaver_deactivates_now_keeps_the_record_and_opens_a_pull_request
         assert pr["title"] == "Leaver: Zoe@Acme.com (reconciler leave)"
         assert "deactivated" in pr["body"] and "is_active: false" in pr["body"]
         assert "Close and reopen" in pr["body"]
-        # the repository catches up: the pull request's plan changes nothing
-        work = w.checkout("origin/main", merge=f"origin/{branch}")
-        planned = w.github_run("plan", "reconciler plan", work)
-        assert planned.outputs["exitcode"] == "0", planned.log
+        # the repository catches up: the pull request's plan changes nothing, and its
+        # merge's apply writes nothing and holds nothing
+        reviewed = w.github_pr_plan(branch)
+        plans = json.loads((reviewed / "plan.json").read_text("utf-8"))["plans"]
+        assert [(p["system"], p["changes"]) for p in plans] == [("dealhub", []), ("pipedrive", [])]
+        seen = len(w.dealhub.entries()), len(w.pipedrive.entries())
+        applied = w.github_apply(w.merge(branch), reviewed)
+        assert applied.code == 0, applied.log
+        assert w.dealhub.written(seen[0]) == set() and w.pipedrive.written(seen[1]) == set()
+        assert w.open_issues() == []
 
 
 def test_github_leaver_of_someone_already_gone_opens_no_pull_request(tmp_path: Path) -> None:

@@ -339,7 +339,7 @@ class World:
         planned = self.github_run("plan", "reconciler plan", work)
         assert planned.code == 0, planned.err
         assert planned.outputs["exitcode"] in ("0", "2"), planned.log
-        artifact = self.root / f"artifact-{branch}-{self.jobs}"
+        artifact = self.root / f"artifact-{branch.replace('/', '-')}-{self.jobs}"
         artifact.mkdir()
         for name in ("plan.json", "plan.txt"):
             shutil.copy(work / name, artifact / name)
