@@ -16,7 +16,7 @@ and prints wall, CPU and peak RSS of each, and review / plan.
 Then `review --details --system pipedrive` at --details-size people (the same
 kind of data, 500 by default): the simulator's burst limit (20 requests per
 2 s) paces the two detail reads of every active user, so 10,000 people would
-take ~17 minutes a run. Each run gets a fresh `sim serve --system pipedrive
+take ~30 minutes a run. Each run gets a fresh `sim serve --system pipedrive
 --daily-budget B --request-log`, and the tokens it spent are the sum of the
 `cost` the simulator charged, from that log. The minimum is 2 (`/v1/users/me`)
 + 20 (the list) + 20 per active user (permissions and roleAssignments, 10
