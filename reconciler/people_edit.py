@@ -70,6 +70,15 @@ def set_inactive(text: str, user: DesiredUser) -> str:
     Raises EditError when the entry cannot be found where the loader found it,
     or when the edit would change anything else (an anchor shared with others).
     """
+    try:
+        return _set_inactive(text, user)
+    except EditError:
+        raise
+    except MergeError as exc:  # adopt's editor refused (an alias, a flow-style file)
+        raise EditError(str(exc), exc.details) from None
+
+
+def _set_inactive(text: str, user: DesiredUser) -> str:
     file = user.file
     bom = _BOM if text.startswith(_BOM) else ""
     body = text[len(bom) :]
