@@ -102,9 +102,8 @@ def resolve(state: DesiredState, person: str, chosen: list[Provider]) -> Resolut
             [f"{u.login} <{u.fields.get('email', '')}> at {u.where()}" for u in matches],
         )
     if not matches:
-        return Resolution(
-            person, None, {p.capabilities.name: Lookup(person.strip()) for p in chosen}
-        )
+        lookup = Lookup(person.strip(), suffix=suffix)
+        return Resolution(person, None, {p.capabilities.name: lookup for p in chosen})
     user = matches[0]
     lookups: dict[str, Lookup] = {}
     records: dict[str, dict[str, Any]] = {}
@@ -120,7 +119,7 @@ def resolve(state: DesiredState, person: str, chosen: list[Provider]) -> Resolut
         )
         projected = provider.project(alone)
         key, record = next(iter(projected.items()))
-        lookups[name] = Lookup(person.strip(), key)
+        lookups[name] = Lookup(person.strip(), key, suffix)
         records[name] = dict(record.fields)
     return Resolution(person, user, lookups, records, listed)
 
@@ -302,9 +301,10 @@ class LeaveReport:
 
     @property
     def exit_code(self) -> int:
-        if self.refused:
-            return EXIT_UNSAFE
-        return EXIT_OK if self.ok else EXIT_ERROR
+        """1 if a system failed; else 3 if a refusal stopped the writes; else 0 (SPEC 7, 8)."""
+        if any(outcome.state == "failed" for outcome in self.systems):
+            return EXIT_ERROR
+        return EXIT_UNSAFE if self.refused else EXIT_OK
 
 
 def _parallel(
@@ -456,6 +456,7 @@ def as_json_data(report: LeaveReport) -> dict[str, Any]:
         "format_version": 1,
         "command": "leave",
         "person": report.person,
+        "action": "deactivate",
         "resolved": None
         if user is None
         else {

@@ -43,6 +43,9 @@ class Lookup:
 
     person: str
     key: str | None = None
+    #: The environment's login suffix (`--env`), which the files' DealHub logins carry
+    #: and PERSON may leave out.
+    suffix: str = ""
 
 
 @dataclass(frozen=True)

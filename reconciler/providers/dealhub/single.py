@@ -38,17 +38,21 @@ class DealHubSingle:
         if lookup.key is not None:
             found = self.get(lookup.key)
             return [found] if found is not None else []
-        found = self.get(lookup.person)
-        if found is not None:
-            return [found]
+        logins = [lookup.person]
+        if lookup.suffix and not lookup.person.endswith(lookup.suffix):
+            logins.insert(0, lookup.person + lookup.suffix)
+        for login in logins:
+            found = self.get(login)
+            if found is not None:
+                return [found]
         # PERSON is no login of the tenant as typed: an email, or a login in
         # another letter case. Only the list can say (one read).
-        wanted = lookup.person.casefold()
+        wanted = {login.casefold() for login in logins}
         return [
             dict(user)
             for user in self.client.list_users()
-            if user["login"].casefold() == wanted
-            or (isinstance(user.get("email"), str) and user["email"].casefold() == wanted)
+            if user["login"].casefold() in wanted
+            or (isinstance(user.get("email"), str) and user["email"].casefold() in wanted)
         ]
 
     def deactivate(self, user: View, wanted: dict[str, Any]) -> Written:
