@@ -59,7 +59,8 @@ def test_an_is_active_true_is_replaced_in_place_with_its_comment_kept(tmp_path: 
 def test_a_flow_style_entry_is_edited_in_its_own_style(tmp_path: Path) -> None:
     text = (
         HEAD
-        + "  - {login: ann@x, email: a@x.com, name: A}  # flow\n  - {login: bob@x, email: b@x.com, name: B}\n"
+        + "  - {login: ann@x, email: a@x.com, name: A}  # flow\n"
+        + "  - {login: bob@x, email: b@x.com, name: B}\n"
     )
     after = edited(tmp_path, text, "bob@x")
     assert after == text.replace("name: B}", "name: B, is_active: false}")
@@ -68,7 +69,8 @@ def test_a_flow_style_entry_is_edited_in_its_own_style(tmp_path: Path) -> None:
 def test_crlf_line_breaks_are_kept_on_the_added_line(tmp_path: Path) -> None:
     text = (
         HEAD
-        + "  - login: ann@x\n    email: a@x.com\n    name: A\n  - login: bob@x\n    email: b@x.com\n    name: B\n"
+        + "  - login: ann@x\n    email: a@x.com\n    name: A\n"
+        + "  - login: bob@x\n    email: b@x.com\n    name: B\n"
     ).replace("\n", "\r\n")
     after = edited(tmp_path, text, "ann@x")
     assert after == text.replace("name: A\r\n", "name: A\r\n    is_active: false\r\n")
