@@ -331,6 +331,8 @@ def find_everywhere(
     """
     started = now()
     outcomes = _parallel(lambda system: look(system, resolution, state), systems)
+    if resolution.user is None:
+        resolution, outcomes = _by_email_found(state, resolution, systems, outcomes)
     report = LeaveReport(resolution.person, resolution, started, outcomes)
     ambiguous = [o for o in outcomes if o.ambiguous]
     if ambiguous:
@@ -356,6 +358,42 @@ def find_everywhere(
                     f"{o.title} refused: {o.why}" for o in refusals
                 )
     return report
+
+
+def _by_email_found(
+    state: DesiredState,
+    resolution: Resolution,
+    systems: list[System],
+    outcomes: list[SystemOutcome],
+) -> tuple[Resolution, list[SystemOutcome]]:
+    """An unlisted PERSON given as a login: look for the email it has where it was found.
+
+    `leave ann@acme` must not leave Ann active in a system keyed by email just
+    because no one there has the email "ann@acme": the systems that found no one
+    are asked again with the one email the others' user has. Several emails
+    are not guessed between.
+    """
+    emails = {
+        o.user["email"].casefold(): o.user["email"]
+        for o in outcomes
+        if o.user is not None and isinstance(o.user.get("email"), str)
+    }
+    emails.pop(resolution.person.strip().casefold(), None)
+    if len(emails) != 1:
+        return resolution, outcomes
+    (email,) = emails.values()
+    lookups = dict(resolution.lookups)
+    again = [i for i, o in enumerate(outcomes) if o.state == "not there"]
+    for i in again:
+        lookups[outcomes[i].system] = Lookup(
+            email, suffix=resolution.lookups[outcomes[i].system].suffix
+        )
+    resolution = dataclasses.replace(resolution, lookups=lookups)
+    by_name = {system.provider.capabilities.name: system for system in systems}
+    outcomes = list(outcomes)
+    for i in again:
+        outcomes[i] = look(by_name[outcomes[i].system], resolution, state)
+    return resolution, outcomes
 
 
 def deactivate_everywhere(

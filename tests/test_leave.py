@@ -7,8 +7,10 @@ deactivation (and nothing else) was written.
 
 from __future__ import annotations
 
+import copy
 import json
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,14 +18,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from reconciler import leave as core
+from reconciler import providers
 from reconciler.cli import cli
 from reconciler.commands.leave import leave
+from reconciler.desired import load_desired
+from reconciler.diff import compute_plan
+from reconciler.people_edit import deactivate_in_file
+from reconciler.providers.dealhub.client import DealHubClient
+from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.pipedrive.client import PipedriveClient
 from reconciler.sim import Faults, Simulator, TenantStore
 from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
+from reconciler.sim.pipedrive_limits import ManualClock
 from reconciler.sim.pipedrive_state import PipedriveStore, new_user
 from reconciler.sim.server import running
+from reconciler.sim.transport import SimTransport
 
 DH_TOKEN = "dh-secret-token-leave-0001"
 PD_TOKEN = "pd-secret-token-leave-0002"
@@ -414,6 +429,34 @@ def test_429s_on_pipedrive_are_waited_out(run: Any, tmp_path: Path) -> None:
         assert all(w["body"] == {"active_flag": False} for w in writes)
 
 
+def test_an_unlisted_login_is_looked_up_by_its_email_where_users_are_keyed_by_email(
+    run: Any, world: World
+) -> None:
+    result, record = leave_json(run, world, "dan@acme")
+    assert result.code == 0, result.all
+    assert states(record) == {"dealhub": "deactivated", "pipedrive": "deactivated"}
+    assert world.pipedrive_user("dan@acme.com")["active_flag"] is False
+    assert [s["key"] for s in record["systems"]] == ["dan@acme", "dan@acme.com"]
+
+
+def test_pipedrive_rate_limited_past_patience_fails_it_alone(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(PEOPLE)
+    state = load_desired([str(path)])
+    chosen = [providers.get("dealhub"), providers.get("pipedrive")]
+    systems, _, pipedrive = open_in_process(
+        [dict(u) for u in TENANT], company(), Faults(throttle_rate=1.0, retry_after=1)
+    )
+    resolution = core.resolve(state, "ann@acme", chosen)
+    report = core.find_everywhere(state, resolution, systems, now=core.utc_now)
+    core.deactivate_everywhere(report, systems, now=core.utc_now)
+    by_system = {o.system: o for o in report.systems}
+    assert by_system["dealhub"].state == "deactivated"
+    assert by_system["pipedrive"].state == "failed" and "429" in by_system["pipedrive"].why
+    assert report.exit_code == 1
+    assert [e["method"] for e in pipedrive.request_log] == ["GET"] * len(pipedrive.request_log)
+
+
 # -- several files, CRLF ----------------------------------------------------------------
 
 
@@ -435,3 +478,162 @@ def test_only_the_persons_file_is_edited_among_several(run: Any, tmp_path: Path)
         text = other.read_bytes().decode()
         assert "    position: Sales\r\n    is_active: false\r\n" in text
         assert text.count("\r\n") == text.count("\n")
+
+
+# -- the property: P out of every system that had them, nothing else touched --------------
+
+ALL = ("ann", "bob", "cat", "dan")
+#: Mostly true: most people are there and active, as in a live tenant.
+MOSTLY = st.sampled_from([True, True, False])
+
+
+def open_in_process(
+    tenant: list[dict[str, Any]],
+    company_users: list[dict[str, Any]],
+    faults: Faults | None = None,
+) -> tuple[list[core.System], Simulator, PipedriveSimulator]:
+    dealhub = Simulator(TenantStore(tenant), token=DH_TOKEN)
+    clock = ManualClock()
+    pipedrive = PipedriveSimulator(
+        PipedriveStore(company_users),
+        token=PD_TOKEN,
+        clock=clock,
+        faults=faults,
+        options=PipedriveOptions(edge_after=None),
+    )
+    dh_client = DealHubClient(
+        httpx.Client(
+            transport=SimTransport(dealhub),
+            base_url="http://simulator",
+            headers={"Authorization": f"Bearer {DH_TOKEN}"},
+        ),
+        target="sim:dealhub",
+        token_origin="the tests",
+    )
+    pd_client = PipedriveClient(
+        httpx.Client(
+            transport=SimTransport(pipedrive),
+            base_url="http://simulator",
+            headers={"x-api-token": PD_TOKEN},
+        ),
+        target="sim:pipedrive",
+        token_origin="the tests",
+        sleep=clock.advance,
+        clock=clock,
+    )
+    systems = [
+        core.System.open(providers.get("dealhub"), DealHubRemote(dh_client, poll_interval=0)),
+        core.System.open(providers.get("pipedrive"), pd_client),
+    ]
+    return systems, dealhub, pipedrive
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]], str]:
+    """(people file text, DealHub tenant, Pipedrive company, PERSON)."""
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = [
+        "version: 1",
+        "settings:",
+        "  systems: [dealhub, pipedrive]   # both",
+        f"  unlisted: {draw(st.sampled_from(['deactivate', 'ignore']))}",
+        "  pipedrive:",
+        f"    unlisted: {draw(st.sampled_from(['deactivate', 'ignore']))}",
+        "users:",
+    ]
+    tenant: list[dict[str, Any]] = []
+    company_users = [new_user(1, "me@acme.com", active_flag=True, is_you=True, access=ADMIN)]
+    for number, name in enumerate(ALL):
+        login, email = f"{name}@acme", f"{name}@acme.com"
+        listed = draw(st.booleans())
+        systems = draw(st.sampled_from([None, ("dealhub",), ("pipedrive",)]))
+        active = draw(MOSTLY)
+        in_dealhub = (listed and systems != ("pipedrive",)) or draw(MOSTLY)
+        in_pipedrive = (listed and systems != ("dealhub",)) or draw(MOSTLY)
+        if listed:
+            own = f", systems: [{systems[0]}]" if systems else ""
+            flag = "" if active and draw(st.booleans()) else f", is_active: {str(active).lower()}"
+            if draw(st.booleans()):
+                lines.append(f"  - {{login: {login}, email: {email}, name: {name}{own}{flag}}}")
+            else:
+                lines += [f"  - login: {login}   # {name}", f"    email: '{email}'"]
+                lines.append(f'    name: "{name}"')
+                if systems:
+                    lines.append(f"    systems: [{systems[0]}]")
+                if flag:
+                    lines.append(f"    is_active: {str(active).lower()}")
+        there = active if listed else draw(MOSTLY)
+        if in_dealhub:
+            tenant.append(dh(login, email, name, there if listed else draw(MOSTLY), id=str(number)))
+        if in_pipedrive:
+            company_users.append(
+                new_user(10 + number, email.upper() if number % 2 else email, active_flag=there)
+            )
+    person = draw(st.sampled_from([f"{n}@acme" for n in ALL] + [f"{n}@ACME.com" for n in ALL]))
+    if not any(line.startswith("  - ") for line in lines):
+        lines[-1] = "users: []"
+    return newline.join(lines) + newline, tenant, company_users, person
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(world=worlds())
+def test_after_leave_the_person_is_inactive_wherever_they_were_and_nothing_else_changed(
+    tmp_path: Path, world: tuple[str, list[dict[str, Any]], list[dict[str, Any]], str]
+) -> None:
+    text, tenant, company_users, person = world
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "people.yaml"
+    path.write_bytes(text.encode())
+    state = load_desired([str(path)])
+    chosen = [providers.get("dealhub"), providers.get("pipedrive")]
+    resolution = core.resolve(state, person, chosen)
+    systems, dealhub, pipedrive = open_in_process(
+        copy.deepcopy(tenant), copy.deepcopy(company_users)
+    )
+    name = person.split("@")[0]
+    try:
+        report = core.find_everywhere(state, resolution, systems, now=core.utc_now)
+    except core.LeaveError:
+        # Named nowhere: nothing was written.
+        assert not any(e["method"] != "GET" for e in dealhub.request_log + pipedrive.request_log)
+        assert resolution.user is None
+        assert not any(u["login"] == f"{name}@acme" for u in tenant)
+        return
+    assert not report.refused
+    core.deactivate_everywhere(report, systems, now=core.utc_now)
+    if resolution.listed_active and resolution.user is not None:
+        deactivate_in_file(resolution.user).write()
+    assert report.ok, core.render(report, "text")
+
+    # DealHub: the person inactive if they were there; every other user as before.
+    login = f"{name}@acme"
+    after = {u["login"]: u for u in dealhub.store.users()}
+    for user in tenant:
+        if user["login"] == login:
+            assert after[login]["is_active"] is False
+        else:
+            assert {k: after[user["login"]].get(k) for k in user} == user
+    puts = [e["body"]["users"] for e in dealhub.request_log if e["method"] == "PUT"]
+    assert all([u["login"] for u in users] == [login] for users in puts)
+    # Pipedrive: the same, by email in any letter case.
+    email = f"{name}@acme.com"
+    stored = {u["id"]: u for u in pipedrive.store.users()}
+    for user in company_users:
+        now = stored[user["id"]]
+        expected = False if user["email"].casefold() == email else user["active_flag"]
+        assert now["active_flag"] is expected
+    writes = [e for e in pipedrive.request_log if e["method"] != "GET"]
+    ids = {u["id"] for u in company_users if u["email"].casefold() == email}
+    assert all(int(e["path"].rsplit("/", 1)[1]) in ids for e in writes)
+    assert all(e["body"] == {"active_flag": False} for e in writes)
+
+    # A plan of the edited files has no change for the person.
+    edited = load_desired([str(path)])
+    for provider, now_users in (
+        (chosen[0], dealhub.store.users()),
+        (chosen[1], pipedrive.store.users()),
+    ):
+        plan = compute_plan(edited, now_users, target="sim", provider=provider)
+        assert not [c for c in plan.changes if c.login.casefold() in (login, email)], plan.changes
