@@ -124,6 +124,28 @@ def resolve(state: DesiredState, person: str, chosen: list[Provider]) -> Resolut
     return Resolution(person, user, lookups, records, listed)
 
 
+def edit_problem(state: DesiredState, resolution: Resolution, chosen: list[Provider]) -> str:
+    """Why the files must not be edited by this run, or "" (they may).
+
+    `is_active: false` holds for every system the person is listed for: a run
+    limited with --system to some of them would record a departure from the
+    others that it did not make.
+    """
+    user = resolution.user
+    if user is None:
+        return ""
+    systems = user.systems if user.systems is not None else state.settings.systems
+    names = {provider.capabilities.name for provider in chosen}
+    left_out = [name for name in systems if name not in names]
+    if not left_out:
+        return ""
+    return (
+        f"is_active: false would also deactivate {user.login} in {', '.join(left_out)}, "
+        "which this run did not cover (--system): run leave for every system, or edit "
+        f"{user.where()} by hand"
+    )
+
+
 def closest_names(state: DesiredState, person: str) -> list[str]:
     """The logins and emails of the files closest to PERSON (for an unknown PERSON)."""
     names: dict[str, str] = {}
@@ -540,21 +562,7 @@ def render(report: LeaveReport, fmt: str) -> str:
     diff = report.edit.diff.splitlines() if report.edit and report.edit.changed else []
     when = _iso(report.finished or report.started)
     if fmt == "markdown":
-        from reconciler.render.markdown import escape
-
-        out = [
-            f"### Leave: {escape(report.person)}",
-            "",
-            escape(resolved_line(report.resolution)),
-            "",
-        ]
-        out += [f"- {escape(line)}" for line in states]
-        for line in notes(report):
-            out += ["", f"> {escape(line)}"]
-        if diff:
-            fence = "~~~~" if any("~~~" in line for line in diff) else "~~~"
-            out += ["", f"{fence}diff", *diff, fence]
-        out += ["", f"At {when}."]
+        out = _markdown(report, diff, when)
     else:
         out = [resolved_line(report.resolution), *(f"  {line}" for line in states), *notes(report)]
         if diff:
@@ -565,3 +573,30 @@ def render(report: LeaveReport, fmt: str) -> str:
         state = "done" if report.ok else ("refused" if report.refused else "not done everywhere")
         out.append(f"Leave {state} at {when}.")
     return "".join(printable(line) + "\n" for line in out)
+
+
+def _markdown(report: LeaveReport, diff: list[str], when: str | None) -> list[str]:
+    """The report as a pull-request comment: every name a code span, the diff fenced."""
+    from reconciler.render.markdown import code, escape
+
+    resolution = report.resolution
+    user = resolution.user
+    if user is None:
+        head = f"{code(report.person)}: not listed in the files; looked up as typed"
+    else:
+        email, name = str(user.fields.get("email", "")), str(user.fields.get("name", ""))
+        head = (
+            f"{code(report.person)} is {escape(name)} ({code(user.login)}, {code(email)}) "
+            f"at {code(user.where())}"
+        )
+    out = [f"### Leave: {code(report.person)}", "", head, ""]
+    for o in report.systems:
+        state = "deactivated (verified)" if o.state == "deactivated" else o.state
+        why = f": {escape(o.why)}" if o.why else ""
+        out.append(f"- {o.title} {code(_shown_key(resolution, o))}: **{state}**{why}")
+    for line in notes(report):
+        out += ["", f"> {escape(line)}"]
+    if diff:
+        fence = "~~~~" if any("~~~" in line for line in diff) else "~~~"
+        out += ["", f"{fence}diff", *diff, fence]
+    return [*out, "", f"At {when}."]

@@ -307,6 +307,28 @@ def test_without_a_terminal_auto_approve_is_required_and_nothing_is_written(
     assert world.writes() == [] and world.people.read_bytes() == before
 
 
+def test_a_run_limited_to_one_system_does_not_edit_the_files(run: Any, world: World) -> None:
+    before = world.people.read_bytes()
+    result, record = leave_json(run, world, "ann@acme", "--system", "pipedrive")
+    assert result.code == 0, result.all
+    assert states(record) == {"pipedrive": "deactivated"}
+    assert world.dealhub.request_log == []
+    assert world.people.read_bytes() == before
+    assert "would also deactivate ann@acme in dealhub" in record["files"]["problem"]
+
+
+def test_the_markdown_report_fences_the_diff_and_escapes_names(run: Any, world: World) -> None:
+    result = run("leave", "ann@acme", *world.args("--auto-approve", "--format", "markdown"))
+    assert result.code == 0, result.all
+    assert result.out.startswith("### Leave: `ann@acme`\n")  # a mention, neutralised
+    diff = result.out.split("~~~diff\n", 1)[1].split("\n~~~\n", 1)[0]
+    assert "\n+    is_active: false\n" in diff
+    assert (
+        "- `DealHub` `ann@acme`: deactivated (verified)" in result.out
+        or "deactivated" in result.out
+    )
+
+
 # -- unlisted, one system only, already inactive -----------------------------------------
 
 

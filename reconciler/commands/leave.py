@@ -72,7 +72,8 @@ def leave(
             click.echo(core.render(report, fmt), nl=False)
             return report.exit_code
         edit = None
-        if resolution.listed_active and resolution.user is not None:
+        report.edit_problem = core.edit_problem(state, resolution, chosen)
+        if resolution.listed_active and resolution.user is not None and not report.edit_problem:
             try:
                 edit = deactivate_in_file(resolution.user)
             except EditError as exc:
