@@ -1,10 +1,10 @@
 """`reconciler leave PERSON`: one person out of every system now, verified (SPEC section 8).
 
     resolve(state, PERSON)          the person of the files, or PERSON as typed (pure)
-    look(...)                       each system's user for them, by the cheapest reads
-    decide(...)                     refusals (protected, the token's own user), what to write
-    act(...)                        one deactivation per system, then a read back to verify
-    LeaveReport                     who, what, when, each system's verified state
+    find_everywhere(...)            each system's user for them (look), by the cheapest
+                                    reads; refusals (protected, the token's own user)
+    deactivate_everywhere(...)      one deactivation per system (act), then a read back
+    LeaveReport, render             who, what, when, each system's verified state
 
 One system failing does not stop the others; a refusal, an ambiguous or an
 unknown PERSON stops everything before the first write. The workflow runs
@@ -34,6 +34,7 @@ from reconciler.errors import (
 from reconciler.people_edit import Edit
 from reconciler.providers.base import Provider, Remote
 from reconciler.providers.single import Lookup, SingleUser, View, hooks_for
+from reconciler.settings import SystemSettings
 from reconciler.textsafe import printable
 
 #: What became of the person in one system (SPEC section 8).
@@ -225,7 +226,7 @@ def look(system: System, resolution: Resolution, state: DesiredState) -> SystemO
     if lookup.key is not None and settings.is_protected(lookup.key, suffix):
         # Refused before any read: the files could not even record the departure.
         outcome.state, outcome.key = "refused", lookup.key
-        outcome.why = f"{lookup.key} is protected ({_protect_setting(name)})"
+        outcome.why = f"{lookup.key} is protected ({_protect_setting(state, name, lookup.key)})"
         return _counts(system, outcome)
     try:
         found = system.hooks.find(lookup)
@@ -245,7 +246,7 @@ def look(system: System, resolution: Resolution, state: DesiredState) -> SystemO
     refusal = system.provider.undeactivatable(user) if outcome.active else None
     if settings.is_protected(outcome.key, suffix):
         outcome.state = "refused"
-        outcome.why = f"{outcome.key} is protected ({_protect_setting(name)})"
+        outcome.why = f"{outcome.key} is protected ({_protect_setting(state, name, outcome.key)})"
     elif refusal is not None:
         outcome.state, outcome.why = "refused", refusal
     elif not outcome.active:
@@ -255,8 +256,12 @@ def look(system: System, resolution: Resolution, state: DesiredState) -> SystemO
     return _counts(system, outcome)
 
 
-def _protect_setting(system: str) -> str:
-    return "settings.protect" if system == "dealhub" else f"settings.{system}.protect"
+def _protect_setting(state: DesiredState, system: str, key: str) -> str:
+    """Which setting protects `key`: the system's own block, or the shared `protect`."""
+    own = tuple(state.settings.blocks.get(system, {}).get("protect") or ())
+    if SystemSettings(protect=own).is_protected(key, state.login_suffix):
+        return f"settings.{system}.protect"
+    return "settings.protect"
 
 
 def act(system: System, outcome: SystemOutcome, resolution: Resolution) -> SystemOutcome:
@@ -271,27 +276,25 @@ def act(system: System, outcome: SystemOutcome, resolution: Resolution) -> Syste
     }
     said = ""
     try:
-        written = system.hooks.deactivate(outcome.user, wanted)
-        said = written.message
+        said = system.hooks.deactivate(outcome.user, wanted).message
     except ReconcilerError as exc:
         said = str(exc)
+    # Whatever the write answered (or if it was lost), the read back decides.
+    answered = f" (the write: {said})" if said else ""
     try:
         now = system.hooks.read_back(outcome.user)
     except ReconcilerError as exc:
-        outcome.state = "failed"
-        outcome.why = f"{said + '; ' if said else ''}could not read the user back: {exc}"
-        outcome.active = None
+        outcome.state, outcome.active = "failed", None
+        outcome.why = f"could not read the user back: {exc}{answered}"
         return _counts(system, outcome)
     if now is None:
         outcome.state, outcome.active = "failed", None
-        outcome.why = (
-            f"{said + '; ' if said else ''}the user is gone from the system after the write"
-        )
+        outcome.why = f"the user is no longer there when read back{answered}"
     elif now.get("is_active") is False:
         outcome.state, outcome.active, outcome.why = "deactivated", False, ""
     else:
         outcome.state, outcome.active = "failed", True
-        outcome.why = f"{said or 'the write answered'}; the user is still active when read back"
+        outcome.why = f"still active when read back{answered}"
     return _counts(system, outcome)
 
 

@@ -479,6 +479,22 @@ def test_pipedrive_rate_limited_past_patience_fails_it_alone(tmp_path: Path) -> 
     assert [e["method"] for e in pipedrive.request_log] == ["GET"] * len(pipedrive.request_log)
 
 
+def test_a_write_whose_answer_is_lost_is_judged_by_the_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(PEOPLE)
+    state = load_desired([str(path)])
+    chosen = [providers.get("dealhub"), providers.get("pipedrive")]
+    systems, dealhub, _ = open_in_process(
+        [dict(u) for u in TENANT], company(), dealhub_faults=Faults(lost_rate=1.0)
+    )
+    resolution = core.resolve(state, "ann@acme", chosen)
+    report = core.find_everywhere(state, resolution, systems, now=core.utc_now)
+    core.deactivate_everywhere(report, systems, now=core.utc_now)
+    assert [o.state for o in report.systems] == ["deactivated", "deactivated"]
+    assert any(e["lost"] for e in dealhub.request_log if e["method"] == "PUT")
+    assert dealhub.store.get("ann@acme")["is_active"] is False
+
+
 # -- several files, CRLF ----------------------------------------------------------------
 
 
@@ -513,8 +529,9 @@ def open_in_process(
     tenant: list[dict[str, Any]],
     company_users: list[dict[str, Any]],
     faults: Faults | None = None,
+    dealhub_faults: Faults | None = None,
 ) -> tuple[list[core.System], Simulator, PipedriveSimulator]:
-    dealhub = Simulator(TenantStore(tenant), token=DH_TOKEN)
+    dealhub = Simulator(TenantStore(tenant), token=DH_TOKEN, faults=dealhub_faults)
     clock = ManualClock()
     pipedrive = PipedriveSimulator(
         PipedriveStore(company_users),
@@ -531,6 +548,7 @@ def open_in_process(
         ),
         target="sim:dealhub",
         token_origin="the tests",
+        sleep=clock.advance,  # retries wait on the simulated clock, not the wall
     )
     pd_client = PipedriveClient(
         httpx.Client(
