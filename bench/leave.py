@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as harness
 
 from reconciler.desired import load_desired
-from reconciler.people_edit import set_inactive
+from reconciler.people_edit import deactivate_in_file
 from reconciler.sim.pipedrive_state import new_user
 
 PY = sys.executable
@@ -131,7 +131,7 @@ def main() -> None:
         people, tenant, company, person = make_world(args.users, args.seed, workdir)
         gone = workdir / "people-after.yaml"
         state = load_desired([str(people)])
-        gone.write_text(set_inactive(people.read_text(), state.users[person]))
+        gone.write_text(deactivate_in_file(state, state.users[person]).after)
         leave = [PY, "-c", LEAVE, "leave", person, str(people), "--auto-approve", "--no-edit"]
         apply = [PY, "-m", "reconciler", "apply", str(gone), "--auto-approve", "-q"]
         results: dict[str, list[Run]] = {"leave": [], "apply": []}

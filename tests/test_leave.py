@@ -644,7 +644,7 @@ def test_after_leave_the_person_is_inactive_wherever_they_were_and_nothing_else_
     assert not report.refused
     core.deactivate_everywhere(report, systems, now=core.utc_now)
     if resolution.listed_active and resolution.user is not None:
-        deactivate_in_file(resolution.user).write()
+        deactivate_in_file(state, resolution.user).write()
     assert report.ok, core.render(report, "text")
 
     # DealHub: the person inactive if they were there; every other user as before.

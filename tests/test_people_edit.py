@@ -114,10 +114,49 @@ def test_the_edit_names_its_file_in_the_diff_and_is_written_atomically(tmp_path:
     path.parent.mkdir()
     text = HEAD + "  - login: ann@x\n    email: a@x.com\n    name: A\n"
     path.write_text(text)
-    edit = deactivate_in_file(load_desired([str(path)]).users["ann@x"])
+    state = load_desired([str(path)])
+    edit = deactivate_in_file(state, state.users["ann@x"])
     assert edit.changed
     assert edit.diff.splitlines()[:2] == [f"--- a/{path}", f"+++ b/{path}"]
     assert "+    is_active: false" in edit.diff.splitlines()
     assert path.read_text() == text  # not written until asked
     edit.write()
     assert path.read_text() == text + "    is_active: false\n"
+
+
+PEOPLE = [
+    f"  - login: p{n}@x   # person {n}\n    email: p{n}@x.com\n    name: P{n}\n" for n in range(6)
+]
+
+
+@pytest.mark.parametrize("name", ["P3", "Procter & Gamble"])
+def test_an_entry_among_many_is_edited_alone_or_over_the_whole_file_alike(
+    tmp_path: Path, name: str
+) -> None:
+    # A name with "&" could be an anchor: that entry is edited over the whole file.
+    people = list(PEOPLE)
+    people[3] = people[3].replace("name: P3", f"name: {name}")
+    text = HEAD + "".join(people)
+    path = tmp_path / "people.yaml"
+    path.write_text(text)
+    state = load_desired([str(path)])
+    edit = deactivate_in_file(state, state.users["p3@x"])
+    assert edit.after == text.replace(f"name: {name}\n", f"name: {name}\n    is_active: false\n")
+    hunk = [line for line in edit.diff.splitlines() if line.startswith("@@")]
+    assert hunk == ["@@ -12,6 +12,7 @@"]
+
+
+def test_the_diff_of_a_large_file_is_numbered_as_the_file(tmp_path: Path) -> None:
+    people = [f"  - {{login: p{n}@x, email: p{n}@x.com, name: P{n}}}\n" for n in range(5000)]
+    text = HEAD + "".join(people)
+    path = tmp_path / "people.yaml"
+    path.write_text(text)
+    state = load_desired([str(path)])
+    edit = deactivate_in_file(state, state.users["p4000@x"])
+    assert edit.diff.splitlines()[2:] == [
+        "@@ -4000,7 +4000,7 @@",
+        *(f"   - {{login: p{n}@x, email: p{n}@x.com, name: P{n}}}" for n in range(3997, 4000)),
+        "-  - {login: p4000@x, email: p4000@x.com, name: P4000}",
+        "+  - {login: p4000@x, email: p4000@x.com, name: P4000, is_active: false}",
+        *(f"   - {{login: p{n}@x, email: p{n}@x.com, name: P{n}}}" for n in range(4001, 4004)),
+    ]

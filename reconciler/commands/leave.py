@@ -71,31 +71,31 @@ def leave(
         if report.refused:
             click.echo(core.render(report, fmt), nl=False)
             return report.exit_code
-        edit = None
         report.edit_problem = core.edit_problem(state, resolution, chosen)
-        if resolution.listed_active and resolution.user is not None and not report.edit_problem:
-            try:
-                edit = deactivate_in_file(resolution.user)
-            except EditError as exc:
-                report.edit_problem = str(exc)
-        report.edit = edit
+        user = resolution.user if resolution.listed_active else None
+        editing = user is not None and not report.edit_problem and not no_edit
         writes = core.pending_writes(report)
-        if (writes or (edit is not None and not no_edit)) and not auto_approve:
+        if (writes or editing) and not auto_approve:
             for line in core.who(resolution, report):
                 click.echo(printable(line), err=True)
-            confirm(len(writes), edit is not None and not no_edit)
+            confirm(len(writes), user.file if editing and user else None)
+        # The deactivations first: the file edit can wait a few seconds, the leaver not.
         core.deactivate_everywhere(report, systems, now=core.utc_now)
-    if edit is not None and not no_edit:
+    if user is not None and not report.edit_problem:
         try:
-            edit.write()
-            report.edited = True
+            report.edit = deactivate_in_file(state, user)
+            if not no_edit:
+                report.edit.write()
+                report.edited = True
+        except EditError as exc:
+            report.edit_problem = str(exc)
         except OSError as exc:
-            report.edit_problem = f"cannot write {edit.file}: {exc.strerror}"
+            report.edit_problem = f"cannot write {user.file}: {exc.strerror}"
     click.echo(core.render(report, fmt), nl=False)
     return report.exit_code
 
 
-def confirm(writes: int, edits: bool) -> None:
+def confirm(writes: int, edits: str | None) -> None:
     """Ask on a terminal; without one, --auto-approve is required (as for apply)."""
     if not sys.stdin.isatty():
         raise UsageError(
@@ -104,6 +104,6 @@ def confirm(writes: int, edits: bool) -> None:
         )
     what = [f"deactivate them in {writes} system{'s' if writes != 1 else ''}"] if writes else []
     if edits:
-        what.append("set is_active: false in their file")
+        what.append(f"set is_active: false on them in {edits}")
     if not click.confirm(f"{' and '.join(what).capitalize()}?", default=False, err=True):
         raise UsageError("leave cancelled; nothing was written")
