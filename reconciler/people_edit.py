@@ -59,8 +59,8 @@ class Edit:
         The edit is one place of the file: only the lines around it are compared
         (difflib over a 200,000-line file takes seconds), then numbered as the file's.
         """
-        old = [line.rstrip("\r\n") + "\n" for line in split_lines(self.before)]
-        new = [line.rstrip("\r\n") + "\n" for line in split_lines(self.after)]
+        old = [line + "\n" for line in self.before.splitlines()]
+        new = [line + "\n" for line in self.after.splitlines()]
         shortest = min(len(old), len(new))
         head = 0
         while head < shortest and old[head] == new[head]:
