@@ -8,8 +8,10 @@ deactivation (and nothing else) was written.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -327,6 +329,29 @@ def test_the_markdown_report_fences_the_diff_and_escapes_names(run: Any, world: 
         "- `DealHub` `ann@acme`: deactivated (verified)" in result.out
         or "deactivated" in result.out
     )
+
+
+class Terminal(io.StringIO):
+    """Standard input as a terminal that answers `text`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1)])
+def test_on_a_terminal_it_says_who_then_asks(
+    run: Any, world: World, monkeypatch: pytest.MonkeyPatch, answer: str, code: int
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(answer))
+    result = run("leave", "ann@acme", *world.args())
+    assert result.code == code, result.all
+    asked = result.err.index("Deactivate them in 2 systems and set is_active: false on them in")
+    assert result.err.index("  DealHub ann@acme: active: will be deactivated") < asked
+    assert str(world.people) in result.err
+    if code:
+        assert "nothing was written" in result.err and world.writes() == []
+    else:
+        assert world.dealhub_user("ann@acme")["is_active"] is False
 
 
 # -- unlisted, one system only, already inactive -----------------------------------------

@@ -71,8 +71,9 @@ def leave(
         if report.refused:
             click.echo(core.render(report, fmt), nl=False)
             return report.exit_code
-        report.edit_problem = core.edit_problem(state, resolution, chosen)
         user = resolution.user if resolution.listed_active else None
+        if user is not None:
+            report.edit_problem = core.edit_problem(state, resolution, chosen)
         editing = user is not None and not report.edit_problem and not no_edit
         writes = core.pending_writes(report)
         if (writes or editing) and not auto_approve:
@@ -105,5 +106,6 @@ def confirm(writes: int, edits: str | None) -> None:
     what = [f"deactivate them in {writes} system{'s' if writes != 1 else ''}"] if writes else []
     if edits:
         what.append(f"set is_active: false on them in {edits}")
-    if not click.confirm(f"{' and '.join(what).capitalize()}?", default=False, err=True):
+    question = " and ".join(what)
+    if not click.confirm(f"{question[:1].upper()}{question[1:]}?", default=False, err=True):
         raise UsageError("leave cancelled; nothing was written")
