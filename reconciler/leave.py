@@ -507,6 +507,12 @@ def notes(report: LeaveReport) -> list[str]:
                 f"{report.person} for it and it keeps unlisted users (unlisted: ignore); an "
                 "apply will not reactivate them, but nothing in the files says they left."
             )
+    failed = [o.title for o in report.systems if o.state == "failed"]
+    if failed and not report.refused:
+        lines.append(
+            f"Not done in {_and_joined(failed)}: run the same leave again (it writes only "
+            "what is left), or apply the edited files, once the cause is fixed."
+        )
     if report.edit_problem:
         lines.append(f"The files were not edited: {report.edit_problem}")
     return lines
