@@ -22,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.errors import UsageError
+from reconciler.errors import ApiError, ResponseError, UsageError
+from reconciler.http import Answer, server_text
 from reconciler.plan import Change, FieldChange
 from reconciler.progress import Progress
 from reconciler.providers.base import Provider, Remote, WriteStatus
@@ -130,3 +131,22 @@ def write_deactivation(
     status = result.status.get(change.login, "pending")
     message = result.message.get(change.login, "") or (result.abort or "")
     return Written(status, message)
+
+
+def answer_data(answer: Answer, target: str) -> Any:
+    """The JSON body of a single-user read (masked), or ResponseError naming the call."""
+    try:
+        return answer.json()
+    except ValueError:
+        raise ResponseError(
+            f"{target} answered {answer.method} {answer.path} with something that is not "
+            f"JSON (HTTP {answer.status}, {answer.content_type[:80]})"
+        ) from None
+
+
+def unexpected(answer: Answer, target: str) -> ApiError:
+    """A single-user read answered with a status it does not document."""
+    return ApiError(
+        f"{target} answered {answer.method} {answer.path} with HTTP {answer.status}: "
+        f"{server_text(answer)[:300]}"
+    )

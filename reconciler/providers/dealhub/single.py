@@ -18,7 +18,14 @@ from reconciler.errors import ApiError, ResponseError
 from reconciler.providers.base import Provider, Remote
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DealHubRemote
-from reconciler.providers.single import Lookup, View, Written, write_deactivation
+from reconciler.providers.single import (
+    Lookup,
+    View,
+    Written,
+    answer_data,
+    unexpected,
+    write_deactivation,
+)
 
 #: Request kind of the single-user read in the client's request counts.
 READ_ONE = "read-one"
@@ -67,14 +74,15 @@ class DealHubSingle:
             return None  # the read takes at most 100 characters: no user has more
         path = f"/api/v1/user/login/{quote(login, safe='')}"
         # The client has no public single-user read yet (see the report of issue 22):
-        # its own request plumbing (retries, deadline, size cap, masking) is used.
+        # its own request loop (retries, deadline, size cap, masking) is used.
         answer = self.client._send("GET", path, kind=READ_ONE)
+        target = self.client.target
         if answer.status == 404 or (answer.status == 400 and _not_found(answer.text())):
             return None
         if answer.status != 200:
-            raise self.client._unexpected(answer)
-        data = self.client._json(answer)
-        where = f"{self.client.target} answered GET {path}"
+            raise unexpected(answer, target)
+        data = answer_data(answer, target)
+        where = f"{target} answered GET {path}"
         if not isinstance(data, dict) or not isinstance(data.get("login"), str):
             raise ResponseError(f"{where} with something that is not a user object")
         if answer.held_secret and redact.MASK in data["login"]:

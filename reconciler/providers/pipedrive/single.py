@@ -3,9 +3,10 @@
 Finding an email takes the cheapest documented read that can: `GET /v1/users`
 costs 20 tokens, `GET /v1/users/find?term=EMAIL&search_by_email=1` 40 (and
 counts against the tighter search burst limit), and Pipedrive has no read of
-one user by email. So the list is read once, and the email matched exactly,
-letter case aside, here: find's own rule (a part of the email, or all of it)
-is not documented. The deactivation is the client's own write,
+one user by email. So the client's one read is used (`GET /v1/users/me`, 2
+tokens, which marks the token's own user, then the list), and the email
+matched exactly, letter case aside, here: find's own rule (a part of the
+email, or all of it) is not documented. The deactivation is the client's own write,
 `PUT /v1/users/{id}` with `{"active_flag": false}`; the read back is
 `GET /v1/users/{id}` (2 tokens).
 """
@@ -18,7 +19,14 @@ from reconciler.errors import ApiError, ResponseError
 from reconciler.providers.base import Provider, Remote
 from reconciler.providers.pipedrive.client import PipedriveClient
 from reconciler.providers.pipedrive.rules import entry_problem
-from reconciler.providers.single import Lookup, View, Written, write_deactivation
+from reconciler.providers.single import (
+    Lookup,
+    View,
+    Written,
+    answer_data,
+    unexpected,
+    write_deactivation,
+)
 
 #: Tokens one `GET /v1/users/{id}` costs (the vendor's Users page).
 GET_ONE_COST = 2
@@ -50,14 +58,13 @@ class PipedriveSingle:
     def read_back(self, user: View) -> View | None:
         client = self.client
         path = f"{client.users_path}/{user['id']}"
-        # The client has no public single-user read yet (see the report of issue 22):
-        # its own paced, rate-limit-aware call is used.
-        answer = client._call("GET", path, kind=READ_ONE, cost=GET_ONE_COST)
+        # The client's paced, budgeted, retried GET (a rejected token raises there).
+        answer = client.get(path, kind=READ_ONE, cost=GET_ONE_COST)
         if answer.status in (404, 410):
             return None
         if answer.status != 200:
-            raise client._read_error(answer)
-        body = client._json(answer)
+            raise unexpected(answer, client.target)
+        body = answer_data(answer, client.target)
         where = f"{client.target} answered GET {path}"
         data = body.get("data") if isinstance(body, dict) and body.get("success") else None
         problem = entry_problem(data)
