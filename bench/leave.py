@@ -21,6 +21,7 @@ bench/run.py, whose helpers this uses).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shlex
 import shutil
@@ -28,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,8 @@ class Run:
     requests: dict[str, int]
     tokens: int
     code: int
+    #: Seconds from the process's start to the verified deactivations (leave's record).
+    verified: float | None = None
 
 
 def make_world(size: int, seed: int, workdir: Path) -> tuple[Path, Path, Path, str]:
@@ -107,7 +111,15 @@ def served_run(
     ):
         full = [*argv, "--api-url", dh.url, "--api-url", f"pipedrive={pd.url}"]
         env = harness.child_env(DEALHUB_TOKEN=dh.token, PIPEDRIVE_API_TOKEN=pd.token)
-        sample, code = harness.run_measured(full, env=env, ok_codes=codes)
+        spawned = time.time()
+        with open(rundir / "out.json", "w+b") as out:
+            sample, code = harness.run_measured(full, env=env, ok_codes=codes, stdout=out)
+            out.seek(0)
+            printed = out.read().decode("utf-8", "replace")
+    verified = None
+    if printed.startswith("{"):
+        finished = json.loads(printed)["finished_at"]
+        verified = dt.datetime.fromisoformat(finished.replace("Z", "+00:00")).timestamp() - spawned
     requests: Counter[str] = Counter()
     tokens = 0
     for name, log in zip(("dealhub", "pipedrive"), logs, strict=True):
@@ -116,7 +128,7 @@ def served_run(
             requests[f"{name} {entry['method']}"] += 1
             tokens += int(entry.get("cost") or 0)
     shutil.rmtree(rundir, ignore_errors=True)
-    return Run(sample.wall, dict(requests), tokens, code)
+    return Run(sample.wall, dict(requests), tokens, code, verified)
 
 
 def main() -> None:
@@ -133,6 +145,7 @@ def main() -> None:
         state = load_desired([str(people)])
         gone.write_text(deactivate_in_file(state, state.users[person]).after)
         leave = [PY, "-c", LEAVE, "leave", person, str(people), "--auto-approve", "--no-edit"]
+        leave += ["--format", "json"]
         apply = [PY, "-m", "reconciler", "apply", str(gone), "--auto-approve", "-q"]
         results: dict[str, list[Run]] = {"leave": [], "apply": []}
         for n in range(args.runs):
@@ -148,6 +161,7 @@ def main() -> None:
 
 def report(results: dict[str, list[Run]], args: argparse.Namespace, person: str) -> str:
     walls = {name: statistics.median(r.wall for r in runs) for name, runs in results.items()}
+    verified = [r.verified for r in results["leave"] if r.verified is not None] or [float("nan")]
     rows = []
     for name, runs in results.items():
         last = runs[-1]
@@ -169,7 +183,9 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, person: str)
             *rows,
             "",
             f"apply / leave wall time: {walls['apply'] / walls['leave']:.2f}x; Pipedrive tokens: "
-            f"{results['apply'][-1].tokens} / {results['leave'][-1].tokens}.",
+            f"{results['apply'][-1].tokens} / {results['leave'][-1].tokens}. `leave` had both "
+            f"deactivations verified {statistics.median(verified):.3f} s after it started "
+            "(its record's finished_at; the file edit and the report come after).",
             "",
             f"Command: `{command}`",
         ]
