@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from reconciler.diff import tenant_index
 from reconciler.errors import ReconcilerError
 from reconciler.plan import ACTIONS, Action, Change, Held, Plan
 from reconciler.progress import Progress
@@ -229,16 +230,12 @@ class Applier:
             state.verify_anyway = result.verify_anyway
 
     def _verify(self, plan: Plan, state: _State, *, verify: bool) -> list[Outcome]:
-        caps = self.provider.capabilities
-        fold: Callable[[str], str] = str.lower if caps.key_ignores_case else str
+        fold = self.provider.capabilities.key_fold
         tenant: dict[str, dict[str, Any]] = {}
         verified = False
         if verify and any(not c.blocked for c in plan.changes):
             try:
-                for raw in self.remote.read():
-                    view = self.provider.tenant_view(raw)
-                    if view is not None:
-                        tenant[fold(view[caps.key])] = view
+                tenant = tenant_index(self.provider, self.remote.read())
                 verified = True
             except ReconcilerError as exc:
                 for change in plan.changes:

@@ -64,12 +64,30 @@ def evaluate(
     return plan
 
 
+#: What a team does when a guard is right to trip but the change is intended: the
+#: settings first, reviewed in the same pull request (the flag is for a run by hand).
+_REMEDY = {
+    "max_deactivations": "raise max_deactivations in the files' settings, in the same pull "
+    "request, where its reviewers see it",
+    "max_creates": "raise max_creates in the files' settings, in the same pull request, where "
+    "its reviewers see it",
+    "all_users": "check the files: they list no active user the system has",
+    "empty_desired_state": "check the files: they list no user at all",
+}
+
+
+def remedy(trips: list[GuardTrip]) -> str:
+    """What to do about these guards, settings first: `If this is intended, ...`."""
+    steps = list(dict.fromkeys(_REMEDY.get(t.guard, "check the files") for t in trips))
+    return (
+        f"If this is intended, {'; '.join(steps)}; to override the guards for one run by "
+        "hand, rerun with --allow-mass-deactivation."
+    )
+
+
 def raise_if_unsafe(plan: Plan) -> None:
     """Raise UnsafePlanError (exit 3) when a guard trips and was not overridden."""
     tripped = [g for g in plan.guards if not g.overridden]
     if tripped:
         reasons = "; ".join(g.message for g in tripped)
-        raise UnsafePlanError(
-            f"safety guard stopped the plan: {reasons}. "
-            "If this is intended, rerun with --allow-mass-deactivation."
-        )
+        raise UnsafePlanError(f"safety guard stopped the plan: {reasons}. {remedy(tripped)}")

@@ -29,12 +29,12 @@ import dataclasses
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__, providers
 from reconciler.desired import DesiredState
-from reconciler.diff import as_compared
+from reconciler.diff import as_compared, tenant_index
 from reconciler.errors import StalePlanError, UsageError
 from reconciler.files import read_regular_file
 from reconciler.plan import (
@@ -289,21 +289,9 @@ def seal_problem(part: dict[str, Any], key: bytes) -> str | None:
 # -- the plan against a fresh plan -------------------------------------------------
 
 
-def tenant_index(provider: Provider, tenant: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The system's users as the provider views them, by their folded key."""
-    caps = provider.capabilities
-    fold = key_fold(provider)
-    index: dict[str, dict[str, Any]] = {}
-    for raw in tenant:
-        view = provider.tenant_view(raw)
-        if view is not None and isinstance(view.get(caps.key), str):
-            index[fold(view[caps.key])] = view
-    return index
-
-
 def key_fold(provider: Provider) -> Callable[[str], str]:
-    """How the system compares keys (letter case aside, or not)."""
-    return str.lower if provider.capabilities.key_ignores_case else str
+    """The system's key rule (Capabilities.key_fold)."""
+    return provider.capabilities.key_fold
 
 
 def _changes_by_login(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

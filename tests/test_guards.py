@@ -10,7 +10,7 @@ from reconciler import guards
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import EXIT_UNSAFE, UnsafePlanError
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan import Change, FieldChange, GuardTrip, Plan
 from reconciler.settings import Settings, Threshold
 
 TARGET = "https://api.dealhub.io"
@@ -170,3 +170,14 @@ def test_evaluate_replaces_earlier_results() -> None:
 def test_evaluate_returns_the_plan() -> None:
     plan = plan_with(1, 8)
     assert evaluate(plan, Threshold(25, percent=True)) is plan
+
+
+def test_a_tripped_guard_points_to_the_setting_before_the_flag() -> None:
+    plan = Plan(target="t", changes=[], unchanged=0, active_users=4, desired_users=1)
+    plan.guards = [GuardTrip("max_deactivations", "5 deactivations exceed max_deactivations")]
+    with pytest.raises(UnsafePlanError) as stopped:
+        guards.raise_if_unsafe(plan)
+    message = str(stopped.value)
+    assert message.index("raise max_deactivations in the files' settings") < message.index(
+        "--allow-mass-deactivation"
+    )

@@ -29,7 +29,6 @@ from reconciler.providers.pipedrive.review import REVIEW as PIPEDRIVE_REVIEW
 from reconciler.providers.pipedrive.review import read_details
 from reconciler.settings import Settings
 from reconciler.sim import transport
-from reconciler.sim.app import SimResponse
 from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
 from reconciler.sim.pipedrive_limits import ManualClock
 from reconciler.sim.pipedrive_state import PipedriveStore, timestamp
@@ -336,74 +335,6 @@ def test_a_file_outside_any_repository_says_so_once(run: Any, both: tuple[Path, 
 
 # -- --details --------------------------------------------------------------------
 
-_DETAIL = re.compile(r"/v1/users/(\d+)/(permissions|roleAssignments)")
-_SIM_TRANSPORT = transport.SimTransport
-
-
-class DetailReads(httpx.BaseTransport):
-    """The Pipedrive simulator, plus the two per-user reads it does not serve yet.
-
-    Answered in the vendor's documented shapes, charged 10 tokens each to the
-    simulator's daily budget and burst window, with its rate-limit headers, and
-    logged in its request log. (The lead adds these endpoints to the simulator.)
-    """
-
-    def __init__(self, sim: PipedriveSimulator) -> None:
-        self.sim = sim
-        self.inner = _SIM_TRANSPORT(sim)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        found = _DETAIL.fullmatch(request.url.path)
-        if found is None:
-            return self.inner.handle_request(request)
-        sim, now = self.sim, self.sim.clock()
-        key = request.headers["x-api-token"]
-        limits = sim.limits
-        if limits.exhausted(10, now):
-            answer = sim._too_many(key, limits.burst_state(key, False, now), now, 3600)
-        else:
-            admitted, burst = limits.admit(key, False, now)
-            if not admitted:
-                answer = sim._too_many(key, burst, now, max(1, burst.reset))
-            else:
-                limits.charge(10, now)
-                body = self.body(int(found.group(1)), found.group(2))
-                answer = sim._answer(
-                    key,
-                    burst,
-                    now,
-                    SimResponse(200, {"Content-Type": "application/json"}, body),
-                )
-        sim.request_log.append(
-            {"method": "GET", "path": request.url.path, "status": answer.status, "cost": 10}
-        )
-        return httpx.Response(
-            answer.status, headers=answer.headers, content=answer.body, request=request
-        )
-
-    def body(self, user_id: int, what: str) -> bytes:
-        if what == "permissions":
-            data: Any = {
-                "can_add_custom_fields": user_id == 1,
-                "can_delete_deals": True,
-                "can_see_company_wide_statistics": False,
-            }
-            return json.dumps({"success": True, "data": data}).encode()
-        data = [
-            {
-                "user_id": user_id,
-                "role_id": 1 if user_id == 1 else 2,
-                "parent_role_id": None,
-                "name": "Admins" if user_id == 1 else "Sales",
-                "active_flag": True,
-                "type": "direct",
-            }
-        ]
-        pagination = {"start": 0, "limit": 100, "more_items_in_collection": False}
-        return json.dumps(
-            {"success": True, "data": data, "additional_data": {"pagination": pagination}}
-        ).encode()
-
 
 @pytest.fixture(autouse=True)
 def _forget_tokens() -> Iterator[None]:
@@ -427,7 +358,9 @@ def company(budget: int) -> tuple[PipedriveClient, PipedriveSimulator]:
         clock=clock,
     )
     http = httpx.Client(
-        transport=DetailReads(sim), base_url="http://simulator", headers={"x-api-token": TOKEN}
+        transport=transport.SimTransport(sim),
+        base_url="http://simulator",
+        headers={"x-api-token": TOKEN},
     )
     client = PipedriveClient(
         http,
@@ -451,8 +384,11 @@ def test_details_cost_is_known_before_reading_and_read_in_full_with_enough_budge
     assert PIPEDRIVE_REVIEW.details_cost(found) == (3, 60, "tokens")
     details = read_details(client, found)
     assert details.complete and details.done == 3 and details.spent == 60
-    assert details.roles["me@x.com"] == ["Admins (role 1)"]
-    assert details.permissions["ann@x.com"] == ["can_delete_deals"]
+    assert details.roles["me@x.com"] == ["Role 1 (role 1)"]
+    # The simulator derives permissions from access: an admin holds the admin flags.
+    assert "can_add_custom_fields" in details.permissions["me@x.com"]
+    assert "can_add_custom_fields" not in details.permissions["ann@x.com"]
+    assert "can_see_other_users" in details.permissions["ann@x.com"]
     assert "old@x.com" not in details.permissions  # inactive: not read
     assert all(e["method"] == "GET" for e in sim.request_log)
     assert 429 not in {e["status"] for e in sim.request_log}
@@ -481,9 +417,10 @@ def test_details_through_the_command_show_the_cost_then_mark_a_partial_read(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(transport, "open_simulator", small)
-    monkeypatch.setattr(transport, "SimTransport", DetailReads)
     path = tmp_path / "company.json"
-    path.write_text(json.dumps([pd_user(1, "me@x.com", is_you=True), pd_user(2, "ann@x.com")]))
+    path.write_text(
+        json.dumps([pd_user(1, "me@x.com", is_you=True), pd_user(2, "ann@x.com", role_id=2)])
+    )
     people = tmp_path / "people.yaml"
     people.write_text(
         "version: 1\nsettings: {systems: [pipedrive]}\nusers:\n"
@@ -501,8 +438,8 @@ def test_details_through_the_command_show_the_cost_then_mark_a_partial_read(
     data = json.loads(full.out)
     assert data["details"][0]["complete"] is True
     assert {a["key"]: a["role_assignments"] for a in data["accounts"]} == {
-        "ann@x.com": ["Sales (role 2)"],
-        "me@x.com": ["Admins (role 1)"],
+        "ann@x.com": ["Role 2 (role 2)"],
+        "me@x.com": ["Role 1 (role 1)"],
     }
 
 

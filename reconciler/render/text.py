@@ -10,6 +10,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from reconciler.guards import remedy
 from reconciler.journeys import Journey
 from reconciler.plan import (
     Action,
@@ -125,8 +126,7 @@ class TextRenderer:
                     self._style(
                         f"Safety guard tripped: {printable(guard.message)}.", fg="red", bold=True
                     ),
-                    "Apply will refuse this plan; "
-                    "rerun with --allow-mass-deactivation if intended.",
+                    f"Apply will refuse this plan. {remedy([guard])}",
                 ]
         out += ["", self._style(summary_line(plan.summary()), bold=True)]
         return "\n".join(out) + "\n"

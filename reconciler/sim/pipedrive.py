@@ -52,7 +52,26 @@ DUPLICATE_EMAIL = "A user with this email address already exists in this company
 SELF_DEACTIVATION = "You cannot deactivate your own user."
 
 #: Token costs of the calls, from the vendor's Users page.
-COSTS = {"list": 20, "get": 2, "me": 2, "find": 40, "create": 10, "update": 10}
+COSTS = {
+    "list": 20,
+    "get": 2,
+    "me": 2,
+    "find": 40,
+    "create": 10,
+    "update": 10,
+    "permissions": 10,
+    "role_assignments": 10,
+}
+#: The permissions every user holds, and those an admin of an app adds (the vendor's
+#: aggregated permission flags; the simulator derives them from the user's access).
+BASE_PERMISSIONS = ("can_add_products", "can_see_other_users", "can_use_email_tracking")
+ADMIN_PERMISSIONS = (
+    "can_add_custom_fields",
+    "can_delete_deals",
+    "can_edit_products",
+    "can_see_company_wide_statistics",
+    "can_see_deals_list_summary",
+)
 EDGE_BODY = (
     "<!DOCTYPE html>\n<html><head><title>Attention Required!</title></head>\n"
     "<body><h1>Sorry, you have been blocked</h1>\n"
@@ -380,10 +399,18 @@ class PipedriveSimulator:
             if tuple(segments[: len(prefix)]) == prefix:
                 rest = segments[len(prefix) :]
                 break
-        if not rest or rest[0] != "users" or len(rest) > 2:
+        if not rest or rest[0] != "users" or len(rest) > 3:
             return _error_response(404, UNKNOWN_METHOD)
         methods: dict[str, _Route]
-        if len(rest) == 1:
+        if len(rest) == 3:
+            per_user = {
+                "permissions": _Route(self._permissions, COSTS["permissions"]),
+                "roleAssignments": _Route(self._role_assignments, COSTS["role_assignments"]),
+            }
+            if rest[2] not in per_user:
+                return _error_response(404, UNKNOWN_METHOD)
+            methods = {"GET": per_user[rest[2]]}
+        elif len(rest) == 1:
             methods = {
                 "GET": _Route(self._list, COSTS["list"]),
                 "POST": _Route(self._create, COSTS["create"], write=True),
@@ -498,6 +525,50 @@ class PipedriveSimulator:
         if isinstance(user, SimResponse):
             return user
         return _json(200, {"success": True, "data": _shown(user, call.user_id)})
+
+    def _permissions(self, call: _Call) -> SimResponse:
+        """`GET /v1/users/{id}/permissions`: the user's aggregated permission flags."""
+        user = self._user_or_404(call.params[0])
+        if isinstance(user, SimResponse):
+            return user
+        admin = any(item.get("admin") is True for item in user.get("access") or [])
+        data = {name: True for name in BASE_PERMISSIONS}
+        data.update({name: admin for name in ADMIN_PERMISSIONS})
+        return _json(200, {"success": True, "data": dict(sorted(data.items()))})
+
+    def _role_assignments(self, call: _Call) -> SimResponse:
+        """`GET /v1/users/{id}/roleAssignments`: the user's role, paged as the vendor pages."""
+        user = self._user_or_404(call.params[0])
+        if isinstance(user, SimResponse):
+            return user
+        start = _whole(call.query.get("start", "0"), 0)
+        limit = _whole(call.query.get("limit", "100"), 1)
+        if start is None or limit is None:
+            return _error_response(400, "start and limit must be whole numbers")
+        role = user.get("role_id")
+        assignments = (
+            [
+                {
+                    "user_id": user["id"],
+                    "role_id": role,
+                    "parent_role_id": None,
+                    "name": f"Role {role}",
+                    "active_flag": True,
+                    "type": "direct",
+                }
+            ]
+            if isinstance(role, int)
+            else []
+        )
+        page = assignments[start : start + limit]
+        pagination = {
+            "start": start,
+            "limit": limit,
+            "more_items_in_collection": start + limit < len(assignments),
+        }
+        return _json(
+            200, {"success": True, "data": page, "additional_data": {"pagination": pagination}}
+        )
 
     def _me(self, call: _Call) -> SimResponse:
         user = self.store.get(call.user_id)
@@ -698,7 +769,9 @@ def _credential(
 
 
 def _whole(text: str, least: int) -> int | None:
-    if not text.isdigit():
+    # ASCII digits only, and few: "²" is a digit to str.isdigit, and int() of 5,000
+    # digits is refused by Python itself.
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
         return None
     value = int(text)
     return value if value >= least else None

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import gfm
+import html5lib
 import pytest
 
 from reconciler.provenance import Commit
@@ -228,3 +229,15 @@ def test_the_markdown_stays_under_githubs_cap_and_says_where_the_rest_is() -> No
     assert len(text) <= 65_000
     assert "more.\n" in text and "reconciler-review" in text
     assert "Active, not listed in the files (5,000)" in text
+
+
+def test_the_html_is_well_formed_html5_and_hostile_text_stays_text() -> None:
+    # html5lib implements the WHATWG parsing algorithm browsers use; strict mode
+    # raises on any parse error, so the page is read exactly as a browser reads it.
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    document = parser.parse(render(hostile(), "html"))
+    assert document.findall(".//script") == []
+    for element in document.iter():
+        assert "src" not in element.attrib and "href" not in element.attrib
+        assert not any(name.startswith("on") for name in element.attrib)
+    assert "<script>alert(1)</script>" in "".join(document.itertext())

@@ -690,3 +690,35 @@ def test_a_closed_account_answers_402_to_everything(make_api: MakeApi) -> None:
 def test_impossible_options_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         PipedriveOptions(**settings)
+
+
+# -- per-user permissions and role assignments (review --details) ------------------
+
+
+def test_permissions_are_the_users_flags_an_admin_holding_more(api: PdApi) -> None:
+    admin = api.client.get("/v1/users/101/permissions").json()
+    member = api.client.get("/v1/users/102/permissions").json()
+    assert admin["success"] is True and member["success"] is True
+    assert admin["data"]["can_add_custom_fields"] is True
+    assert member["data"]["can_add_custom_fields"] is False
+    assert set(admin["data"]) == set(member["data"])
+    assert all(isinstance(flag, bool) for flag in member["data"].values())
+
+
+def test_role_assignments_are_paged_as_the_vendor_pages(api: PdApi) -> None:
+    first = api.client.get("/v1/users/102/roleAssignments", params={"limit": 1}).json()
+    assert first["success"] is True
+    assert [(a["user_id"], a["type"]) for a in first["data"]] == [(102, "direct")]
+    assert first["additional_data"]["pagination"] == {
+        "start": 0,
+        "limit": 1,
+        "more_items_in_collection": False,
+    }
+    odd = api.client.get("/v1/users/102/roleAssignments", params={"start": "²"})
+    assert odd.status_code == 400
+
+
+def test_per_user_reads_of_an_unknown_user_are_the_vendors_404(api: PdApi) -> None:
+    for what in ("permissions", "roleAssignments"):
+        assert api.client.get(f"/v1/users/999/{what}").status_code == 404
+    assert api.client.get("/v1/users/102/secrets").status_code == 404

@@ -33,6 +33,8 @@ def calls(api: PdApi) -> dict[str, Any]:
         "find": lambda: api.client.get("/v1/users/find", params={"term": "x"}),
         "create": lambda: api.client.post("/v1/users", json={"email": "n@acme.com"}),
         "update": lambda: api.client.put("/v1/users/102", json={"active_flag": False}),
+        "permissions": lambda: api.client.get("/v1/users/102/permissions"),
+        "role_assignments": lambda: api.client.get("/v1/users/102/roleAssignments"),
     }
 
 
@@ -51,7 +53,16 @@ def test_each_call_costs_the_vendors_tokens(make_api: MakeApi) -> None:
         assert response.headers["x-daily-ratelimit-token-limit"] == "1000"
         assert response.headers["x-daily-ratelimit-token-remaining"] == str(1000 - spent)
         assert response.headers["x-daily-requests-left"] == str(1000 - spent)
-    assert COSTS == {"list": 20, "get": 2, "me": 2, "find": 40, "create": 10, "update": 10}
+    assert COSTS == {
+        "list": 20,
+        "get": 2,
+        "me": 2,
+        "find": 40,
+        "create": 10,
+        "update": 10,
+        "permissions": 10,
+        "role_assignments": 10,
+    }
     assert api.sim.tokens_left == 1000 - spent
 
 

@@ -57,7 +57,12 @@ from reconciler.http import (
 )
 from reconciler.progress import Progress
 from reconciler.providers.base import WriteResult, WriteStatus
-from reconciler.providers.pipedrive.rules import CAPABILITIES, SELF_DEACTIVATION, entry_problem
+from reconciler.providers.pipedrive.rules import (
+    CAPABILITIES,
+    SELF_DEACTIVATION,
+    entry_problem,
+    key_fold,
+)
 
 if TYPE_CHECKING:
     from reconciler.plan import Change
@@ -403,7 +408,7 @@ class PipedriveClient(JsonClient):
                 raise ResponseError(f"{where} with a user whose email contains the API token")
             if user.get("is_deleted") is True:
                 continue
-            email = user["email"].casefold()
+            email = key_fold(user["email"])
             if email in emails:
                 raise ResponseError(
                     f"{where} with two users (ids {emails[email]} and {user['id']}) of email "
@@ -565,13 +570,13 @@ class PipedriveClient(JsonClient):
             raise
         except ApiError as exc:
             return "pending", f"{unsure}; the list read to check it failed: {exc}"
-        wanted = email.casefold()
+        wanted = key_fold(email)
         for user in users:
             if (
                 isinstance(user, dict)
                 and user.get("is_deleted") is not True
                 and isinstance(user.get("email"), str)
-                and user["email"].casefold() == wanted
+                and key_fold(user["email"]) == wanted
             ):
                 return user
         return None
@@ -588,7 +593,7 @@ class PipedriveClient(JsonClient):
     ) -> tuple[WriteStatus, str]:
         """Whether the user the server shows is the one the create asked for."""
         email = user.get("email")
-        if not isinstance(email, str) or email.casefold() != str(body["email"]).casefold():
+        if not isinstance(email, str) or key_fold(email) != key_fold(str(body["email"])):
             return "pending", (
                 f"{self.target} answered the create of {_quoted(str(body['email']))} with "
                 f"another user ({_quoted(str(email))})"
