@@ -107,7 +107,7 @@ def split_lines(text: str) -> list[str]:
 
 
 @dataclass
-class _Edits:
+class Edits:
     """Insertions into the original lines: whole lines after a line, or text at a column."""
 
     after: dict[int, list[str]] = field(default_factory=dict)
@@ -144,7 +144,7 @@ def _at(mark: Any) -> tuple[int, int]:
     return mark.line, mark.column
 
 
-class _Tree:
+class Tree:
     """The file composed into nodes with their positions, and how often each node is used.
 
     A node used twice is an anchor that an alias repeats: editing its text
@@ -198,7 +198,7 @@ class _Tree:
             )
 
 
-def _key(mapping: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
+def key_of(mapping: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
     for key, value in mapping.value:
         if isinstance(key, yaml.ScalarNode) and key.tag == _STR and key.value == name:
             return key, value
@@ -210,7 +210,7 @@ def _is_alias(before: yaml.Node, node: yaml.Node) -> bool:
     return _at(node.start_mark) < _at(before.end_mark)
 
 
-def _end_line(tree: _Tree, node: yaml.Node) -> int:
+def _end_line(tree: Tree, node: yaml.Node) -> int:
     """The last line of a node's own text (a block collection ends with its last item)."""
     while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style:
         if not node.value:
@@ -238,7 +238,7 @@ def _end_line(tree: _Tree, node: yaml.Node) -> int:
     return line
 
 
-def _add_keys(tree: _Tree, edits: _Edits, entry: yaml.MappingNode, keys: list[str]) -> None:
+def add_keys(tree: Tree, edits: Edits, entry: yaml.MappingNode, keys: list[str]) -> None:
     """Insert `key: value` texts into a mapping: as lines in block style, inline in flow."""
     tree.own(entry, "this entry")
     if not entry.flow_style:
@@ -255,7 +255,7 @@ def _add_keys(tree: _Tree, edits: _Edits, entry: yaml.MappingNode, keys: list[st
     edits.add_text(last_value.end_mark.line, last_value.end_mark.column, text)
 
 
-def _extend_list(tree: _Tree, edits: _Edits, key: yaml.Node, seq: yaml.Node, item: str) -> None:
+def _extend_list(tree: Tree, edits: Edits, key: yaml.Node, seq: yaml.Node, item: str) -> None:
     """Add `item` at the end of a list of systems, in the list's own style."""
     if not isinstance(seq, yaml.SequenceNode) or _is_alias(key, seq):
         raise tree.refuse(key, f"{key.value} is an alias or not a list: write the list out")
@@ -306,8 +306,8 @@ def _access_block(view: dict[str, Any]) -> tuple[str | None, bool]:
 
 @dataclass
 class _Context:
-    tree: _Tree
-    edits: _Edits
+    tree: Tree
+    edits: Edits
     state: DesiredState
     merged: Merged
     #: The look-alike keys of every login and manager of the file, and of those added.
@@ -395,12 +395,10 @@ def merge_people(
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
     lines = split_lines(body)
-    tree = _Tree(body, lines, file)
+    tree = Tree(body, lines, file)
     root = tree.root
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    context = _Context(
-        tree, _Edits(), state, Merged(""), _taken(state), _default_active(tree, body)
-    )
+    context = _Context(tree, Edits(), state, Merged(""), _taken(state), _default_active(tree, body))
     entries = _entries(tree, root, state)
     views = _company(company)
     appended = _people(context, entries, views)
@@ -421,26 +419,26 @@ def _taken(state: DesiredState) -> set[str]:
     return taken
 
 
-def _default_active(tree: _Tree, text: str) -> bool:
+def _default_active(tree: Tree, text: str) -> bool:
     """The is_active of a person who does not set it: the defaults' (true unless they say)."""
-    found = _key(tree.root, "defaults")
+    found = key_of(tree.root, "defaults")
     if found is None or not isinstance(found[1], yaml.MappingNode):
         return True
     if any(key.tag == _MERGE for key, _ in found[1].value):
         # `<<: *base` may bring is_active: only the loader's own reading says.
         doc = read_yaml(tree.file, text)
         return doc["defaults"].get("is_active") is not False
-    own = _key(found[1], "is_active")
+    own = key_of(found[1], "is_active")
     if own is None or own[1].tag != _BOOL:
         return True
     return yaml.constructor.SafeConstructor.bool_values.get(own[1].value.lower()) is not False
 
 
 def _entries(
-    tree: _Tree, root: yaml.MappingNode, state: DesiredState
+    tree: Tree, root: yaml.MappingNode, state: DesiredState
 ) -> list[tuple[DesiredUser, yaml.MappingNode]]:
     """Each person with their entry's node: the loader kept every entry, in file order."""
-    found = _key(root, "users")
+    found = key_of(root, "users")
     nodes = found[1].value if found and isinstance(found[1], yaml.SequenceNode) else []
     users = list(state.users.values())
     if len(nodes) != len(users):
@@ -508,7 +506,7 @@ def _list_person(
     context: _Context, user: DesiredUser, node: yaml.MappingNode, view: dict[str, Any]
 ) -> None:
     keys = []
-    own = _key(node, "systems")
+    own = key_of(node, "systems")
     if own is not None:
         if SYSTEM not in (user.systems or ()):
             _extend_list(context.tree, context.edits, own[0], own[1], SYSTEM)
@@ -521,7 +519,7 @@ def _list_person(
     if not exact:
         context.merged.access_notes.append(view["email"])
     if keys:
-        _add_keys(context.tree, context.edits, node, keys)
+        add_keys(context.tree, context.edits, node, keys)
     context.merged.listed.append(user.login)
 
 
@@ -530,7 +528,7 @@ def _unlist_person(context: _Context, user: DesiredUser, node: yaml.MappingNode)
     if SYSTEM in after:
         # Listed through settings.systems, which gains pipedrive: a list of their own
         # keeps them out.
-        _add_keys(
+        add_keys(
             context.tree,
             context.edits,
             node,
@@ -542,23 +540,23 @@ def _settings(context: _Context, root: yaml.MappingNode) -> None:
     """settings.systems gains pipedrive: in its list, as a new key, or in a new block."""
     tree, edits = context.tree, context.edits
     wanted = _systems_text((*context.state.settings.systems, SYSTEM))
-    found = _key(root, "settings")
+    found = key_of(root, "settings")
     if found is not None:
         key, settings = found
         if not isinstance(settings, yaml.MappingNode) or _is_alias(key, settings):
             raise tree.refuse(key, "settings is not a mapping written here")
-        systems = _key(settings, "systems")
+        systems = key_of(settings, "systems")
         if systems is not None:
             _extend_list(tree, edits, systems[0], systems[1], SYSTEM)
         elif settings.flow_style:
-            _add_keys(tree, edits, settings, [wanted])
+            add_keys(tree, edits, settings, [wanted])
         else:
             tree.own(settings, "settings")
             indent = " " * settings.start_mark.column
             edits.add_lines(key.end_mark.line, [indent + wanted])
         return
     indent = " " * root.start_mark.column
-    version = _key(root, "version")
+    version = key_of(root, "version")
     after = _end_line(tree, version[1]) if version else root.start_mark.line - 1
     edits.add_lines(after, [f"{indent}settings:", f"{indent}  {wanted}"])
 
@@ -571,7 +569,7 @@ def _append(
         return
     entries = [(why, _entry_keys(context, view)) for view, why in appended]
     tree, edits = context.tree, context.edits
-    found = _key(root, "users")
+    found = key_of(root, "users")
     if found is not None and isinstance(found[1], yaml.SequenceNode) and found[1].flow_style:
         seq = found[1]
         tree.own(seq, "the users list")

@@ -654,8 +654,10 @@ cli.add_command(sim_commands)
 def _add_commands() -> None:
     """Commands kept in modules of their own (reconciler.commands), which use the
     option decorators above: imported once those exist."""
+    from reconciler.commands.leave import leave
     from reconciler.commands.review import review
 
+    cli.add_command(leave)
     cli.add_command(review)
 
 

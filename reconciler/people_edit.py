@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from reconciler.adopt import MergeError, _add_keys, _Edits, _key, _Tree, split_lines
+from reconciler.adopt import Edits, MergeError, Tree, add_keys, key_of, split_lines
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.yaml_source import MAX_FILE_BYTES, YamlError, read_yaml
@@ -165,12 +165,12 @@ def _edit(body: str, lines: list[str], user: DesiredUser, newline: str) -> str:
     `newline` is the file's own line break, for a line the edit adds.
     """
     lines = list(lines)
-    tree = _Tree(body, lines, user.file)
+    tree = Tree(body, lines, user.file)
     entry = _entry(tree, user)
-    found = _key(entry, "is_active")
+    found = key_of(entry, "is_active")
     if found is not None and found[1].tag == _BOOL and not _is_true(found[1].value):
         return body  # already false in its own entry
-    edits = _Edits()
+    edits = Edits()
     if found is not None and isinstance(found[1], yaml.ScalarNode) and found[1].tag == _BOOL:
         value = found[1]
         row, start, end = value.start_mark.line, value.start_mark.column, value.end_mark.column
@@ -181,7 +181,7 @@ def _edit(body: str, lines: list[str], user: DesiredUser, newline: str) -> str:
     elif found is not None:
         raise tree.refuse(found[1], "this is_active is not true or false")
     else:
-        _add_keys(tree, edits, entry, ["is_active: false"])
+        add_keys(tree, edits, entry, ["is_active: false"])
     return edits.apply(lines, newline)
 
 
@@ -202,9 +202,9 @@ def _newline(text: str) -> str:
     return "\n"
 
 
-def _entry(tree: _Tree, user: DesiredUser) -> yaml.MappingNode:
+def _entry(tree: Tree, user: DesiredUser) -> yaml.MappingNode:
     """The node of `user`'s entry: the item of `users` that starts on their line."""
-    found = _key(tree.root, "users")
+    found = key_of(tree.root, "users")
     items = found[1].value if found and isinstance(found[1], yaml.SequenceNode) else []
     for node in items:
         if isinstance(node, yaml.MappingNode) and node.start_mark.line + 1 == user.line:

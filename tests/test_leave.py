@@ -27,8 +27,6 @@ from hypothesis import strategies as st
 
 from reconciler import leave as core
 from reconciler import providers
-from reconciler.cli import cli
-from reconciler.commands.leave import leave
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.people_edit import deactivate_in_file
@@ -48,10 +46,7 @@ ADMIN = [{"app": "global", "admin": True}, {"app": "sales", "admin": True}]
 
 
 @pytest.fixture(autouse=True)
-def _leave_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command joins the CLI the way cli.py will register it."""
-    if "leave" not in cli.commands:
-        monkeypatch.setitem(cli.commands, "leave", leave)
+def _tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEALHUB_TOKEN", DH_TOKEN)
     monkeypatch.setenv("PIPEDRIVE_API_TOKEN", PD_TOKEN)
     monkeypatch.delenv("PIPEDRIVE_API_URL", raising=False)

@@ -21,6 +21,7 @@ from reconciler.errors import ResponseError
 from reconciler.http import (
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
+    Answer,
     JsonClient,
     RetryPolicy,
     TokenSource,
@@ -54,7 +55,11 @@ class UpsertAnswer:
 class DealHubClient(JsonClient):
     """A client for the DealHub User API (see the module docstring)."""
 
-    # -- the three calls ------------------------------------------------------
+    # -- the calls ------------------------------------------------------------
+
+    def get(self, path: str, *, kind: str) -> Answer:
+        """One GET through the client's request loop (leave's single-user read)."""
+        return self._send("GET", path, kind=kind)
 
     def list_users(self) -> list[dict[str, Any]]:
         """Every user of the tenant, in one `GET /api/v1/users`, checked before anyone diffs it."""

@@ -73,9 +73,8 @@ class DealHubSingle:
         if not login or len(login) > READ_LOGIN_LIMIT:
             return None  # the read takes at most 100 characters: no user has more
         path = f"/api/v1/user/login/{quote(login, safe='')}"
-        # The client has no public single-user read yet (see the report of issue 22):
-        # its own request loop (retries, deadline, size cap, masking) is used.
-        answer = self.client._send("GET", path, kind=READ_ONE)
+        # The client's own request loop: retries, deadline, size cap, masking.
+        answer = self.client.get(path, kind=READ_ONE)
         target = self.client.target
         if answer.status == 404 or (answer.status == 400 and _not_found(answer.text())):
             return None
