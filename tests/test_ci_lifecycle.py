@@ -220,6 +220,7 @@ def test_the_monthly_review_and_the_drift_check_never_run_on_each_others_schedul
         gitlab["drift"]["resource_group"],
     )
     assert jobs["review"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert "github.ref == 'refs/heads/main'" in review  # by hand: main's files, as the issue says
     assert "environment" not in jobs["review"]  # it never writes to a system
 
 
