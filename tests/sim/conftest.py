@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sim.app import Simulator
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
-from reconciler.sim.state import TenantStore
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "tok-3f9a7c1e5b"
