@@ -40,12 +40,28 @@ _RATE = click.FloatRange(0.0, 1.0)
 
 @click.group("sim")
 def sim() -> None:
-    """Local simulators of the DealHub User API and the Pipedrive Users API."""
+    """Local simulators of the systems' APIs (each system brings its own)."""
+
+
+class _SystemChoice(click.Choice):  # type: ignore[type-arg]
+    """The registered systems, read when a command runs: a system registered later counts."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return systems()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        # click.Choice sets its choices once; these are read from the registry each time.
+        pass
 
 
 _SYSTEM = click.option(
     "--system",
-    type=click.Choice(systems()),
+    type=_SystemChoice(),
     default=DEFAULT_SYSTEMS[0],
     show_default=True,
     help="The API to simulate.",
@@ -63,15 +79,20 @@ class _ServeCommand(click.Command):
         super().__init__(*args, **kwargs)
         #: Option name -> the systems whose simulator takes it.
         self.owners: dict[str, set[str]] = {}
-        self._joined = False
+        self._kernel = list(self.params)
+        #: The systems whose options joined (a system registered later joins then).
+        self._joined: tuple[str, ...] | None = None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        if not self._joined:
-            self._joined = True
+        current = systems()
+        if current != self._joined:
+            self._joined = current
             self._join_systems_options()
         return super().get_params(ctx)
 
     def _join_systems_options(self) -> None:
+        self.params = list(self._kernel)
+        self.owners = {}
         kernel = {param.name for param in self.params}
         # Before --seed, where they stood when the command named its systems.
         at = next(i for i, param in enumerate(self.params) if param.name == "seed")

@@ -4,8 +4,8 @@ The kernel (transport, server, faults, cli, generate) names no system. A
 system brings a simulator with a `SimulatorHooks` object, found in this order:
 the provider's `simulator` attribute (a system declares it on its provider),
 else the `SIMULATOR` of the module `sim_hooks` beside the provider (how the
-DealHub and Pipedrive packages carry theirs, their simulators in `sim`: the
-hooks import a simulator only when one is opened). A system with neither has no simulator:
+built-in systems carry theirs, with the simulator itself in `sim`: the hooks
+import a simulator only when one is opened). A system with neither has no simulator:
 asking for one is a clear error, never another system's.
 
     SimulatorHooks
@@ -52,7 +52,7 @@ class SimulatorHooks(Protocol):
 
     #: Options of `sim serve` that only this system takes; each help starts "[NAME]".
     serve_options: Sequence[click.Option]
-    #: What `sim generate` calls the users it wrote ("users", "Pipedrive users").
+    #: What `sim generate` calls the users it wrote ("users", "ACME users").
     noun: str
 
     def open(

@@ -50,8 +50,8 @@ def open_simulator(
     """A simulator of `system` over the state file at `path`; only a `writable` one saves.
 
     The system's own simulator (its provider's, see `systems`) reads the file
-    and takes the `options` it knows (Pipedrive: `options` for the company and
-    `clock` for the simulated time). Raises `StateError` when the file is
+    and takes the `options` it knows (say `options` for a company's readings
+    and `clock` for the simulated time). Raises `StateError` when the file is
     missing or not such an array, and `ValueError` for an unknown system, one
     without a simulator, or options it does not take. Without `system`, the
     one a people file manages when its settings name none.
