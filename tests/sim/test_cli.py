@@ -30,9 +30,8 @@ from reconciler.providers.pipedrive.sim_generate import (
 )
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim import cli
-
-from .conftest import TOKEN, sample_users, user
-from .test_pipedrive import company
+from tests.providers.dealhub.conftest import TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import company
 
 PD_TOKEN = "pd-cli-7c3e9a"
 

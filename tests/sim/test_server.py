@@ -19,10 +19,9 @@ from reconciler.providers.pipedrive.sim_limits import ManualClock
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
-
-from .conftest import AUTH, TOKEN, sample_users, user
-from .test_pipedrive import TOKEN as PD_TOKEN
-from .test_pipedrive import company
+from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.test_sim import company
 
 
 def make_sim(**faults: Any) -> Simulator:

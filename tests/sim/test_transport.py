@@ -15,10 +15,9 @@ from reconciler.providers.pipedrive.sim_limits import ManualClock
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport, open_simulator
-
-from .conftest import AUTH, TOKEN, sample_users, user
-from .test_pipedrive import TOKEN as PD_TOKEN
-from .test_pipedrive import company
+from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.test_sim import company
 
 
 def client_for(sim: Simulator) -> httpx.Client:

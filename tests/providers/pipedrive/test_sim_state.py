@@ -17,7 +17,7 @@ from reconciler.providers.pipedrive.sim_state import (
     permission_set_id,
 )
 
-from .test_pipedrive import company
+from .test_sim import company
 
 
 def saved(tmp_path: Path, users: Any) -> Path:

@@ -17,7 +17,7 @@ from reconciler.providers.pipedrive.sim_limits import (
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
 
-from .test_pipedrive import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company, make_api
+from .test_sim import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company, make_api
 
 __all__ = ["make_api"]  # the fixture, imported for pytest
 
