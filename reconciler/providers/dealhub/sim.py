@@ -1,7 +1,7 @@
 """The DealHub User API, simulated: routing, auth, validation, faults, async requests.
 
 `Simulator.handle` takes one HTTP request as plain values and returns a
-`SimResponse`; `transport.SimTransport` and `server` carry it over httpx
+`SimResponse`; the kernel's `SimTransport` and `server` (reconciler.sim) carry it over httpx
 in-process or over a real socket. Status codes, bodies and messages follow the
 vendor's documentation (see shared/reference).
 """

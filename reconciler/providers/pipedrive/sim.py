@@ -1,7 +1,7 @@
 """The Pipedrive Users API, simulated: routing, auth, validation, seats, rate limits, faults.
 
 `PipedriveSimulator.handle` takes one HTTP request as plain values and returns a
-`SimResponse`, like the DealHub simulator, so `transport.SimTransport` and
+`SimResponse`, like every simulator, so the kernel's `SimTransport` and
 `server` carry it in-process or over a socket. It follows the vendor's Users page
 and the facts in shared/reference; where those leave a behaviour open, the
 readings are `PipedriveOptions`, so a client can be tried against each.
