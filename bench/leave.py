@@ -40,7 +40,7 @@ import run as harness
 
 from reconciler.desired import load_desired
 from reconciler.people_edit import deactivate_in_file
-from reconciler.sim.pipedrive_state import new_user
+from reconciler.providers.pipedrive.sim_state import new_user
 
 PY = sys.executable
 #: `leave` through the CLI whether or not cli.py registers it yet.

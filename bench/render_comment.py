@@ -39,8 +39,8 @@ from cmarkgfm.cmark import Options
 from reconciler import engine
 from reconciler.desired import load_desired
 from reconciler.journeys import accounts
+from reconciler.providers.dealhub.sim_generate import generate_desired, generate_tenant
 from reconciler.render import render_plans
-from reconciler.sim.generate import generate_desired, generate_tenant
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "comments"

@@ -999,10 +999,13 @@ def measure_pipedrive(size: int, seed: int, changes: str, workdir: Path) -> Pipe
     from reconciler.engine import make_plan
     from reconciler.providers.pipedrive import PROVIDER
     from reconciler.providers.pipedrive.client import PipedriveClient
-    from reconciler.sim.generate import generate_company, generate_pipedrive_desired
-    from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-    from reconciler.sim.pipedrive_limits import ManualClock
-    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+    from reconciler.providers.pipedrive.sim_generate import (
+        generate_company,
+        generate_pipedrive_desired,
+    )
+    from reconciler.providers.pipedrive.sim_limits import ManualClock
+    from reconciler.providers.pipedrive.sim_state import PipedriveStore
     from reconciler.sim.transport import SimTransport
 
     share = float(changes.rstrip("%")) / (100 if changes.endswith("%") else 1)
@@ -1175,7 +1178,7 @@ def build_systems_data(
 
     import yaml
 
-    from reconciler.sim.generate import _short_access, generate_company
+    from reconciler.providers.pipedrive.sim_generate import _short_access, generate_company
 
     share = float(changes.rstrip("%")) / (100 if changes.endswith("%") else 1)
     with open(desired_file, encoding="utf-8") as fh:

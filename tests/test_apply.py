@@ -18,9 +18,12 @@ from reconciler.http import RetryPolicy
 from reconciler.plan import Change, Plan
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DEALHUB, DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.settings import Settings, Threshold
-from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
+from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
+from reconciler.sim.transport import SimTransport
 
 TOKEN = "apply-test-token"
 

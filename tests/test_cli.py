@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim import Simulator, TenantStore
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,8 +19,11 @@ from reconciler import redact
 from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
 from reconciler.http import RetryPolicy, TokenSource, check_url, read_token
 from reconciler.providers.dealhub.client import DealHubClient, connect
-from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
+from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
+from reconciler.sim.transport import SimTransport
 from reconciler.targets import is_trusted_target
 
 TOKEN = "t0ken/under+test"  # "/" and "+" change when percent-encoded

@@ -27,7 +27,8 @@ from reconciler import redact
 from reconciler.errors import UsageError
 from reconciler.http import TokenSource, environment_proxy, ssl_context
 from reconciler.providers.dealhub.client import connect
-from reconciler.sim import Simulator, TenantStore
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
 
 TOKEN = "env-test-token-7c3a91"

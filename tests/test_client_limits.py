@@ -24,7 +24,8 @@ from reconciler.http import (
     retry_after_seconds,
 )
 from reconciler.providers.dealhub.client import DealHubClient, connect
-from reconciler.sim import Simulator, TenantStore
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
 
 TOKEN = "limits-test-token"

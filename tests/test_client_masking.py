@@ -22,10 +22,12 @@ from reconciler.errors import ResponseError
 from reconciler.http import TokenSource
 from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.render import render_plan
 from reconciler.render.report import render_json, render_markdown, render_text
 from reconciler.settings import Settings
-from reconciler.sim import Faults, Simulator, TenantStore
+from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 
 MASK = redact.MASK

@@ -30,8 +30,10 @@ from reconciler.http import PATIENCE, RateLimited, RetryLater, RetryPolicy, Toke
 from reconciler.plan import Change
 from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.settings import Settings
-from reconciler.sim import Faults, Simulator, TenantStore
+from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "patience-test-token-41"

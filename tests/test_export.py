@@ -15,7 +15,7 @@ from reconciler.diff import compute_plan
 from reconciler.errors import ResponseError
 from reconciler.export import choose_defaults, export_yaml, scalar
 from reconciler.providers.dealhub.fields import COMPARED_FIELDS, STRING_FIELDS
-from reconciler.sim.generate import generate_tenant
+from reconciler.providers.dealhub.sim_generate import generate_tenant
 
 OPTIONAL = [f for f in COMPARED_FIELDS if f not in ("email", "name", "is_active")]
 

@@ -32,11 +32,13 @@ from reconciler.diff import compute_plan
 from reconciler.people_edit import deactivate_in_file
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.providers.pipedrive.client import PipedriveClient
-from reconciler.sim import Faults, Simulator, TenantStore
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore, new_user
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore, new_user
+from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
 

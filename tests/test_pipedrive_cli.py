@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sim.generate import generate_company, generate_pipedrive_desired
+from reconciler.providers.pipedrive.sim_generate import generate_company, generate_pipedrive_desired
 
 TOKEN = "pd-token-do-not-print-0123"
 
@@ -93,8 +93,8 @@ def test_notes_alone_do_not_make_detailed_exitcode_2(run: Any, company: tuple[Pa
 
 
 def test_the_token_never_travels_in_a_url(run: Any, company: tuple[Path, Path]) -> None:
-    from reconciler.sim.pipedrive import PipedriveSimulator
-    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.providers.pipedrive.sim import PipedriveSimulator
+    from reconciler.providers.pipedrive.sim_state import PipedriveStore
     from reconciler.sim.server import running
 
     state, people = company
@@ -158,8 +158,8 @@ def test_readme_pipedrive_quick_start_shows_what_the_command_prints(
 def test_tokens_spent_are_one_list_per_plan_and_ten_per_change(
     run: Any, company: tuple[Path, Path]
 ) -> None:
-    from reconciler.sim.pipedrive import PipedriveSimulator
-    from reconciler.sim.pipedrive_state import PipedriveStore
+    from reconciler.providers.pipedrive.sim import PipedriveSimulator
+    from reconciler.providers.pipedrive.sim_state import PipedriveStore
     from reconciler.sim.server import running
 
     state, people = company

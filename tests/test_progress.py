@@ -15,7 +15,10 @@ from reconciler.diff import compute_plan
 from reconciler.progress import BarProgress, LogProgress, Progress, for_stream
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DealHubRemote
-from reconciler.sim import Faults, SimTransport, Simulator, TenantStore
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
+from reconciler.sim.faults import Faults
+from reconciler.sim.transport import SimTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "users.yaml"

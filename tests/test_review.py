@@ -27,11 +27,11 @@ from reconciler.engine import Planned, make_plan
 from reconciler.providers.pipedrive.client import PipedriveClient
 from reconciler.providers.pipedrive.review import REVIEW as PIPEDRIVE_REVIEW
 from reconciler.providers.pipedrive.review import read_details
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore, timestamp
 from reconciler.settings import Settings
 from reconciler.sim import transport
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore, timestamp
 
 READ_AT = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
 DAYS = 30
@@ -446,9 +446,9 @@ def test_details_through_the_command_show_the_cost_then_mark_a_partial_read(
 def test_a_review_over_loopback_reads_each_system_once_and_writes_nothing(
     run: Any, both: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconciler.sim.app import Simulator
+    from reconciler.providers.dealhub.sim import Simulator
+    from reconciler.providers.dealhub.sim_state import TenantStore
     from reconciler.sim.server import running
-    from reconciler.sim.state import TenantStore
 
     people, targets = both
     dealhub_file, pipedrive_file = targets[1][len("sim:") :], targets[3][len("pipedrive=sim:") :]

@@ -25,6 +25,8 @@ from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import dumps, from_json_data
 from reconciler.providers.dealhub.provider import DEALHUB
 from reconciler.providers.dealhub.rules import expected_payload, tenant_view
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.render import FORMATS, render_plans
 from reconciler.saved_plan import (
     ALTERED,
@@ -38,7 +40,6 @@ from reconciler.saved_plan import (
     sealed,
 )
 from reconciler.settings import Threshold
-from reconciler.sim import Simulator, TenantStore
 from reconciler.sim.server import running
 
 Edit = Callable[[dict[str, Any], dict[str, dict[str, Any]]], None]

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from reconciler.sim.app import split_target
-from reconciler.sim.transport import SimulatedApi
+from reconciler.sim.response import split_target
+from reconciler.sim.systems import SimulatedApi
 
 #: Largest request body accepted; far above what 100,000 users take.
 MAX_BODY_BYTES = 512 * 1024 * 1024

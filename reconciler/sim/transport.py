@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, overload
+from typing import Any
 
 import httpx
 
-from reconciler.sim.app import SimResponse, Simulator, split_target
 from reconciler.sim.faults import Faults
-from reconciler.sim.state import TenantStore
+from reconciler.sim.response import split_target
+from reconciler.sim.systems import SimulatedApi, hooks_for
 
-if TYPE_CHECKING:
-    from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-    from reconciler.sim.pipedrive_limits import Clock
-
-#: The systems a simulator can stand in for.
-SYSTEMS = ("dealhub", "pipedrive")
-
-
-class SimulatedApi(Protocol):
-    """What a transport or a server needs of a simulator: one request in, one answer out."""
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> SimResponse: ...
+__all__ = ["SimTransport", "SimulatedApi", "open_simulator"]
 
 
 class SimTransport(httpx.BaseTransport):
@@ -58,75 +38,28 @@ class SimTransport(httpx.BaseTransport):
         )
 
 
-@overload
 def open_simulator(
     path: str | Path,
     *,
     token: str,
     writable: bool,
     faults: Faults | None = None,
-    system: Literal["dealhub"] = "dealhub",
-) -> Simulator: ...
-
-
-@overload
-def open_simulator(
-    path: str | Path,
-    *,
-    token: str,
-    writable: bool,
-    faults: Faults | None = None,
-    system: Literal["pipedrive"],
-    options: PipedriveOptions | None = None,
-    clock: Clock | None = None,
-) -> PipedriveSimulator: ...
-
-
-@overload
-def open_simulator(
-    path: str | Path,
-    *,
-    token: str,
-    writable: bool,
-    faults: Faults | None = None,
-    system: str,
-    options: PipedriveOptions | None = None,
-    clock: Clock | None = None,
-) -> Simulator | PipedriveSimulator: ...
-
-
-def open_simulator(
-    path: str | Path,
-    *,
-    token: str,
-    writable: bool,
-    faults: Faults | None = None,
-    system: str = "dealhub",
-    options: PipedriveOptions | None = None,
-    clock: Clock | None = None,
-) -> Simulator | PipedriveSimulator:
+    system: str | None = None,
+    **options: Any,
+) -> SimulatedApi:
     """A simulator of `system` over the state file at `path`; only a `writable` one saves.
 
-    DealHub's file is a JSON array of its users; Pipedrive's, of Pipedrive user
-    objects, with `options` for the company and `clock` for the simulated time.
-    Raises `StateError` when the file is missing or not such an array, and
-    `ValueError` for an unknown system or options DealHub does not take.
+    The system's own simulator (its provider's, see `systems`) reads the file
+    and takes the `options` it knows (say `options` for a company's readings
+    and `clock` for the simulated time). Raises `StateError` when the file is
+    missing or not such an array, and `ValueError` for an unknown system, one
+    without a simulator, or options it does not take. Without `system`, the
+    one a people file manages when its settings name none.
     """
-    if system == "pipedrive":
-        from reconciler.sim.pipedrive import PipedriveSimulator
-        from reconciler.sim.pipedrive_state import PipedriveStore
+    if system is None:
+        from reconciler.settings import DEFAULT_SYSTEMS
 
-        company = PipedriveStore.load(Path(path), persist=writable)
-        return PipedriveSimulator(
-            company,
-            token=token,
-            options=options,
-            faults=faults,
-            clock=clock if clock is not None else time.time,
-        )
-    if system != "dealhub":
-        raise ValueError(f"unknown system {system!r}: one of {', '.join(SYSTEMS)}")
-    if options is not None or clock is not None:
-        raise ValueError("options and clock are for the Pipedrive simulator")
-    store = TenantStore.load(Path(path), persist=writable)
-    return Simulator(store, token=token, faults=faults)
+        system = DEFAULT_SYSTEMS[0]
+    return hooks_for(system).open(
+        Path(path), token=token, writable=writable, faults=faults, **options
+    )

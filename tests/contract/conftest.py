@@ -24,13 +24,13 @@ from reconciler.desired import DesiredState, DesiredUser
 from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.providers.pipedrive.client import PipedriveClient
+from reconciler.providers.pipedrive.sim import PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.settings import Settings
-from reconciler.sim.app import Simulator
-from reconciler.sim.pipedrive import PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
-from reconciler.sim.state import TenantStore
 from reconciler.sim.transport import SimTransport
 
 from . import fake_provider

@@ -19,10 +19,10 @@ import pytest
 from reconciler import redact
 from reconciler.plan import Change
 from reconciler.providers.pipedrive.client import BudgetSpent, PipedriveClient
-from reconciler.sim.generate import generate_company, generate_pipedrive_desired
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_generate import generate_company, generate_pipedrive_desired
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
 

@@ -30,10 +30,10 @@ from reconciler.providers.pipedrive.client import (
     connect,
     users_path,
 )
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
 

@@ -26,9 +26,9 @@ from reconciler.providers.pipedrive.client import (
     PipedriveClient,
     RateLimits,
 )
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "pd-hostile-8d2b61f0c4"

@@ -15,14 +15,16 @@ from reconciler.errors import ApiError, ReconcilerError, ResponseError
 from reconciler.providers import get
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DealHubRemote
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.providers.dealhub.single import DealHubSingle
 from reconciler.providers.pipedrive.client import PipedriveClient
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore, new_user
 from reconciler.providers.pipedrive.single import PipedriveSingle
 from reconciler.providers.single import Lookup, hooks_for
-from reconciler.sim import Faults, Simulator, TenantStore
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore, new_user
+from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "single-user-token-5d1c"

@@ -20,20 +20,18 @@ import pytest
 from click.testing import CliRunner, Result
 
 import reconciler
-from reconciler.sim import cli
-from reconciler.sim.app import Simulator
-from reconciler.sim.generate import (
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_generate import generate_desired, generate_tenant
+from reconciler.providers.dealhub.sim_state import TenantStore
+from reconciler.providers.pipedrive.sim import PipedriveSimulator
+from reconciler.providers.pipedrive.sim_generate import (
     generate_company,
-    generate_desired,
     generate_pipedrive_desired,
-    generate_tenant,
 )
-from reconciler.sim.pipedrive import PipedriveSimulator
-from reconciler.sim.pipedrive_state import PipedriveStore
-from reconciler.sim.state import TenantStore
-
-from .conftest import TOKEN, sample_users, user
-from .test_pipedrive import company
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
+from reconciler.sim import cli
+from tests.providers.dealhub.conftest import TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import company
 
 PD_TOKEN = "pd-cli-7c3e9a"
 

@@ -12,17 +12,16 @@ import httpx
 import pytest
 
 from reconciler.http import is_loopback
-from reconciler.sim.app import Simulator
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
 from reconciler.sim.server import running
-from reconciler.sim.state import TenantStore
-
-from .conftest import AUTH, TOKEN, sample_users, user
-from .test_pipedrive import TOKEN as PD_TOKEN
-from .test_pipedrive import company
+from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.test_sim import company
 
 
 def make_sim(**faults: Any) -> Simulator:

@@ -8,17 +8,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.sim.app import Simulator
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import StateError, TenantStore
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
-from reconciler.sim.state import StateError, TenantStore
 from reconciler.sim.transport import SimTransport, open_simulator
-
-from .conftest import AUTH, TOKEN, sample_users, user
-from .test_pipedrive import TOKEN as PD_TOKEN
-from .test_pipedrive import company
+from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
+from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.test_sim import company
 
 
 def client_for(sim: Simulator) -> httpx.Client:

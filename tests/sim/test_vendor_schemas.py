@@ -19,12 +19,12 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.sim.app import Simulator
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
+from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import PipedriveStore
-from reconciler.sim.state import TenantStore
 from reconciler.sim.transport import SimTransport
 
 VENDOR = Path(__file__).parent / "vendor"

@@ -7,7 +7,6 @@ killed mid-write leaves either the old or the new tenant, never half of one.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,17 +14,20 @@ from typing import Any
 
 from reconciler.files import write_text_atomic
 from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
-from reconciler.textsafe import json_safe
+from reconciler.sim.store import (
+    StateError,
+    User,
+    encode_json,
+    json_array_document,
+    read_json_array,
+    write_json_atomic,
+)
 
-User = dict[str, Any]
+__all__ = ["StateError", "TenantStore", "User", "encode_json", "write_json_atomic"]
 
 _KNOWN_KEYS = frozenset(USER_FIELDS) | {"id"}
 #: Ids of created users start here when the tenant has none (shaped like the vendor's).
 _FIRST_ID = 786865656900
-
-
-class StateError(ValueError):
-    """The tenant file is missing, unreadable or not a valid array of users."""
 
 
 class TenantStore:
@@ -122,7 +124,7 @@ class TenantStore:
             if self.path is not None:
                 lines = dict(self._lines) if self._lines is not None else _lines(self._users)
                 lines.update(_lines({login: staged[login] for login in changed}))
-                write_text_atomic(self.path, _document(lines.values()))
+                write_text_atomic(self.path, json_array_document(lines.values()))
                 self._lines = lines
             self._users = staged
             self._by_id.update(new_ids)
@@ -157,48 +159,5 @@ def _checked_user(raw: object, where: str) -> User:
     return user
 
 
-_raw_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def encode_json(value: Any) -> str:
-    """JSON text of `value` as the simulators send and save it: UTF-8 text, kept readable.
-
-    Invisible characters (a lone surrogate from a state file among them) are
-    escaped by the rule every output of the tool follows (textsafe.json_safe):
-    the text is the same JSON value, and always encodable as UTF-8.
-    """
-    return json_safe(_raw_encode(value))
-
-
-_encode = encode_json
-
-
 def _lines(users: Mapping[str, User]) -> dict[str, str]:
-    return {login: _encode(user) for login, user in users.items()}
-
-
-def _document(lines: Iterable[str]) -> str:
-    # One user a line: the file stays readable and its diffs small.
-    return "[\n" + ",\n".join(lines) + "\n]\n"
-
-
-def write_json_atomic(path: Path, users: Iterable[User]) -> None:
-    """Replace `path` with a JSON array of `users`, one user a line, atomically."""
-    write_text_atomic(path, _document(map(_encode, users)))
-
-
-def read_json_array(path: Path, noun: str, items: str) -> list[Any]:
-    """A simulator's state file: a JSON array, or a StateError naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StateError(f"{noun} not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read {noun} {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, list):
-        raise StateError(f"{path}: expected a JSON array of {items}")
-    return data
+    return {login: encode_json(user) for login, user in users.items()}

@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sim import pipedrive
-from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import (
+from reconciler.providers.pipedrive import sim as pipedrive
+from reconciler.providers.pipedrive.sim import (
     DUPLICATE_EMAIL,
     ERROR_INFO,
     NOT_FOUND_USER,
     PipedriveOptions,
     PipedriveSimulator,
 )
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import USER_FIELDS, PipedriveStore, permission_set_id
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import USER_FIELDS, PipedriveStore, permission_set_id
+from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
 

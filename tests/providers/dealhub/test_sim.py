@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from reconciler.providers.dealhub.fields import STRING_FIELDS, V1_LOGIN_LIMIT
-from reconciler.sim.app import Simulator
+from reconciler.providers.dealhub.sim import Simulator
+from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.state import TenantStore
 
 from .conftest import AUTH, TOKEN, Api, Connect, sample_users, user
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.sim.generate import generate_company, generate_pipedrive_desired
-from reconciler.sim.pipedrive import PipedriveSimulator
-from reconciler.sim.pipedrive_limits import ManualClock
-from reconciler.sim.pipedrive_state import APPS, PipedriveStore, permission_set_id
+from reconciler.providers.pipedrive.sim import PipedriveSimulator
+from reconciler.providers.pipedrive.sim_generate import generate_company, generate_pipedrive_desired
+from reconciler.providers.pipedrive.sim_limits import ManualClock
+from reconciler.providers.pipedrive.sim_state import APPS, PipedriveStore, permission_set_id
 from reconciler.sim.transport import SimTransport
 
 TOKEN = "gen-token-1"

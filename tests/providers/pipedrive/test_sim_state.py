@@ -8,11 +8,16 @@ from typing import Any
 
 import pytest
 
-from reconciler.sim import pipedrive_state
-from reconciler.sim.pipedrive_state import DEFAULTS, USER_FIELDS, PipedriveStore, permission_set_id
-from reconciler.sim.state import StateError
+from reconciler.providers.dealhub.sim_state import StateError
+from reconciler.providers.pipedrive import sim_state as pipedrive_state
+from reconciler.providers.pipedrive.sim_state import (
+    DEFAULTS,
+    USER_FIELDS,
+    PipedriveStore,
+    permission_set_id,
+)
 
-from .test_pipedrive import company
+from .test_sim import company
 
 
 def saved(tmp_path: Path, users: Any) -> Path:

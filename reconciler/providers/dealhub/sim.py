@@ -1,7 +1,7 @@
 """The DealHub User API, simulated: routing, auth, validation, faults, async requests.
 
 `Simulator.handle` takes one HTTP request as plain values and returns a
-`SimResponse`; `transport.SimTransport` and `server` carry it over httpx
+`SimResponse`; the kernel's `SimTransport` and `server` (reconciler.sim) carry it over httpx
 in-process or over a real socket. Status codes, bodies and messages follow the
 vendor's documentation (see shared/reference).
 """
@@ -14,9 +14,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, unquote
 
 from reconciler.providers.dealhub.fields import (
     BOOLEAN_FIELDS,
@@ -25,8 +25,9 @@ from reconciler.providers.dealhub.fields import (
     USER_FIELDS,
     V1_LOGIN_LIMIT,
 )
+from reconciler.providers.dealhub.sim_state import TenantStore, User, encode_json
 from reconciler.sim.faults import Faults
-from reconciler.sim.state import TenantStore, User, encode_json
+from reconciler.sim.response import LOST, SimResponse
 
 FORBIDDEN = "Forbidden. Invalid or missing authentication token"
 NOT_FOUND_USER = "The user could not be found"
@@ -43,23 +44,6 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _ASYNC_STEPS = ("queued", "in-progress")
 ASYNC_ERROR_CODE = "USER_ERRORS"
 
-
-@dataclass(frozen=True)
-class SimResponse:
-    """One answer of the simulator.
-
-    When `lost` is true the request was carried out (a write was made) but the
-    answer never reaches the client: a transport must drop the connection
-    without sending anything, and `status`, `headers` and `body` mean nothing.
-    """
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    lost: bool = False
-
-
-LOST = SimResponse(status=0, lost=True)
 
 Handler = Callable[[list[str], Mapping[str, str], bytes], SimResponse]
 
@@ -390,12 +374,6 @@ class Simulator:
             return json.loads(text)
         except ValueError:
             return text
-
-
-def split_target(target: str) -> tuple[str, dict[str, str]]:
-    """Split a raw request target ("/path?a=1") into its raw path and decoded query."""
-    path, _, query = target.partition("?")
-    return path, dict(parse_qsl(query, keep_blank_values=True))
 
 
 def _match(pattern: tuple[str | None, ...], segments: list[str]) -> list[str] | None:

@@ -13,8 +13,8 @@ import yaml
 
 import reconciler
 from reconciler.providers.dealhub.fields import STRING_FIELDS, USER_FIELDS
-from reconciler.sim.generate import generate_desired, generate_tenant
-from reconciler.sim.state import TenantStore
+from reconciler.providers.dealhub.sim_generate import generate_desired, generate_tenant
+from reconciler.providers.dealhub.sim_state import TenantStore
 
 SCHEMA = json.loads(
     (

@@ -7,12 +7,17 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.providers.pipedrive.sim import COSTS, PipedriveOptions, PipedriveSimulator
+from reconciler.providers.pipedrive.sim_limits import (
+    DAY,
+    ManualClock,
+    RateLimiter,
+    seconds_to_midnight,
+)
+from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive import COSTS, PipedriveOptions, PipedriveSimulator
-from reconciler.sim.pipedrive_limits import DAY, ManualClock, RateLimiter, seconds_to_midnight
-from reconciler.sim.pipedrive_state import PipedriveStore
 
-from .test_pipedrive import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company, make_api
+from .test_sim import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company, make_api
 
 __all__ = ["make_api"]  # the fixture, imported for pytest
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
-from reconciler.sim.state import StateError, encode_json, read_json_array
+from reconciler.sim.store import StateError, encode_json, read_json_array
 
 User = dict[str, Any]
 

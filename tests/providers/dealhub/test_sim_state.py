@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import reconciler
-from reconciler.sim.generate import generate_tenant
-from reconciler.sim.state import StateError, TenantStore, write_json_atomic
+from reconciler.providers.dealhub.sim_generate import generate_tenant
+from reconciler.providers.dealhub.sim_state import StateError, TenantStore, write_json_atomic
 
 from .conftest import sample_users, user
 
@@ -170,7 +170,7 @@ def test_write_json_atomic_round_trips_unicode(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from reconciler.sim.state import TenantStore
+from reconciler.providers.dealhub.sim_state import TenantStore
 
 store = TenantStore.load(Path(sys.argv[1]), persist=True)
 print("ready", flush=True)

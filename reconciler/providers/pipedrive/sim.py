@@ -1,7 +1,7 @@
 """The Pipedrive Users API, simulated: routing, auth, validation, seats, rate limits, faults.
 
 `PipedriveSimulator.handle` takes one HTTP request as plain values and returns a
-`SimResponse`, like the DealHub simulator, so `transport.SimTransport` and
+`SimResponse`, like every simulator, so the kernel's `SimTransport` and
 `server` carry it in-process or over a socket. It follows the vendor's Users page
 and the facts in shared/reference; where those leave a behaviour open, the
 readings are `PipedriveOptions`, so a client can be tried against each.
@@ -18,9 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.sim.app import LOST, SimResponse
-from reconciler.sim.faults import Faults
-from reconciler.sim.pipedrive_limits import (
+from reconciler.providers.pipedrive.sim_limits import (
     PLAN_MULTIPLIERS,
     TOKENS_PER_SEAT,
     Burst,
@@ -28,7 +26,7 @@ from reconciler.sim.pipedrive_limits import (
     RateLimiter,
     seconds_to_midnight,
 )
-from reconciler.sim.pipedrive_state import (
+from reconciler.providers.pipedrive.sim_state import (
     USER_FIELDS,
     PipedriveStore,
     User,
@@ -37,7 +35,9 @@ from reconciler.sim.pipedrive_state import (
     takes_seat,
     timestamp,
 )
-from reconciler.sim.state import encode_json
+from reconciler.sim.faults import Faults
+from reconciler.sim.response import LOST, SimResponse
+from reconciler.sim.store import encode_json
 
 #: The vendor's `error_info`, as its OpenAPI description's 403 example shows it.
 ERROR_INFO = "Please check developers.pipedrive.com"
