@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from reconciler import __version__
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import (
     EXIT_ERROR,
@@ -524,6 +525,7 @@ def as_json_data(report: LeaveReport) -> dict[str, Any]:
     user = report.resolution.user
     return {
         "format_version": 1,
+        "reconciler_version": __version__,
         "command": "leave",
         "person": report.person,
         "action": "deactivate",

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler import __version__, providers
 from reconciler import leave as core
-from reconciler import providers
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.people_edit import deactivate_in_file
@@ -276,6 +276,7 @@ def test_the_text_report_says_who_and_each_systems_verified_state(run: Any, worl
 def test_the_json_record_says_who_what_and_when_in_utc(run: Any, world: World) -> None:
     _, record = leave_json(run, world, "ann@acme")
     assert record["command"] == "leave" and record["person"] == "ann@acme"
+    assert record["reconciler_version"] == __version__
     assert record["resolved"] == {
         "login": "ann@acme",
         "email": "ann@acme.com",

@@ -273,7 +273,14 @@ def test_a_review_of_both_systems_only_reads(
         ("GET", "/v1/users"),
     }
     data = json.loads(result.out)
-    assert list(data) == ["format_version", "read_at", "digest", "systems", "accounts"]
+    assert list(data) == [
+        "format_version",
+        "reconciler_version",
+        "read_at",
+        "digest",
+        "systems",
+        "accounts",
+    ]
     assert [s["system"] for s in data["systems"]] == ["dealhub", "pipedrive"]
     assert TOKEN not in result.all
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from reconciler import __version__
 from reconciler.plan import and_joined
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.review import FLAGS, FORMAT_VERSION, Review, Row, SystemReview, commit_data, iso
@@ -298,6 +299,7 @@ def review_data(review: Review) -> dict[str, Any]:
         accounts.append(entry)
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "reconciler_version": __version__,
         "read_at": iso(review.read_at),
         "digest": review.digest,
         "systems": [
@@ -644,6 +646,6 @@ def render_html(review: Review) -> str:
         "Inactive accounts are grey.</p>"
         f"{notes}\n<table><colgroup>{columns}</colgroup><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
         "</div>\n"
-        f"<footer>reconciler review · {read_at} · {review.digest}</footer>\n"
+        f"<footer>reconciler {__version__} review · {read_at} · {review.digest}</footer>\n"
         "</body></html>\n"
     )

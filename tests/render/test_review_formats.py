@@ -182,7 +182,14 @@ def test_the_json_is_spec_section_8s_shape() -> None:
         ]
     )
     data = json.loads(render(review, "json"))
-    assert list(data) == ["format_version", "read_at", "digest", "systems", "accounts"]
+    assert list(data) == [
+        "format_version",
+        "reconciler_version",
+        "read_at",
+        "digest",
+        "systems",
+        "accounts",
+    ]
     assert data["format_version"] == 1 and data["read_at"] == "2026-12-01T12:00:00Z"
     assert data["digest"] == review.digest
     assert data["systems"] == [
