@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 
+from reconciler import providers
 from reconciler.errors import UsageError
 from reconciler.http import SIM_PREFIX, api_url_host, check_url, is_loopback, read_token
 from reconciler.providers.base import OpenOptions, Provider, Remote
-from reconciler.settings import SYSTEMS, Environment
+from reconciler.settings import Environment
 
 
 def is_trusted_target(url: str, domain: str = "dealhub.io") -> bool:
@@ -39,17 +40,24 @@ def normalised(url: str) -> str:
 # -- several systems -------------------------------------------------------------------
 
 
-#: The system the bare forms name (`--api-url URL`, `--token-file PATH`): the first one.
-BARE = "dealhub"
+#: The system the bare forms name (`--api-url URL`, `--token-file PATH`): the registry's default.
+BARE = providers.DEFAULT
 
 
 def by_system(values: tuple[str, ...], option: str) -> dict[str, str]:
-    """`--api-url URL` (DealHub's) and `--api-url SYSTEM=URL`, by system name."""
+    """`--api-url URL` (the default system's) and `--api-url SYSTEM=URL`, by system name.
+
+    A value whose part before `=` is shaped like a system name must name a
+    registered one: `--api-url fake=URL` for an unknown `fake` is an error, never
+    the default system's URL. (A URL or path before any `=` holds `:`, `/` or `.`.)
+    """
     named: dict[str, str] = {}
     for value in values:
         system, sep, rest = value.partition("=")
-        if not (sep and system in SYSTEMS):
+        if not (sep and providers.NAME.fullmatch(system)):
             system, rest = BARE, value
+        else:
+            providers.known(system, f"{option} {system}=...")
         if system in named:
             raise UsageError(f"{option} names {system} twice")
         named[system] = rest
