@@ -16,7 +16,7 @@ from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.settings import Environment
 
 
-def is_trusted_target(url: str, domain: str = "dealhub.io") -> bool:
+def is_trusted_target(url: str, domain: str) -> bool:
     """A target a file may choose by itself: the vendor's hosts, loopback, or the simulator.
 
     A URL that is not http(s) is simply not trusted; an http(s) URL that
