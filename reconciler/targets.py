@@ -16,12 +16,16 @@ from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.settings import Environment
 
 
-def is_trusted_target(url: str, domain: str) -> bool:
+def is_trusted_target(url: str, domain: str | None = None) -> bool:
     """A target a file may choose by itself: the vendor's hosts, loopback, or the simulator.
 
-    A URL that is not http(s) is simply not trusted; an http(s) URL that
-    cannot be read unambiguously (a space, user info, a bad port) is a UsageError.
+    `domain` is the system's trusted domain (Capabilities.trusted_domain; by default
+    the registry's default system's). A URL that is not http(s) is simply not trusted;
+    an http(s) URL that cannot be read unambiguously (a space, user info, a bad port)
+    is a UsageError.
     """
+    if domain is None:
+        domain = providers.get(providers.DEFAULT).capabilities.trusted_domain
     if url.startswith(SIM_PREFIX):
         return True
     if not url.strip().lower().startswith(("http://", "https://")):

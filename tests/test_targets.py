@@ -35,14 +35,14 @@ SANDBOX = Environment("sandbox", "https://api.dealhub.io", "DEALHUB_SANDBOX_TOKE
     ],
 )
 def test_trusted_targets(url: str, trusted: bool) -> None:
-    assert is_trusted_target(url, "dealhub.io") is trusted
+    assert is_trusted_target(url) is trusted
 
 
 def test_urls_once_trusted_by_a_misreading_are_refused() -> None:
     # urlsplit read ::1 (loopback) in the first; the second would carry a password.
     for url in ("https://[::1].dealhub.io", "https://user:pw@api.dealhub.io"):
         with pytest.raises(UsageError, match=r"^the target"):
-            is_trusted_target(url, "dealhub.io")
+            is_trusted_target(url)
     # The rest of the malformed URLs: test_client.test_malformed_urls_are_one_usage_error.
 
 
