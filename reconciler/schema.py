@@ -23,6 +23,8 @@ from typing import Any
 
 import jsonschema
 
+from reconciler import providers
+
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
@@ -64,8 +66,6 @@ def assemble(names: Sequence[str]) -> dict[str, Any]:
     """The schema of SPEC section 2 for the systems `names`, from each one's fragment
     (`Capabilities.people_schema`): the registry's default system gives a person's own
     fields and an environment's own keys; every other system a block under its name."""
-    from reconciler import providers
-
     default = providers.DEFAULT
     parts = {name: providers.get(name).capabilities.people_schema for name in names}
     own = parts.get(default)
@@ -211,15 +211,15 @@ def load_schema() -> dict[str, Any]:
     return _schema(_generation())
 
 
-def _generation() -> tuple[str, ...]:
-    from reconciler import providers
-
-    return providers.names()
+def _generation() -> int:
+    """The registry's generation: what is cached below is cached by it (a test or a
+    caller may add a system), and asking costs an attribute, not a listing."""
+    return providers.REGISTRY.generation
 
 
 @cache
-def _schema(names: tuple[str, ...]) -> dict[str, Any]:
-    return assemble(names)
+def _schema(generation: int) -> dict[str, Any]:
+    return assemble(providers.names())
 
 
 def format_checker() -> jsonschema.FormatChecker:
@@ -234,8 +234,8 @@ def document_validator() -> jsonschema.Draft202012Validator:
 
 
 @cache
-def _document_validator(names: tuple[str, ...]) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(_schema(names), format_checker=format_checker())
+def _document_validator(generation: int) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema(generation), format_checker=format_checker())
 
 
 @dataclass(frozen=True)
@@ -517,6 +517,6 @@ def defaults_checker() -> EntryChecker:
 
 
 @cache
-def _checker(names: tuple[str, ...], definition: str) -> EntryChecker:
-    defs = _schema(names)["$defs"]
+def _checker(generation: int, definition: str) -> EntryChecker:
+    defs = _schema(generation)["$defs"]
     return EntryChecker(defs[definition], defs)

@@ -52,6 +52,7 @@ class _Registry(MutableMapping[str, str]):
     def __init__(self, builtin: dict[str, str]) -> None:
         self._lines = dict(builtin)
         self._loaded = False
+        self._generation = 0
 
     def _load(self) -> dict[str, str]:
         if not self._loaded:
@@ -59,14 +60,24 @@ class _Registry(MutableMapping[str, str]):
             self._lines.update(entry_point_lines())
         return self._lines
 
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever the lines do: what is derived from the registry
+        (the schema, its checkers) is cached by it, as cheap to ask once per user."""
+        if not self._loaded:
+            self._load()
+        return self._generation
+
     def __getitem__(self, name: str) -> str:
         return self._load()[name]
 
     def __setitem__(self, name: str, value: str) -> None:
         self._load()[name] = value
+        self._generation += 1
 
     def __delitem__(self, name: str) -> None:
         del self._load()[name]
+        self._generation += 1
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._load())
@@ -81,6 +92,7 @@ class _Registry(MutableMapping[str, str]):
         """Read the entry points again (after a distribution was installed)."""
         self._lines = dict(BUILTIN)
         self._loaded = False
+        self._generation += 1
 
 
 def entry_point_lines() -> dict[str, str]:
