@@ -12,12 +12,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from reconciler import providers
-from reconciler.errors import UsageError
+from reconciler.desired import load_desired
+from reconciler.errors import InputError, UsageError
+from reconciler.providers.base import PeopleSchema
 from reconciler.schema import SCHEMA_FILE, assemble, load_schema, schema_text
 from reconciler.targets import by_system
 from tests.conftest import Result, WriteFile
@@ -285,3 +288,58 @@ def test_a_system_installed_as_its_own_distribution_validates_and_plans(
     assert [change["login"] for change in planned["changes"]] == ["ann", "bob"]
     schema = reconciler("schema")
     assert json.loads(schema.stdout)["$defs"]["system"]["enum"] == ["dealhub", "pipedrive", "fake"]
+
+
+class BlockProvider(fake_provider.FakeProvider):
+    """The fake system with a people-file block of its own (`fake: {team: ...}`)."""
+
+    capabilities = replace(
+        fake_provider.FakeProvider.capabilities,
+        people_schema=PeopleSchema(
+            person={
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"team": {"type": "string", "minLength": 1}},
+            }
+        ),
+    )
+
+
+BLOCK_PROVIDER = BlockProvider()
+
+
+def test_a_registered_systems_block_is_its_own_never_a_default_system_field(
+    monkeypatch: pytest.MonkeyPatch, write: WriteFile
+) -> None:
+    monkeypatch.setitem(providers.REGISTRY, "fake", f"{__name__}:BLOCK_PROVIDER")
+    people = write(
+        "people.yaml",
+        """\
+        version: 1
+        settings: {systems: [dealhub, fake]}
+        users:
+          - login: ann@acme
+            email: ann@acme.com
+            name: Ann
+            fake: {team: sales}
+        """,
+    )
+    ann = load_desired([people]).users["ann@acme"]
+    assert ann.blocks == {"fake": {"team": "sales"}}
+    assert "fake" not in ann.fields
+    assert ann.key_lines["fake.team"] == 7
+
+    wrong = write("wrong.yaml", Path(people).read_text(encoding="utf-8").replace("team:", "taem:"))
+    with pytest.raises(InputError) as refused:
+        load_desired([wrong])
+    assert any(p.line == 7 and "unknown key 'taem'" in p.message for p in refused.value.problems), (
+        refused.value.problems
+    )
+
+
+def test_a_plug_in_name_a_people_file_cannot_hold_is_refused(site: Path) -> None:
+    plug_in(site, "Bad-Name", "bad_plugin:PROVIDER")
+    with pytest.raises(
+        UsageError, match=r"'Bad-Name' = 'bad_plugin:PROVIDER'.* is not a system name"
+    ):
+        providers.names()
