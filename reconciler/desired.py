@@ -32,7 +32,7 @@ from reconciler.schema import (
     load_schema,
     user_checker,
 )
-from reconciler.settings import SYSTEMS, Environment, Settings, SystemSettings
+from reconciler.settings import Environment, Settings, SystemSettings
 from reconciler.textsafe import invisible_chars, printable
 from reconciler.yaml_source import Mapping, YamlError, paused_gc, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
@@ -40,10 +40,17 @@ from reconciler.yaml_source import Sequence as YamlSequence
 YAML_SUFFIXES = (".yaml", ".yml")
 #: How standard input (the input `-`) is named in messages and in DesiredState.files.
 STDIN = "<stdin>"
-#: The systems a person may have a block of their own for (`pipedrive: {access: ...}`).
-BLOCK_SYSTEMS: tuple[str, ...] = tuple(name for name in SYSTEMS if name != "dealhub")
-#: The keys of a person (and of `defaults`) that are not DealHub fields.
-PERSON_SYSTEM_KEYS: tuple[str, ...] = ("systems", *BLOCK_SYSTEMS)
+
+
+def block_systems() -> tuple[str, ...]:
+    """The systems a person may have a block of their own for (`pipedrive: {access: ...}`):
+    every registered one but the default, whose fields are the person's own keys."""
+    return tuple(name for name in providers.names() if name != providers.DEFAULT)
+
+
+def person_system_keys() -> tuple[str, ...]:
+    """The keys of a person (and of `defaults`) that are not the default system's fields."""
+    return ("systems", *block_systems())
 
 
 @dataclass(slots=True)
@@ -339,12 +346,17 @@ def _make_user(entry: _Entry, suffix: str, people: _People) -> DesiredUser:
     else:
         key_lines = raw.key_lines  # not copied: 100,000 users make it count
     fields.update(raw)
-    if "systems" in fields or "pipedrive" in fields:  # PERSON_SYSTEM_KEYS, spelled out: hot
-        for key in PERSON_SYSTEM_KEYS:
+    for key in people.keys:  # a loop of two or three: no set built per user
+        if key in fields:
+            break
+    else:
+        key = ""
+    if key:
+        for key in people.keys:
             fields.pop(key, None)
         if "systems" in raw:
             systems = tuple(raw["systems"])
-        own = [name for name in BLOCK_SYSTEMS if name in raw]
+        own = [name for name in people.keys[1:] if name in raw]
         if own:
             if key_lines is raw.key_lines:
                 key_lines = dict(key_lines)
@@ -426,7 +438,7 @@ def _settings_blocks(found: _Settings, settings: Settings) -> list[Problem]:
             "add it to settings.systems or remove this block",
             name,
         )
-        for name in SYSTEMS
+        for name in providers.names()
         if name in found.raw and name not in settings.systems
     ]
 
@@ -450,10 +462,11 @@ def _target_problems(found: _Settings, settings: Settings) -> list[Problem]:
 
 
 def _split_defaults(file: str, raw: Mapping, problems: list[Problem]) -> _Defaults:
-    fields = {key: value for key, value in raw.items() if key not in PERSON_SYSTEM_KEYS}
+    keys = person_system_keys()
+    fields = {key: value for key, value in raw.items() if key not in keys}
     key_lines: dict[Any, int] = dict(raw.key_lines)
     blocks: dict[str, dict[str, Any]] = {}
-    for name in BLOCK_SYSTEMS:
+    for name in keys[1:]:
         block = raw.get(name)
         if isinstance(block, Mapping):
             blocks[name] = dict(block)
@@ -473,6 +486,8 @@ class _People:
     shown: str = ""
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: person_system_keys(), derived once per load: `systems`, then each system's block.
+    keys: tuple[str, ...] = field(default_factory=person_system_keys)
 
     def check(self, file: str, raw: Mapping, listed: tuple[str, ...] | None) -> None:
         """The `systems` and blocks of one person (`listed`: their systems) or of defaults."""
@@ -491,7 +506,7 @@ class _People:
                             "systems",
                         )
                     )
-        for name in BLOCK_SYSTEMS:
+        for name in self.keys[1:]:
             if name not in raw:
                 continue
             line = raw.key_lines[name]
@@ -689,7 +704,7 @@ def open_set_warnings(state: DesiredState) -> list[Problem]:
     """A value of a system's open set (a Pipedrive access app) that this release does not
     know: accepted, with one warning at its first place (SPEC section 7)."""
     found: list[Problem] = []
-    for name in BLOCK_SYSTEMS:
+    for name in block_systems():
         if name not in state.settings.systems:
             continue
         caps = providers.get(name).capabilities

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.providers import REGISTRY
+from reconciler.providers import DEFAULT, REGISTRY
 from reconciler.settings import DEFAULT_TOKEN_ENV
 from reconciler.textsafe import json_safe
 
@@ -118,8 +118,8 @@ class Plan:
     login_suffix: str = ""
     #: A digest of the desired state (saved_plan.desired_digest); set for saved plans.
     desired_digest: str | None = None
-    #: The system planned (a provider's name).
-    system: str = "dealhub"
+    #: The system planned (a provider's name; the registry's default unless set).
+    system: str = DEFAULT
     notes: list[PlanNote] = field(default_factory=list)
     #: None where the vendor publishes no cost (DealHub).
     cost: PlanCost | None = None
@@ -415,7 +415,8 @@ def from_json_data(data: Any) -> Plan:
         isinstance(token_env, str) and _TOKEN_ENV.fullmatch(token_env) is not None,
         "bad token_env",
     )
-    system = data.get("system", "dealhub")
+    # A plan saved before plans named their system was the default system's.
+    system = data.get("system", DEFAULT)
     _require(isinstance(system, str) and system in REGISTRY, f"unknown system {system!r}")
     notes = []
     raw_notes = data.get("notes", [])

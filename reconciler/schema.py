@@ -18,11 +18,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from reconciler import providers
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -33,20 +34,192 @@ def is_email(value: object) -> bool:
     return not isinstance(value, str) or _EMAIL.fullmatch(value) is not None
 
 
-def _schema_text() -> str:
-    packaged = resources.files("reconciler").joinpath("data/users.schema.json")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    # A source checkout or an editable install: the schema sits at the repository root.
-    root = Path(__file__).resolve().parent.parent / "schemas" / "users.schema.json"
-    return root.read_text(encoding="utf-8")
+#: Where the assembled schema is kept for editors (`$schema`) and packaged into the wheel;
+#: a test holds it equal to what `assemble` makes of the built-in systems.
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "users.schema.json"
+
+
+def _shared_defs() -> dict[str, Any]:
+    """The definitions every system's fragment may refer to."""
+    return {
+        "unlisted": {"enum": ["deactivate", "ignore"], "default": "deactivate"},
+        "max_deactivations": {
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {
+                    "type": "string",
+                    "pattern": "^(100(\\.0+)?|[1-9]?[0-9](\\.[0-9]+)?)%$",
+                    "not": {"pattern": "\\s"},
+                },
+            ],
+            "default": "25%",
+        },
+        "max_creates": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "A plan creating more users than this stops (exit 3); default: no limit",
+        },
+    }
+
+
+def assemble(names: Sequence[str]) -> dict[str, Any]:
+    """The schema of SPEC section 2 for the systems `names`, from each one's fragment
+    (`Capabilities.people_schema`): the registry's default system gives a person's own
+    fields and an environment's own keys; every other system a block under its name."""
+    default = providers.DEFAULT
+    parts = {name: providers.get(name).capabilities.people_schema for name in names}
+    own = parts.get(default)
+    if own is None:
+        raise ValueError(f"the default system {default!r} declares no people schema")
+    others = {name: part for name, part in parts.items() if name != default and part is not None}
+    person_blocks = {
+        name: {"$ref": f"#/$defs/{name}_person"}
+        for name, part in others.items()
+        if part.person is not None
+    }
+    systems_key = {
+        "$ref": "#/$defs/systems",
+        "description": "The systems this person is listed for; default: settings.systems",
+    }
+    user = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(own.required),
+        "properties": {**own.fields, "systems": systems_key, **person_blocks},
+    }
+    defaults = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            **{key: spec for key, spec in own.fields.items() if key not in own.per_user},
+            "systems": systems_key,
+            **person_blocks,
+        },
+    }
+    settings = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "systems": {
+                "$ref": "#/$defs/systems",
+                "default": [default],
+                "description": "The systems this desired state manages",
+            },
+            "unlisted": {"$ref": "#/$defs/unlisted"},
+            "protect": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "max_deactivations": {"$ref": "#/$defs/max_deactivations"},
+            "require_external_id": {
+                "type": "boolean",
+                "default": False,
+                "description": (
+                    "true: every listed user must have an external_user_id "
+                    "(the vendor's v2 schema requires it)"
+                ),
+            },
+            "environments": {
+                "type": "object",
+                "additionalProperties": {"$ref": "#/$defs/environment"},
+            },
+            **{
+                name: {"$ref": f"#/$defs/{name}_settings"}
+                for name, part in parts.items()
+                if part is not None and part.settings is not None
+            },
+        },
+        # An environment names the default system's target itself: required unless
+        # the file leaves that system out.
+        "if": {
+            "required": ["systems"],
+            "properties": {"systems": {"not": {"contains": {"const": default}}}},
+        },
+        "else": {
+            "properties": {"environments": {"additionalProperties": {"required": ["api_url"]}}}
+        },
+    }
+    environment = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            **(own.target or {}).get("properties", {}),
+            **{
+                name: {"$ref": f"#/$defs/{name}_target"}
+                for name, part in others.items()
+                if part.target is not None
+            },
+        },
+    }
+    defs: dict[str, Any] = {
+        "user": user,
+        "defaults": defaults,
+        "settings": settings,
+        "environment": environment,
+        **_shared_defs(),
+        "system": {"title": "system", "enum": list(names)},
+        "systems": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/system"},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    }
+    for name, part in parts.items():
+        if part is not None and part.settings is not None:
+            defs[f"{name}_settings"] = dict(part.settings)
+    for name, part in others.items():
+        if part.target is not None:
+            defs[f"{name}_target"] = dict(part.target)
+    for name, part in others.items():
+        if part.person is not None:
+            defs[f"{name}_person"] = dict(part.person)
+    for part in parts.values():
+        if part is not None:
+            defs.update(part.defs)
+    # A round trip through JSON: plain lists and dicts, as a schema read from a file.
+    schema: dict[str, Any] = json.loads(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": "https://github.com/reconciler/reconciler/schemas/users.schema.json",
+                "title": "reconciler desired state",
+                "description": (
+                    "The people each system of this file should have "
+                    "(reconciler SPEC sections 2 and 7)."
+                ),
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["version"],
+                "properties": {
+                    "version": {"const": 1},
+                    "settings": {"$ref": "#/$defs/settings"},
+                    "defaults": {"$ref": "#/$defs/defaults"},
+                    "users": {"type": "array", "items": {"$ref": "#/$defs/user"}},
+                },
+                "$defs": defs,
+            }
+        )
+    )
+    return schema
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """The schema as the committed file and `reconciler schema` write it."""
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def load_schema() -> dict[str, Any]:
+    """The schema of SPEC section 2 for every registered system (built-in and installed)."""
+    return _schema(_generation())
+
+
+def _generation() -> int:
+    """The registry's generation: what is cached below is cached by it (a test or a
+    caller may add a system), and asking costs an attribute, not a listing."""
+    return providers.REGISTRY.generation
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    """The schema of SPEC section 2 (schemas/users.schema.json)."""
-    schema: dict[str, Any] = json.loads(_schema_text())
-    return schema
+def _schema(generation: int) -> dict[str, Any]:
+    return assemble(providers.names())
 
 
 def format_checker() -> jsonschema.FormatChecker:
@@ -55,9 +228,14 @@ def format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
-@cache
 def document_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_schema(), format_checker=format_checker())
+    """A validator of the whole document (users aside, see user_checker)."""
+    return _document_validator(_generation())
+
+
+@cache
+def _document_validator(generation: int) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema(generation), format_checker=format_checker())
 
 
 @dataclass(frozen=True)
@@ -328,13 +506,17 @@ class EntryChecker:
             yield FieldError(None, "missing required " + ", ".join(missing))
 
 
-@cache
 def user_checker() -> EntryChecker:
-    defs = load_schema()["$defs"]
-    return EntryChecker(defs["user"], defs)
+    """The compiled checker of one user entry, for the registered systems."""
+    return _checker(_generation(), "user")
+
+
+def defaults_checker() -> EntryChecker:
+    """The compiled checker of `defaults`, for the registered systems."""
+    return _checker(_generation(), "defaults")
 
 
 @cache
-def defaults_checker() -> EntryChecker:
-    defs = load_schema()["$defs"]
-    return EntryChecker(defs["defaults"], defs)
+def _checker(generation: int, definition: str) -> EntryChecker:
+    defs = _schema(generation)["$defs"]
+    return EntryChecker(defs[definition], defs)

@@ -9,8 +9,10 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any, Literal
 
+from reconciler import providers
 from reconciler.keys import caseless, has_wildcard
 
+#: The default system's token variable (SPEC section 3: the contract, not a choice here).
 DEFAULT_TOKEN_ENV = "DEALHUB_TOKEN"
 
 
@@ -52,16 +54,21 @@ class Threshold:
         return f"{shown}%" if self.percent else shown
 
 
-#: The systems a desired state may manage (the provider registry's names).
-SYSTEMS = ("dealhub", "pipedrive")
-DEFAULT_SYSTEMS = ("dealhub",)
-#: The variable holding each system's token when an environment names none.
-DEFAULT_TOKEN_ENVS = {"dealhub": DEFAULT_TOKEN_ENV, "pipedrive": "PIPEDRIVE_API_TOKEN"}
+#: The built-in systems (the registry's own lines). Every system reconciler knows,
+#: installed ones included, is `providers.names()`.
+SYSTEMS: tuple[str, ...] = tuple(providers.BUILTIN)
+#: What a file manages when settings.systems names nothing.
+DEFAULT_SYSTEMS: tuple[str, ...] = (providers.DEFAULT,)
+
+
+def default_token_env(system: str) -> str:
+    """The variable holding a system's token when an environment names none."""
+    return providers.get(system).capabilities.token_env
 
 
 @dataclass(frozen=True)
 class SystemTarget:
-    """Where one system other than DealHub is, in an environment (`pipedrive: {...}`)."""
+    """Where one system other than the default is, in an environment (`pipedrive: {...}`)."""
 
     api_url: str
     token_env: str
@@ -80,7 +87,7 @@ class Environment:
 
     def target(self, system: str) -> SystemTarget | None:
         """Where `system` is in this environment (None: the environment does not say)."""
-        if system == "dealhub":
+        if system == providers.DEFAULT:
             return SystemTarget(self.api_url, self.token_env) if self.api_url else None
         return self.systems.get(system)
 
@@ -170,10 +177,10 @@ class Settings:
                 systems={
                     system: SystemTarget(
                         target["api_url"],
-                        target.get("token_env", DEFAULT_TOKEN_ENVS[system]),
+                        target.get("token_env") or default_token_env(system),
                     )
                     for system, target in spec.items()
-                    if system in SYSTEMS and system != "dealhub"
+                    if system != providers.DEFAULT and system in providers.REGISTRY
                 },
             )
             for name, spec in (raw.get("environments") or {}).items()
@@ -190,7 +197,7 @@ class Settings:
                     key: list(value) if isinstance(value, list) else value
                     for key, value in raw[system].items()
                 }
-                for system in SYSTEMS
+                for system in providers.names()
                 if system in raw
             },
         )
@@ -207,11 +214,11 @@ class Settings:
     def for_system(self, name: str) -> SystemSettings:
         """One system's settings: its block's values over the shared ones.
 
-        The shared `protect` names DealHub logins, so only DealHub takes it; every
-        other system protects what its own block lists.
+        The shared `protect` names the default system's keys (DealHub logins), so only
+        it takes them; every other system protects what its own block lists.
         """
         block = self.blocks.get(name, {})
-        shared_protect = self.protect if name == "dealhub" else ()
+        shared_protect = self.protect if name == providers.DEFAULT else ()
         limit = block.get("max_deactivations")
         return SystemSettings(
             unlisted=block.get("unlisted", self.unlisted),

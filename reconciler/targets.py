@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import os
 
+from reconciler import providers
 from reconciler.errors import UsageError
 from reconciler.http import SIM_PREFIX, api_url_host, check_url, is_loopback, read_token
 from reconciler.providers.base import OpenOptions, Provider, Remote
-from reconciler.settings import SYSTEMS, Environment
+from reconciler.settings import Environment
 
 
-def is_trusted_target(url: str, domain: str = "dealhub.io") -> bool:
+def is_trusted_target(url: str, domain: str | None = None) -> bool:
     """A target a file may choose by itself: the vendor's hosts, loopback, or the simulator.
 
-    A URL that is not http(s) is simply not trusted; an http(s) URL that
-    cannot be read unambiguously (a space, user info, a bad port) is a UsageError.
+    `domain` is the system's trusted domain (Capabilities.trusted_domain; by default
+    the registry's default system's). A URL that is not http(s) is simply not trusted;
+    an http(s) URL that cannot be read unambiguously (a space, user info, a bad port)
+    is a UsageError.
     """
+    if domain is None:
+        domain = providers.get(providers.DEFAULT).capabilities.trusted_domain
     if url.startswith(SIM_PREFIX):
         return True
     if not url.strip().lower().startswith(("http://", "https://")):
@@ -39,17 +44,24 @@ def normalised(url: str) -> str:
 # -- several systems -------------------------------------------------------------------
 
 
-#: The system the bare forms name (`--api-url URL`, `--token-file PATH`): the first one.
-BARE = "dealhub"
+#: The system the bare forms name (`--api-url URL`, `--token-file PATH`): the registry's default.
+BARE = providers.DEFAULT
 
 
 def by_system(values: tuple[str, ...], option: str) -> dict[str, str]:
-    """`--api-url URL` (DealHub's) and `--api-url SYSTEM=URL`, by system name."""
+    """`--api-url URL` (the default system's) and `--api-url SYSTEM=URL`, by system name.
+
+    A value whose part before `=` is shaped like a system name must name a
+    registered one: `--api-url fake=URL` for an unknown `fake` is an error, never
+    the default system's URL. (A URL or path before any `=` holds `:`, `/` or `.`.)
+    """
     named: dict[str, str] = {}
     for value in values:
         system, sep, rest = value.partition("=")
-        if not (sep and system in SYSTEMS):
+        if not (sep and providers.NAME.fullmatch(system)):
             system, rest = BARE, value
+        else:
+            providers.known(system, f"{option} {system}=...")
         if system in named:
             raise UsageError(f"{option} names {system} twice")
         named[system] = rest

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.desired import PERSON_SYSTEM_KEYS, load_desired
+from reconciler.desired import load_desired, person_system_keys
 from reconciler.errors import InputError
 from reconciler.providers import get
 from reconciler.settings import Environment, Settings, SystemSettings, SystemTarget, Threshold
@@ -666,7 +666,7 @@ def test_the_section_7_file_loads(write: WriteFile) -> None:
         "email": "daniel@acme.com",
         "name": "Daniel Smith",
     }
-    assert not set(PERSON_SYSTEM_KEYS) & {*daniel.fields, *finance.fields, *ops.fields}
+    assert not set(person_system_keys()) & {*daniel.fields, *finance.fields, *ops.fields}
     assert daniel.systems is None
     assert finance.systems == ("dealhub",)
     assert ops.systems == ("pipedrive",)

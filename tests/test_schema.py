@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler import schema
-from reconciler.desired import PERSON_SYSTEM_KEYS
+from reconciler.desired import person_system_keys
 from reconciler.providers.dealhub.fields import (
     NOT_DEFAULTABLE,
     REQUIRED_FIELDS,
@@ -51,14 +51,14 @@ def test_schema_is_valid_2020_12() -> None:
 def test_schema_matches_the_field_table() -> None:
     props = USER_DEF["properties"]
     # the DealHub fields, then the keys of a person's systems (never a DealHub field)
-    assert list(props) == [*USER_FIELDS, *PERSON_SYSTEM_KEYS]
+    assert list(props) == [*USER_FIELDS, *person_system_keys()]
     assert tuple(USER_DEF["required"]) == REQUIRED_FIELDS
     assert USER_DEF["additionalProperties"] is False
     for name, limit in STRING_FIELDS.items():
         assert props[name].get("maxLength") == limit, name
     assert props["is_active"]["type"] == "boolean"
     assert set(DEFAULTS_DEF["properties"]) == (set(USER_FIELDS) - NOT_DEFAULTABLE) | set(
-        PERSON_SYSTEM_KEYS
+        person_system_keys()
     )
     for name, spec in DEFAULTS_DEF["properties"].items():
         assert spec == props[name], name

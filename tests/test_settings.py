@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from reconciler.settings import (
     DEFAULT_TOKEN_ENV,
-    DEFAULT_TOKEN_ENVS,
     Environment,
     Settings,
     SystemSettings,
     SystemTarget,
     Threshold,
+    default_token_env,
 )
 
 
@@ -198,7 +198,7 @@ def test_from_mapping_of_several_systems() -> None:
     }
     prod = settings.environments["prod"]
     assert prod.systems == {
-        "pipedrive": SystemTarget("https://acme.pipedrive.com", DEFAULT_TOKEN_ENVS["pipedrive"])
+        "pipedrive": SystemTarget("https://acme.pipedrive.com", default_token_env("pipedrive"))
     }
     assert prod.target("dealhub") == SystemTarget("https://api.dealhub.io", DEFAULT_TOKEN_ENV)
     assert prod.target("pipedrive") == prod.systems["pipedrive"]
@@ -206,7 +206,10 @@ def test_from_mapping_of_several_systems() -> None:
     assert sandbox.api_url == ""
     assert sandbox.target("dealhub") is None
     assert sandbox.target("pipedrive") == SystemTarget("https://sb.pipedrive.com", "PIPEDRIVE_SB")
-    assert DEFAULT_TOKEN_ENVS == {"dealhub": "DEALHUB_TOKEN", "pipedrive": "PIPEDRIVE_API_TOKEN"}
+    assert [default_token_env(name) for name in ("dealhub", "pipedrive")] == [
+        "DEALHUB_TOKEN",
+        "PIPEDRIVE_API_TOKEN",
+    ]
 
 
 SHARED = {"unlisted": "ignore", "protect": ["admin@*"], "max_deactivations": 7}

@@ -84,6 +84,8 @@ class Capabilities:
     #: Sets of values the vendor extends (Pipedrive's access apps), by where they sit
     #: in a person's block: a new value is accepted with a warning, never refused.
     open_sets: Mapping[str, OpenSet] = field(default_factory=dict)
+    #: This system's part of the people file's JSON Schema (None: it adds no key to it).
+    people_schema: PeopleSchema | None = None
 
     def key_fold(self, key: str) -> str:
         """The one form of a key under this system's key rule: two keys name the same
@@ -93,6 +95,32 @@ class Capabilities:
         verification, saved plans, export and adoption) is keyed by this.
         """
         return caseless(key) if self.key_ignores_case else exact(key)
+
+
+@dataclass(frozen=True)
+class PeopleSchema:
+    """A system's fragment of the people file's JSON Schema (schema.assemble joins them).
+
+    Each mapping is JSON Schema, referring to shared definitions (`#/$defs/unlisted`)
+    or to its own `defs`. The default system's `fields` are a person's own keys and
+    its `target` sits in an environment itself; another system's are blocks under its
+    name (`pipedrive: {access: [...]}`, `environments.prod.pipedrive: {...}`).
+    """
+
+    #: A person's own fields (the default system's), by name, in the file's order.
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    #: Of `fields`, those only a user may set (not `defaults`).
+    per_user: frozenset[str] = frozenset()
+    #: Of `fields`, those every user must have.
+    required: tuple[str, ...] = ()
+    #: The schema of a person's block `NAME: {...}` (None: a person has none).
+    person: Mapping[str, Any] | None = None
+    #: The schema of `settings.NAME`, the system's settings over the shared ones.
+    settings: Mapping[str, Any] | None = None
+    #: The schema of an environment's target (an object): see above for where it sits.
+    target: Mapping[str, Any] | None = None
+    #: Further definitions the fragments refer to (`#/$defs/NAME`).
+    defs: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: What a file may write for a value of an open set: a short identifier that reads the

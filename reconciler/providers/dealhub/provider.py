@@ -20,7 +20,12 @@ from reconciler.progress import Progress
 from reconciler.providers.base import Capabilities, OpenOptions, WriteResult, WriteStatus
 from reconciler.providers.dealhub import rules
 from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer, connect
-from reconciler.providers.dealhub.fields import COMPARED_FIELDS, USER_FIELDS, WRITE_ONLY_FIELDS
+from reconciler.providers.dealhub.fields import (
+    COMPARED_FIELDS,
+    PEOPLE_SCHEMA,
+    USER_FIELDS,
+    WRITE_ONLY_FIELDS,
+)
 from reconciler.settings import DEFAULT_TOKEN_ENV
 
 DEFAULT_BATCH_SIZE = 100
@@ -46,6 +51,7 @@ CAPABILITIES = Capabilities(
     env_prefix="DEALHUB",
     token_env=DEFAULT_TOKEN_ENV,
     trusted_domain="dealhub.io",
+    people_schema=PEOPLE_SCHEMA,
 )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import Problem
 from reconciler.keys import encoding_note
-from reconciler.providers.base import Capabilities, OpenSet
+from reconciler.providers.base import OPEN_VALUE, Capabilities, OpenSet, PeopleSchema
 
 if TYPE_CHECKING:
     from reconciler.plan import Change, PlanWarning
@@ -30,6 +30,102 @@ ACCESS_APP = OpenSet("Pipedrive access app", APPS)
 #: What a person gets when the file gives no access: the vendor's own default.
 DEFAULT_ACCESS: tuple[dict[str, Any], ...] = ({"app": "sales"},)
 _ACCESS_KEYS = ("app", "admin", "permission_set_id")
+
+#: Pipedrive's part of the people file's JSON Schema (SPEC section 7).
+PEOPLE_SCHEMA = PeopleSchema(
+    person={
+        "type": "object",
+        "additionalProperties": False,
+        "description": "This person in Pipedrive (set on create: the API cannot change it later)",
+        "properties": {
+            "access": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/$defs/pipedrive_access"},
+                "description": "The apps this person may use; replaces the defaults' access whole",
+            }
+        },
+    },
+    settings={
+        "type": "object",
+        "additionalProperties": False,
+        "description": (
+            "Pipedrive's own settings, over the shared ones (settings.protect is DealHub's)"
+        ),
+        "properties": {
+            "unlisted": {"$ref": "#/$defs/unlisted"},
+            "protect": {
+                "type": "array",
+                "description": "Pipedrive emails (globs, any letter case) never deactivated",
+                "items": {
+                    "type": "string",
+                    "pattern": "^[^@\\s]+@[^@\\s]+$",
+                    "patternErrorMessage": "is not an email or an email glob such as *@acme.com",
+                },
+            },
+            "max_deactivations": {"$ref": "#/$defs/max_deactivations"},
+            "max_creates": {"$ref": "#/$defs/max_creates"},
+        },
+    },
+    target={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["api_url"],
+        "description": "This environment's Pipedrive company",
+        "properties": {
+            "api_url": {
+                "type": "string",
+                "minLength": 1,
+                "description": (
+                    "https://COMPANY.pipedrive.com (others only with --api-url pipedrive=URL)"
+                ),
+            },
+            "token_env": {
+                "type": "string",
+                "pattern": "^PIPEDRIVE_[A-Z0-9_]*$",
+                "not": {"pattern": "\\s"},
+                "default": "PIPEDRIVE_API_TOKEN",
+                "patternErrorMessage": (
+                    "must be a PIPEDRIVE_* variable name, so that a file cannot send another secret"
+                ),
+                "description": "The variable holding this company's API token: a PIPEDRIVE_* name",
+            },
+        },
+    },
+    defs={
+        "pipedrive_access": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["app"],
+            "properties": {
+                "app": {
+                    "title": "Pipedrive app",
+                    "type": "string",
+                    "pattern": OPEN_VALUE,
+                    "patternErrorMessage": (
+                        "is not an app name such as sales (letters, digits, _ . - only)"
+                    ),
+                    "examples": list(APPS),
+                    "description": (
+                        "One of the vendor's apps. The vendor adds apps (nova, August 2026): "
+                        "an app reconciler does not know yet is accepted with a warning"
+                    ),
+                },
+                "admin": {
+                    "type": "boolean",
+                    "description": "Admin of this app (or a permission set)",
+                },
+                "permission_set_id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "not": {"pattern": "\\s"},
+                    "description": "The permission set within this app (or admin)",
+                },
+            },
+            "not": {"required": ["admin", "permission_set_id"]},
+        }
+    },
+)
 
 CAPABILITIES = Capabilities(
     name=SYSTEM,
@@ -55,6 +151,7 @@ CAPABILITIES = Capabilities(
     token_env="PIPEDRIVE_API_TOKEN",
     trusted_domain="pipedrive.com",
     open_sets={ACCESS_APP_PATH: ACCESS_APP},
+    people_schema=PEOPLE_SCHEMA,
 )
 #: The key rule (emails, letter case and Unicode encoding aside): see keys.caseless.
 key_fold = CAPABILITIES.key_fold
