@@ -65,6 +65,9 @@ class FakeRemote:
     def request_counts(self) -> dict[str, int]:
         return dict(self.counts)
 
+    def budget_left(self) -> int | None:
+        return None  # the fake charges nothing
+
     def close(self) -> None:
         pass
 
