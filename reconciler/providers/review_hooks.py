@@ -19,13 +19,12 @@ every registered system can be reviewed.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
+
+from reconciler.providers.hooks import beside
 
 if TYPE_CHECKING:
     from reconciler.providers.base import Provider, Remote
@@ -158,23 +157,11 @@ def hooks_for(provider: Provider) -> ReviewHooks:
     if declared is not None:
         hooks: ReviewHooks = declared
         return hooks
-    module = type(provider).__module__
-    # The package the provider's class lives in (itself when it is a package's __init__).
-    package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
-    candidate = f"{package}.review"
-    if package and _exists(candidate):
-        found = getattr(importlib.import_module(candidate), "REVIEW", None)
-        if found is not None:
-            hooks = found
-            return hooks
+    found = getattr(beside(provider, "review"), "REVIEW", None)
+    if found is not None:
+        hooks = found
+        return hooks
     return GenericReview(provider)
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def vendor_time(value: Any, field: str) -> datetime | None:

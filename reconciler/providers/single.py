@@ -17,8 +17,6 @@ package and nothing here names a system.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +25,7 @@ from reconciler.http import Answer, server_text
 from reconciler.plan import Change, FieldChange
 from reconciler.progress import Progress
 from reconciler.providers.base import Provider, Remote, WriteStatus
+from reconciler.providers.hooks import beside
 
 #: A user as the provider's tenant_view shows it (the key, `is_active`, what a write needs).
 View = dict[str, Any]
@@ -88,15 +87,12 @@ def hooks_for(provider: Provider, remote: Remote) -> SingleUser:
     if callable(declared):
         hooks: SingleUser = declared(remote)
         return hooks
-    module_name = type(provider).__module__
-    package = getattr(sys.modules.get(module_name), "__package__", None) or module_name
-    try:
-        module = importlib.import_module(f"{package}.single")
-    except ModuleNotFoundError:
+    module = beside(provider, "single")
+    if module is None:
         raise UsageError(
             f"{provider.capabilities.title} has no single-user hooks: leave cannot use it "
             "(run plan and apply instead)"
-        ) from None
+        )
     opened: SingleUser = module.open_single(provider, remote)
     return opened
 

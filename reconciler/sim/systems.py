@@ -19,9 +19,6 @@ asking for one is a clear error, never another system's.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -110,6 +107,7 @@ def hooks_for(system: str) -> SimulatorHooks:
     Raises NoSimulator for a system reconciler does not know or that has no simulator.
     """
     from reconciler import providers
+    from reconciler.providers import hooks as provider_hooks
 
     if system not in providers.REGISTRY:
         raise NoSimulator(f"unknown system {system!r}: one of {', '.join(systems())}")
@@ -118,20 +116,8 @@ def hooks_for(system: str) -> SimulatorHooks:
     if declared is not None:
         hooks: SimulatorHooks = declared
         return hooks
-    module = type(provider).__module__
-    # The package the provider's class lives in (itself when it is a package's __init__).
-    package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
-    candidate = f"{package}.sim_hooks"
-    if package and _exists(candidate):
-        found = getattr(importlib.import_module(candidate), "SIMULATOR", None)
-        if found is not None:
-            hooks = found
-            return hooks
+    found = getattr(provider_hooks.beside(provider, "sim_hooks"), "SIMULATOR", None)
+    if found is not None:
+        hooks = found
+        return hooks
     raise NoSimulator(f"{providers.title(system)} has no simulator")
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
