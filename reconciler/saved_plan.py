@@ -29,7 +29,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
 from typing import Any
 
 from reconciler import __version__, providers
@@ -289,11 +288,6 @@ def seal_problem(part: dict[str, Any], key: bytes) -> str | None:
 # -- the plan against a fresh plan -------------------------------------------------
 
 
-def key_fold(provider: Provider) -> Callable[[str], str]:
-    """The system's key rule (Capabilities.key_fold)."""
-    return provider.capabilities.key_fold
-
-
 def _changes_by_login(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {change["login"]: change for change in data["changes"]}
 
@@ -360,7 +354,7 @@ def differences(
     Empty when they are the same plan. `index` is the fresh read (tenant_index),
     to tell a tenant that moved from a plan that was edited.
     """
-    fold = key_fold(provider)
+    fold = provider.capabilities.key_fold
     saved_changes, fresh_changes = _changes_by_login(saved), _changes_by_login(fresh)
     found: list[str] = []
     for login in sorted(set(saved_changes) | set(fresh_changes)):
@@ -476,7 +470,7 @@ def review(
     fields, `before`, payload, blocked). A reviewed change that needs a held one
     (a DealHub user whose new manager's creation is held) is held too.
     """
-    fold = key_fold(provider)
+    fold = provider.capabilities.key_fold
     same_files = saved.get("desired_digest") == files_digest
     fresh_data = to_json_data(fresh)
     saved_changes = {fold(c["login"]): c for c in saved["changes"]}
