@@ -44,7 +44,7 @@ from reconciler.errors import (
     UsageError,
     exit_code_for,
 )
-from reconciler.export import DEFAULT_SCHEMA_REF, exporter_for, merger_for
+from reconciler.export import DEFAULT_SCHEMA_REF, check_options, exporter_for, merger_for
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, json_text, plural
 from reconciler.providers import title
@@ -531,6 +531,7 @@ def export(
         return export_merge(provider, merge, api_urls, token_files, output)
     exporter = exporter_for(provider)
     options = {"login_suffix": login_suffix} if login_suffix else {}
+    check_options(exporter, names[0], options)
     tenant, target = read_system(names[0], api_urls, token_files)
     text = exporter.export(tenant, source=target, schema_ref=schema_ref, options=options)
     write_output(output, text)

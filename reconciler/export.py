@@ -4,7 +4,9 @@ Planning the exported file against the same system shows no changes. Each
 system writes its own file through hooks found beside its provider:
 
     Exporter                     (the module `export` of the provider's package,
-    ├── export(tenant, ...)       or the provider's `exporter` attribute)
+    ├── OPTIONS                   or the provider's `exporter` attribute)
+    │     what it takes of the command's system-specific options (`login_suffix`)
+    ├── export(tenant, ...)
     │     -> the people file's text
     └── merge(text, state, read, file=...)      optional: `export --merge PEOPLE.yaml`
           -> (the merged text, report lines)
@@ -115,14 +117,17 @@ Tenant = list[dict[str, Any]]
 class Exporter(Protocol):
     """What `reconciler export` asks of one system (see the module docstring)."""
 
+    #: The options it takes (optional attribute; none when absent).
+    OPTIONS: tuple[str, ...]
+
     def export(
         self, tenant: Tenant, *, source: str, schema_ref: str, options: Mapping[str, str]
     ) -> str:
         """The people file for `tenant` (read from `source`).
 
         `options` are the command's system-specific options by name
-        (`login_suffix`); an exporter refuses one it does not take
-        (refuse_options). Raises ResponseError naming a user no file can hold.
+        (`login_suffix`), only those the exporter's OPTIONS name (check_options).
+        Raises ResponseError naming a user no file can hold.
         """
         ...
 
@@ -141,12 +146,14 @@ class Merger(Protocol):
         ...
 
 
-def refuse_options(command: str, options: Mapping[str, str], takes: tuple[str, ...] = ()) -> None:
-    """Raise UsageError for an option given to an exporter that does not take it."""
-    extra = [name for name in options if name not in takes]
+def check_options(hooks: Exporter, name: str, options: Mapping[str, str]) -> None:
+    """Raise UsageError for an option the exporter does not take (its OPTIONS), before
+    anything is read."""
+    takes: tuple[str, ...] = getattr(hooks, "OPTIONS", ())
+    extra = [option for option in options if option not in takes]
     if extra:
-        flags = " or ".join("--" + name.replace("_", "-") for name in extra)
-        raise UsageError(f"{command} does not take {flags}")
+        flags = " or ".join("--" + option.replace("_", "-") for option in extra)
+        raise UsageError(f"export --system {name} does not take {flags}")
 
 
 def exporter_for(provider: Provider) -> Exporter:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ResponseError
-from reconciler.export import DEFAULT_SCHEMA_REF, header, refuse_options, scalar, unholdable
+from reconciler.export import DEFAULT_SCHEMA_REF, header, scalar, unholdable
 from reconciler.providers.dealhub.fields import USER_FIELDS, WRITE_ONLY_FIELDS
 from reconciler.textsafe import printable
 
@@ -19,11 +19,14 @@ from reconciler.textsafe import printable
 FACTORED_FIELDS = ("company", "country", "state", "city")
 
 
+#: The command options it takes (reconciler.export.check_options).
+OPTIONS: tuple[str, ...] = ("login_suffix",)
+
+
 def export(
     tenant: list[dict[str, Any]], *, source: str, schema_ref: str, options: Mapping[str, str]
 ) -> str:
     """The export hook (reconciler.export.Exporter): takes `login_suffix`."""
-    refuse_options("export --system dealhub", options, takes=("login_suffix",))
     return export_yaml(
         tenant, login_suffix=options.get("login_suffix", ""), source=source, schema_ref=schema_ref
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.diff import tenant_index
 from reconciler.errors import ResponseError
-from reconciler.export import DEFAULT_SCHEMA_REF, header, refuse_options, scalar, unholdable
+from reconciler.export import DEFAULT_SCHEMA_REF, header, scalar, unholdable
 from reconciler.providers import get
 from reconciler.providers.pipedrive.rules import stated_access
 from reconciler.schema import user_checker
@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 NAME_LIMIT = 300
 
 
+#: The command options it takes (reconciler.export.check_options).
+OPTIONS: tuple[str, ...] = ()
+
+
 def export(
     tenant: list[dict[str, Any]], *, source: str, schema_ref: str, options: Mapping[str, str]
 ) -> str:
     """The export hook (reconciler.export.Exporter): takes no option."""
-    refuse_options("export --system pipedrive", options)
     return export_pipedrive_yaml(tenant, source=source, schema_ref=schema_ref)
 
 
