@@ -576,7 +576,7 @@ def export_merge(
     output: str | None,
 ) -> int:
     """`export --system NAME --merge PEOPLE.yaml`: the file first, then the one read."""
-    merger = merger_for(provider, providers.names)
+    merger = merger_for(provider)
     if people == "-" or os.path.isdir(people):
         raise UsageError(
             f"--merge {people}: give one people file (the merge edits its text); a directory "

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from reconciler import providers
 from reconciler.errors import UsageError
 from reconciler.schema import user_checker
 from reconciler.textsafe import escape_char, invisible_chars, is_invisible, printable
@@ -178,15 +179,13 @@ def exporter_for(provider: Provider) -> Exporter:
     )
 
 
-def merger_for(provider: Provider, systems: Callable[[], tuple[str, ...]]) -> Merger:
-    """The merge hook of a system's exporter; UsageError naming the systems
-    (of `systems()`) that have one when it has not."""
+def merger_for(provider: Provider) -> Merger:
+    """The merge hook of a system's exporter; UsageError naming the registered
+    systems that have one when it has not."""
     hooks = exporter_for(provider)
     if callable(getattr(hooks, "merge", None)):
         return hooks  # type: ignore[return-value]
-    from reconciler.providers import get
-
-    able = [name for name in systems() if _merges(get(name))]
+    able = [name for name in providers.names() if _merges(providers.get(name))]
     add = " or ".join(f"--system {name}" for name in able) or "a system that can"
     raise UsageError(
         f"--merge: {provider.capabilities.title} cannot merge its users into a people "

@@ -156,7 +156,7 @@ def test_a_system_whose_exporter_merges_is_merged_by_it(
 
 def test_merger_for_refuses_a_system_without_merge_before_any_read() -> None:
     with pytest.raises(UsageError, match="DealHub cannot merge"):
-        merger_for(providers.get("dealhub"), providers.names)
+        merger_for(providers.get("dealhub"))
 
 
 def test_pipedrive_export_refuses_the_login_suffix_it_does_not_take(

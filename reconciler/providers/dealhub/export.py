@@ -18,7 +18,6 @@ from reconciler.textsafe import printable
 #: Fields worth factoring into `defaults` when most users share a value.
 FACTORED_FIELDS = ("company", "country", "state", "city")
 
-
 #: The command options it takes (reconciler.export.check_options).
 OPTIONS: tuple[str, ...] = ("login_suffix",)
 

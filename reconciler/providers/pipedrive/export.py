@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 #: a name, so one cut here is only a note in the plan.
 NAME_LIMIT = 300
 
-
 #: The command options it takes (reconciler.export.check_options).
 OPTIONS: tuple[str, ...] = ()
 
