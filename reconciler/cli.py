@@ -24,7 +24,6 @@ from click.shell_completion import CompletionItem
 
 from reconciler import (
     __version__,
-    adopt,
     engine,
     github,
     guards,
@@ -45,11 +44,11 @@ from reconciler.errors import (
     UsageError,
     exit_code_for,
 )
-from reconciler.export import DEFAULT_SCHEMA_REF, export_pipedrive_yaml, export_yaml
+from reconciler.export import DEFAULT_SCHEMA_REF, check_options, exporter_for, merger_for
 from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, json_text, plural
 from reconciler.providers import title
-from reconciler.providers.base import OpenOptions
+from reconciler.providers.base import OpenOptions, Provider
 from reconciler.providers.dealhub.provider import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -57,7 +56,6 @@ from reconciler.providers.dealhub.provider import (
 from reconciler.render import FORMATS, render_plans, render_reports
 from reconciler.render.text import use_color
 from reconciler.schema import load_schema
-from reconciler.settings import SYSTEMS
 from reconciler.sim.cli import sim as sim_commands
 from reconciler.textsafe import printable
 from reconciler.yaml_source import MAX_FILE_BYTES, paused_gc
@@ -524,18 +522,18 @@ def export(
             "export has no desired-state file to read environments from: pass --api-url, "
             "the token (DEALHUB_TOKEN or --token-file) and --login-suffix instead"
         )
-    names = system_names or ("dealhub",)
-    if len(names) != 1 or names[0] not in SYSTEMS:
-        raise UsageError(f"export writes one system's users: --system {' or '.join(SYSTEMS)}")
+    names = system_names or (providers.DEFAULT,)
+    systems = providers.names()
+    if len(names) != 1 or names[0] not in systems:
+        raise UsageError(f"export writes one system's users: --system {' or '.join(systems)}")
+    provider = providers.get(names[0])
     if merge is not None:
-        if names[0] != "pipedrive":
-            raise UsageError("--merge adopts Pipedrive into a people file: add --system pipedrive")
-        return export_merge(merge, api_urls, token_files, output)
+        return export_merge(provider, merge, api_urls, token_files, output)
+    exporter = exporter_for(provider)
+    options = {"login_suffix": login_suffix} if login_suffix else {}
+    check_options(exporter, names[0], options)
     tenant, target = read_system(names[0], api_urls, token_files)
-    if names[0] == "pipedrive":
-        text = export_pipedrive_yaml(tenant, source=target, schema_ref=schema_ref)
-    else:
-        text = export_yaml(tenant, login_suffix=login_suffix, source=target, schema_ref=schema_ref)
+    text = exporter.export(tenant, source=target, schema_ref=schema_ref, options=options)
     write_output(output, text)
     if output and output != "-":
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
@@ -571,24 +569,30 @@ def write_output(output: str | None, text: str) -> None:
 
 
 def export_merge(
-    people: str, api_urls: tuple[str, ...], token_files: tuple[str, ...], output: str | None
+    provider: Provider,
+    people: str,
+    api_urls: tuple[str, ...],
+    token_files: tuple[str, ...],
+    output: str | None,
 ) -> int:
-    """`export --system pipedrive --merge PEOPLE.yaml`: the file first, then the one read."""
+    """`export --system NAME --merge PEOPLE.yaml`: the file first, then the one read."""
+    merger = merger_for(provider)
     if people == "-" or os.path.isdir(people):
         raise UsageError(
             f"--merge {people}: give one people file (the merge edits its text); a directory "
             "of people files cannot be merged: combine them into one file first"
         )
     state = load_desired([people])
-    adopt.check_mergeable(state, people)
     try:
         text = read_regular_file(people, MAX_FILE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {people}: {exc}") from None
-    company, _ = read_system("pipedrive", api_urls, token_files)
-    merged = adopt.merge_people(text, state, company, file=people)
-    write_output(output, merged.text)
-    for line in adopt.report_lines(merged, people):
+    name = provider.capabilities.name
+    merged, report = merger.merge(
+        text, state, lambda: read_system(name, api_urls, token_files)[0], file=people
+    )
+    write_output(output, merged)
+    for line in report:
         click.echo(line, err=True)
     if output and output != "-":
         click.echo(f"Wrote the merged people file to {output}", err=True)

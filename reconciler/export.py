@@ -1,31 +1,44 @@
-"""Export: the tenant's users as a desired-state file a team can commit on day one.
+"""Export: a system's users as a desired-state file a team can commit on day one.
 
-Planning the exported file against the same tenant shows no changes. The YAML
-is written by hand (not yaml.dump) so 100,000 users export in about a second,
-and every string that YAML could read as something else is quoted.
+Planning the exported file against the same system shows no changes. Each
+system writes its own file through hooks found beside its provider:
+
+    Exporter                     (the module `export` of the provider's package,
+    ├── OPTIONS                   or the provider's `exporter` attribute)
+    │     what it takes of the command's system-specific options (`login_suffix`)
+    ├── export(tenant, ...)
+    │     -> the people file's text
+    └── merge(text, state, read, file=...)      optional: `export --merge PEOPLE.yaml`
+          -> (the merged text, report lines)
+
+What every exporter shares is here, and names no system: the header, and a
+YAML scalar for any value. The YAML is written by hand (not yaml.dump) so
+100,000 users export in about a second, and every string that YAML could read
+as something else is quoted.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import re
-from collections import Counter
-from typing import Any
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from reconciler.diff import tenant_index
-from reconciler.errors import ResponseError
-from reconciler.providers import get
-from reconciler.providers.dealhub.fields import STRING_FIELDS, USER_FIELDS, WRITE_ONLY_FIELDS
-from reconciler.providers.pipedrive.rules import stated_access
+from reconciler import providers
+from reconciler.errors import UsageError
 from reconciler.schema import user_checker
 from reconciler.textsafe import escape_char, invisible_chars, is_invisible, printable
 
-#: Fields worth factoring into `defaults` when most users share a value.
-FACTORED_FIELDS = ("company", "country", "state", "city")
+if TYPE_CHECKING:
+    from reconciler.desired import DesiredState
+    from reconciler.providers.base import Provider
+
 DEFAULT_SCHEMA_REF = "../schemas/users.schema.json"
-NAME_LIMIT = STRING_FIELDS["name"] or 300
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@/+()'-]*$")
 _resolver = yaml.resolver.Resolver()
@@ -90,144 +103,105 @@ def unholdable(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _strip_suffix(value: str, suffix: str) -> str:
-    return value[: -len(suffix)] if suffix and value.endswith(suffix) else value
-
-
-def choose_defaults(users: list[dict[str, Any]]) -> dict[str, Any]:
-    """The shared values that make the file shorter when moved into `defaults`.
-
-    A user without the field then needs `field: null`, and one with another
-    value keeps its own, so a value is factored only when that saves lines.
-    """
-    chosen: dict[str, Any] = {}
-    for name in FACTORED_FIELDS:
-        counts = Counter(u[name] for u in users if u.get(name) not in (None, ""))
-        if not counts:
-            continue
-        value, common = counts.most_common(1)[0]
-        missing = sum(1 for u in users if u.get(name) in (None, ""))
-        if common - 1 - missing > 0:
-            chosen[name] = value
-    return chosen
-
-
-def export_yaml(
-    tenant: list[dict[str, Any]],
-    *,
-    login_suffix: str = "",
-    source: str = "",
-    schema_ref: str = DEFAULT_SCHEMA_REF,
-) -> str:
-    """The desired-state YAML for a tenant's users (see the module docstring)."""
-    users = sorted((u for u in tenant if isinstance(u.get("login"), str)), key=lambda u: u["login"])
-    defaults = choose_defaults(users)
-    fields = [f for f in USER_FIELDS if f not in WRITE_ONLY_FIELDS and f != "is_active"]
-    lines = [
+def header(schema_ref: str, command: str, source: str) -> list[str]:
+    """The first lines of every exported file: the editor's schema, and what wrote it."""
+    return [
         f"# yaml-language-server: $schema={schema_ref}",
-        f"# Exported by `reconciler export`{f' from {source}' if source else ''}.",
-        "# The API does not return external_user_id: add it where your CRM has one.",
-        "version: 1",
+        f"# Exported by `{command}`" + (f" from {printable(source)}." if source else "."),
     ]
-    if defaults:
-        lines.append("defaults:")
-        lines += [f"  {name}: {scalar(value)}" for name, value in defaults.items()]
-    if not users:
-        lines.append("users: []")
-        return "\n".join(lines) + "\n"
-    lines.append("users:")
-    for user in users:
-        entry = {
-            name: _strip_suffix(user[name], login_suffix)
-            if name in ("login", "user_manager_login") and isinstance(user[name], str)
-            else user[name]
-            for name in fields
-            if user.get(name) not in (None, "")
-        }
-        problem = unholdable(entry)
-        if problem is not None:
-            raise ResponseError(
-                f"DealHub user '{printable(user['login'])}' cannot be written in a people "
-                f"file: {problem}; nothing was written"
-            )
-        first = True
-        for name in fields:
-            value = user.get(name)
-            if value in (None, ""):
-                if name not in defaults:
-                    continue
-                value = None
-            elif name in defaults and value == defaults[name]:
-                continue
-            if name in ("login", "user_manager_login") and isinstance(value, str):
-                value = _strip_suffix(value, login_suffix)
-            lines.append(f"{'  - ' if first else '    '}{name}: {scalar(value)}")
-            first = False
-        if user.get("is_active") is False:
-            lines.append("    is_active: false")
-    return "\n".join(lines) + "\n"
 
 
-def access_text(access: list[dict[str, Any]]) -> str:
-    """A person's `pipedrive:` key for access as rules.stated_access gives it."""
-    shown = ", ".join(
-        "{app: " + scalar(item["app"]) + (", admin: true" if item.get("admin") else "") + "}"
-        for item in access
+#: A system's users as its read returns them (raw records).
+Tenant = list[dict[str, Any]]
+
+
+class Exporter(Protocol):
+    """What `reconciler export` asks of one system (see the module docstring)."""
+
+    #: The options it takes (optional attribute; none when absent).
+    OPTIONS: tuple[str, ...]
+
+    def export(
+        self, tenant: Tenant, *, source: str, schema_ref: str, options: Mapping[str, str]
+    ) -> str:
+        """The people file for `tenant` (read from `source`).
+
+        `options` are the command's system-specific options by name
+        (`login_suffix`), only those the exporter's OPTIONS name (check_options).
+        Raises ResponseError naming a user no file can hold.
+        """
+        ...
+
+
+class Merger(Protocol):
+    """Optional: `export --merge PEOPLE.yaml`, adopting the system into a people file."""
+
+    def merge(
+        self, text: str, state: DesiredState, read: Callable[[], Tenant], *, file: str
+    ) -> tuple[str, list[str]]:
+        """The merged text of `file` (its `text`, loaded as `state`), and lines for stderr.
+
+        Checks the file before `read()` reads the system; raises UsageError
+        when it cannot be merged.
+        """
+        ...
+
+
+def check_options(hooks: Exporter, name: str, options: Mapping[str, str]) -> None:
+    """Raise UsageError for an option the exporter does not take (its OPTIONS), before
+    anything is read."""
+    takes: tuple[str, ...] = getattr(hooks, "OPTIONS", ())
+    extra = [option for option in options if option not in takes]
+    if extra:
+        flags = " or ".join("--" + option.replace("_", "-") for option in extra)
+        raise UsageError(f"export --system {name} does not take {flags}")
+
+
+def exporter_for(provider: Provider) -> Exporter:
+    """The export hooks of a system: its provider's `exporter`, else the module `export`
+    of the provider's package; UsageError when it has neither."""
+    declared = getattr(provider, "exporter", None)
+    if declared is not None:
+        hooks: Exporter = declared
+        return hooks
+    module = type(provider).__module__
+    # The package the provider's class lives in (itself when it is a package's __init__).
+    package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
+    candidate = f"{package}.export"
+    if package and _exists(candidate):
+        found: Exporter = importlib.import_module(candidate)
+        if callable(getattr(found, "export", None)):
+            return found
+    name = provider.capabilities.name
+    raise UsageError(
+        f"export --system {name}: {provider.capabilities.title} has no exporter, so its "
+        "users cannot be written as a people file"
     )
-    return "pipedrive: {access: [" + shown + "]}"
 
 
-def export_pipedrive_yaml(
-    company: list[dict[str, Any]], *, source: str = "", schema_ref: str = DEFAULT_SCHEMA_REF
-) -> str:
-    """A people file (`settings.systems: [pipedrive]`) for a Pipedrive company's users.
+def merger_for(provider: Provider) -> Merger:
+    """The merge hook of a system's exporter; UsageError naming the registered
+    systems that have one when it has not."""
+    hooks = exporter_for(provider)
+    if callable(getattr(hooks, "merge", None)):
+        return hooks  # type: ignore[return-value]
+    able = [name for name in providers.names() if _merges(providers.get(name))]
+    add = " or ".join(f"--system {name}" for name in able) or "a system that can"
+    raise UsageError(
+        f"--merge: {provider.capabilities.title} cannot merge its users into a people "
+        f"file: add {add}"
+    )
 
-    Each person's login is their email (a Pipedrive company has no logins; change
-    them when the file gains DealHub), or `pipedrive-ID` where an email cannot be a
-    login. Deleted users are left out. Access keeps what a file can state
-    (rules.stated_access): an app no file can hold, or given twice, is left out and
-    the plan shows the difference as a note (access cannot change after creation).
 
-    What it writes validates and plans to no change against the company it was
-    read from; a user no people file can hold (an email that is not one) is a
-    ResponseError naming them, and nothing is written.
-    """
+def _merges(provider: Provider) -> bool:
     try:
-        views = tenant_index(get("pipedrive"), company)
-    except ValueError as exc:
-        raise ResponseError(f"the Pipedrive company cannot be exported: {exc}") from None
-    checks = user_checker().checks
-    users = sorted(views.items())
-    lines = [
-        f"# yaml-language-server: $schema={schema_ref}",
-        "# Exported by `reconciler export --system pipedrive`"
-        + (f" from {printable(source)}." if source else "."),
-        "# A person's login is their email here: a Pipedrive company has no logins.",
-        "version: 1",
-        "settings:",
-        "  systems: [pipedrive]",
-    ]
-    if not users:
-        lines.append("users: []")
-        return "\n".join(lines) + "\n"
-    lines.append("users:")
-    for _, user in users:
-        email: str = user["email"]
-        login = email if checks["login"](email) is None else f"pipedrive-{user['id']}"
-        # The API cannot set a name: one cut here is only a note in the plan.
-        name = (user["name"] or email)[:NAME_LIMIT]
-        problem = unholdable({"login": login, "email": email, "name": name})
-        if problem is not None:
-            raise ResponseError(
-                f"Pipedrive user {user['id']} cannot be written in a people file: "
-                f"{problem}; nothing was written"
-            )
-        lines.append(f"  - login: {scalar(login)}")
-        lines.append(f"    email: {scalar(email)}")
-        lines.append(f"    name: {scalar(name)}")
-        if user["is_active"] is False:
-            lines.append("    is_active: false")
-        access = stated_access(user["access"])
-        if access:
-            lines.append(f"    {access_text(access)}")
-    return "\n".join(lines) + "\n"
+        return callable(getattr(exporter_for(provider), "merge", None))
+    except UsageError:
+        return False
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from reconciler.adopt import Edits, MergeError, Tree, add_keys, key_of, split_lines
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.files import read_regular_file, write_text_atomic
+from reconciler.yaml_edit import Edits, MergeError, Tree, add_keys, key_of, split_lines
 from reconciler.yaml_source import MAX_FILE_BYTES, YamlError, read_yaml
 
 _BOM = "\ufeff"

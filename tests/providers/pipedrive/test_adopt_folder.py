@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.adopt import people_beside
+from reconciler.providers.pipedrive.adopt import people_beside
 
 SETTINGS = "version: 1\nsettings:\n  unlisted: deactivate\n  protect: ['admin@acme*']\n"
 USERS = (

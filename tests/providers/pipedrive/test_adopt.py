@@ -15,11 +15,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.adopt import Merged, MergeError, merge_people, report_lines, split_lines
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
-from reconciler.export import export_pipedrive_yaml
 from reconciler.providers import get as get_provider
+from reconciler.providers.pipedrive.adopt import (
+    Merged,
+    MergeError,
+    merge_people,
+    report_lines,
+    split_lines,
+)
+from reconciler.providers.pipedrive.export import export_pipedrive_yaml
 from reconciler.providers.pipedrive.rules import APPS
 
 TOKEN = "pd-token-do-not-print-0123"

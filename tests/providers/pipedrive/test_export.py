@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import ResponseError
-from reconciler.export import export_pipedrive_yaml
 from reconciler.keys import caseless
 from reconciler.providers import get
+from reconciler.providers.pipedrive.export import export_pipedrive_yaml
 from reconciler.schema import user_checker
 
 PIPEDRIVE = get("pipedrive")

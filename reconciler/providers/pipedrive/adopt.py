@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tempfile
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain, count
@@ -25,28 +23,32 @@ import yaml
 
 from reconciler.desired import YAML_SUFFIXES, DesiredState, DesiredUser, load_desired
 from reconciler.diff import compute_plan, tenant_index
-from reconciler.errors import InputError, UsageError
-from reconciler.export import access_text, scalar
+from reconciler.errors import InputError
+from reconciler.export import scalar
+from reconciler.keys import caseless as look_alike_key
 from reconciler.providers import get as get_provider
-from reconciler.providers.dealhub.rules import look_alike_key
 from reconciler.providers.pipedrive import rules as pipedrive
+from reconciler.providers.pipedrive.export import NAME_LIMIT, access_text
 from reconciler.schema import user_checker
 from reconciler.settings import SYSTEMS
 from reconciler.textsafe import invisible_chars, printable
-from reconciler.yaml_source import YamlError, paused_gc, read_yaml
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - libyaml is present on every supported install
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from reconciler.yaml_edit import (
+    Edits,
+    MergeError,
+    Tree,
+    add_keys,
+    end_line,
+    extend_list,
+    is_alias,
+    key_of,
+    split_lines,
+)
+from reconciler.yaml_source import YamlError, read_yaml
 
 SYSTEM = pipedrive.SYSTEM
-#: What YAML counts as a line break (marks count lines by these, so the edits must too).
-_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
-_STR = "tag:yaml.org,2002:str"
 _BOOL = "tag:yaml.org,2002:bool"
 _MERGE = "tag:yaml.org,2002:merge"
-_NAME_LIMIT = 300
+
 
 UNMATCHED_COMMENT = (
     "# Added by `reconciler export --system pipedrive --merge`: Pipedrive users who match",
@@ -56,14 +58,6 @@ SPLIT_COMMENT = (
     "# Active in Pipedrive, but is_active: false above (same email): listed for Pipedrive",
     "# alone so that the merge changes nothing. Remove it to deactivate them in Pipedrive.",
 )
-
-
-class MergeError(UsageError):
-    """The merge cannot be done as a safe text edit; `details` names each reason."""
-
-    def __init__(self, message: str, details: Iterable[str] = ()) -> None:
-        super().__init__(message)
-        self.details = list(details)
 
 
 @dataclass
@@ -89,187 +83,6 @@ class Merged:
     access_notes: list[str] = field(default_factory=list)
     #: The notes of the merged file's plan against the company (names, mostly).
     notes: int = 0
-
-
-# --- the text and its edits -----------------------------------------------------
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of `text` as YAML counts them, each with its line break."""
-    lines: list[str] = []
-    start = 0
-    for match in _BREAK.finditer(text):
-        lines.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        lines.append(text[start:])
-    return lines
-
-
-@dataclass
-class Edits:
-    """Insertions into the original lines: whole lines after a line, or text at a column."""
-
-    after: dict[int, list[str]] = field(default_factory=dict)
-    inline: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
-
-    def add_lines(self, after: int, lines: Iterable[str]) -> None:
-        self.after.setdefault(after, []).extend(lines)
-
-    def add_text(self, line: int, column: int, text: str) -> None:
-        self.inline.setdefault(line, []).append((column, text))
-
-    def apply(self, lines: list[str], newline: str) -> str:
-        out: list[str] = list(self.after.get(-1, ()))
-        out = [line + newline for line in out]
-        for number, line in enumerate(lines):
-            # Right to left, so that each column still points into the original line;
-            # texts at one column keep the order they were added in.
-            for column, text in sorted(
-                reversed(self.inline.get(number, [])), key=lambda item: -item[0]
-            ):
-                line = line[:column] + text + line[column:]
-            added = self.after.get(number)
-            if added and not _BREAK.search(line[-1:]):
-                line += newline  # the last line had no line break
-            out.append(line)
-            out.extend(text + newline for text in added or ())
-        return "".join(out)
-
-
-# --- the composed file ------------------------------------------------------------
-
-
-def _at(mark: Any) -> tuple[int, int]:
-    return mark.line, mark.column
-
-
-class Tree:
-    """The file composed into nodes with their positions, and how often each node is used.
-
-    A node used twice is an anchor that an alias repeats: editing its text
-    would change every place that repeats it.
-    """
-
-    def __init__(self, text: str, lines: list[str], file: str) -> None:
-        self.lines = lines
-        self.file = file
-        self.uses: Counter[int] = Counter()
-        # Every node built survives the call: the collector's passes would be wasted.
-        with paused_gc():
-            self._compose(text)
-
-    def _compose(self, text: str) -> None:
-        try:
-            root = yaml.compose(text, Loader=_Loader)
-        except yaml.YAMLError as exc:  # the loader read it: the file changed since
-            raise MergeError(
-                f"{self.file} cannot be read again ({exc}); nothing was written"
-            ) from None
-        if not isinstance(root, yaml.MappingNode) or root.flow_style:
-            raise MergeError(
-                f"{self.file}: write the file in block style (key: value lines) to merge it"
-            )
-        self.root: yaml.MappingNode = root
-        # Only collections are ever edited: scalars are not counted.
-        mapping, sequence = yaml.MappingNode, yaml.SequenceNode
-        stack: list[yaml.Node] = [self.root]
-        uses = self.uses
-        while stack:
-            node = stack.pop()
-            uses[id(node)] += 1
-            if uses[id(node)] > 1:
-                continue
-            if type(node) is mapping:
-                stack.extend(v for _, v in node.value if type(v) is not yaml.ScalarNode)
-            elif type(node) is sequence:
-                stack.extend(v for v in node.value if type(v) is not yaml.ScalarNode)
-
-    def refuse(self, node: yaml.Node, why: str) -> MergeError:
-        return MergeError(
-            f"{self.file}:{node.start_mark.line + 1}: {why}; nothing was written",
-        )
-
-    def own(self, node: yaml.Node, what: str) -> None:
-        """Refuse to edit a node that other places repeat through an alias."""
-        if self.uses[id(node)] > 1:
-            raise self.refuse(
-                node, f"{what} is repeated elsewhere through an alias: write it out to merge"
-            )
-
-
-def key_of(mapping: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
-    for key, value in mapping.value:
-        if isinstance(key, yaml.ScalarNode) and key.tag == _STR and key.value == name:
-            return key, value
-    return None
-
-
-def _is_alias(before: yaml.Node, node: yaml.Node) -> bool:
-    """Whether `node`, read after `before`, is an alias (its anchor is written earlier)."""
-    return _at(node.start_mark) < _at(before.end_mark)
-
-
-def _end_line(tree: Tree, node: yaml.Node) -> int:
-    """The last line of a node's own text (a block collection ends with its last item)."""
-    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style:
-        if not node.value:
-            break
-        if isinstance(node, yaml.MappingNode):
-            key, value = node.value[-1]
-            if _is_alias(key, value):
-                return int(key.end_mark.line)  # `key: *anchor`: the alias is on the key's line
-            node = value
-        else:
-            item = node.value[-1]
-            if _at(item.start_mark) < _at(node.start_mark):  # an alias
-                raise tree.refuse(item, "a list ending with an alias cannot be extended")
-            node = item
-    mark = node.end_mark
-    line = int(mark.line)
-    if mark.column == 0 and line > node.start_mark.line:
-        # A block scalar (`|`) ends at the start of the line after it, past its trailing
-        # blank lines: those are its text only when it keeps them (`|+`).
-        line -= 1
-        header = tree.lines[node.start_mark.line][node.start_mark.column :].split("#", 1)[0]
-        if "+" not in header:
-            while line > node.start_mark.line and not tree.lines[line].strip():
-                line -= 1
-    return line
-
-
-def add_keys(tree: Tree, edits: Edits, entry: yaml.MappingNode, keys: list[str]) -> None:
-    """Insert `key: value` texts into a mapping: as lines in block style, inline in flow."""
-    tree.own(entry, "this entry")
-    if not entry.flow_style:
-        indent = " " * entry.start_mark.column
-        edits.add_lines(_end_line(tree, entry), (indent + key for key in keys))
-        return
-    text = "".join(f", {key}" for key in keys)
-    if not entry.value:
-        edits.add_text(entry.start_mark.line, entry.start_mark.column + 1, text[2:])
-        return
-    last_key, last_value = entry.value[-1]
-    if _is_alias(last_key, last_value):
-        raise tree.refuse(entry, "a {...} entry ending with an alias: write it in block style")
-    edits.add_text(last_value.end_mark.line, last_value.end_mark.column, text)
-
-
-def _extend_list(tree: Tree, edits: Edits, key: yaml.Node, seq: yaml.Node, item: str) -> None:
-    """Add `item` at the end of a list of systems, in the list's own style."""
-    if not isinstance(seq, yaml.SequenceNode) or _is_alias(key, seq):
-        raise tree.refuse(key, f"{key.value} is an alias or not a list: write the list out")
-    tree.own(seq, f"this {key.value} list")
-    if not seq.value:
-        edits.add_text(seq.start_mark.line, seq.start_mark.column + 1, item)
-        return
-    last = seq.value[-1]
-    if seq.flow_style:
-        if _at(last.start_mark) < _at(seq.start_mark):
-            raise tree.refuse(seq, "a list ending with an alias cannot be extended")
-        edits.add_text(last.end_mark.line, last.end_mark.column, f", {item}")
-    else:
-        edits.add_lines(_end_line(tree, seq), [" " * seq.start_mark.column + f"- {item}"])
 
 
 def _systems_text(systems: Iterable[str]) -> str:
@@ -509,7 +322,7 @@ def _list_person(
     own = key_of(node, "systems")
     if own is not None:
         if SYSTEM not in (user.systems or ()):
-            _extend_list(context.tree, context.edits, own[0], own[1], SYSTEM)
+            extend_list(context.tree, context.edits, own[0], own[1], SYSTEM)
             context.merged.widened.append(user.login)
     elif SYSTEM not in _systems_after(context, user):
         keys.append(_systems_text((*(user.systems or ()), SYSTEM)))
@@ -543,11 +356,11 @@ def _settings(context: _Context, root: yaml.MappingNode) -> None:
     found = key_of(root, "settings")
     if found is not None:
         key, settings = found
-        if not isinstance(settings, yaml.MappingNode) or _is_alias(key, settings):
+        if not isinstance(settings, yaml.MappingNode) or is_alias(key, settings):
             raise tree.refuse(key, "settings is not a mapping written here")
         systems = key_of(settings, "systems")
         if systems is not None:
-            _extend_list(tree, edits, systems[0], systems[1], SYSTEM)
+            extend_list(tree, edits, systems[0], systems[1], SYSTEM)
         elif settings.flow_style:
             add_keys(tree, edits, settings, [wanted])
         else:
@@ -557,7 +370,7 @@ def _settings(context: _Context, root: yaml.MappingNode) -> None:
         return
     indent = " " * root.start_mark.column
     version = key_of(root, "version")
-    after = _end_line(tree, version[1]) if version else root.start_mark.line - 1
+    after = end_line(tree, version[1]) if version else root.start_mark.line - 1
     edits.add_lines(after, [f"{indent}settings:", f"{indent}  {wanted}"])
 
 
@@ -590,7 +403,7 @@ def _append(
             raise tree.refuse(found[0], "users is not a list")
         tree.own(found[1], "the users list")
         dash = " " * found[1].start_mark.column
-        after = _end_line(tree, found[1])
+        after = end_line(tree, found[1])
     lines: list[str] = []
     for why, comment in (("unmatched", UNMATCHED_COMMENT), ("split", SPLIT_COMMENT)):
         group = [keys for reason, keys in entries if reason == why]
@@ -619,7 +432,7 @@ def _entry_keys(context: _Context, view: dict[str, Any]) -> list[str]:
     keys = [
         f"login: {scalar(_free_login(context, email, view['id']))}",
         f"email: {scalar(email)}",
-        f"name: {scalar(name[:_NAME_LIMIT])}",
+        f"name: {scalar(name[:NAME_LIMIT])}",
         _systems_text([SYSTEM]),
     ]
     if view["is_active"] != context.default_active:

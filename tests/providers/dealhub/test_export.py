@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
 from reconciler.errors import ResponseError
-from reconciler.export import choose_defaults, export_yaml, scalar
+from reconciler.export import scalar
+from reconciler.providers.dealhub.export import choose_defaults, export_yaml
 from reconciler.providers.dealhub.fields import COMPARED_FIELDS, STRING_FIELDS
 from reconciler.providers.dealhub.sim_generate import generate_tenant
 
