@@ -19,11 +19,8 @@ as something else is quoted.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +28,7 @@ import yaml
 
 from reconciler import providers
 from reconciler.errors import UsageError
+from reconciler.providers.hooks import beside
 from reconciler.schema import user_checker
 from reconciler.textsafe import escape_char, invisible_chars, is_invisible, printable
 
@@ -164,14 +162,10 @@ def exporter_for(provider: Provider) -> Exporter:
     if declared is not None:
         hooks: Exporter = declared
         return hooks
-    module = type(provider).__module__
-    # The package the provider's class lives in (itself when it is a package's __init__).
-    package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
-    candidate = f"{package}.export"
-    if package and _exists(candidate):
-        found: Exporter = importlib.import_module(candidate)
-        if callable(getattr(found, "export", None)):
-            return found
+    found = beside(provider, "export")
+    if found is not None and callable(getattr(found, "export", None)):
+        module: Exporter = found
+        return module
     name = provider.capabilities.name
     raise UsageError(
         f"export --system {name}: {provider.capabilities.title} has no exporter, so its "
@@ -197,11 +191,4 @@ def _merges(provider: Provider) -> bool:
     try:
         return callable(getattr(exporter_for(provider), "merge", None))
     except UsageError:
-        return False
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
         return False

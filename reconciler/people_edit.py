@@ -6,7 +6,7 @@ of it. The edit is the smallest text change that says so: the value of the
 person's own `is_active` replaced by `false`, or, when their entry does not set
 it, an `is_active: false` key added to the entry in its own style (a line in
 block style, `, is_active: false` in a `{...}` entry), with the editor that
-`export --merge` uses (reconciler.adopt). The edited text is read back and
+`export --merge` uses (reconciler.yaml_edit). The edited text is read back and
 must hold exactly the same data but that one value, or nothing is written.
 """
 
