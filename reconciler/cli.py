@@ -7,6 +7,7 @@ stderr and the exit code of SPEC section 3 (see reconciler.errors).
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import os
@@ -197,7 +198,28 @@ def write_atomically(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; commands kept in modules of their own are imported when used.
+
+    `leave` and `review` (reconciler.commands) use the option decorators of this
+    module and bring modules no other command needs: importing them for every
+    `plan` would add their import time to each run's start-up.
+    """
+
+    #: Command name -> its module under reconciler.commands (the attribute of that name).
+    lazy = ("leave", "review")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module = importlib.import_module(f"reconciler.commands.{cmd_name}")
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
     """Manage who may use a company's sales systems (DealHub CPQ, Pipedrive) as code.
@@ -653,19 +675,6 @@ def completion(shell: str, debug: bool) -> int:
 
 
 cli.add_command(sim_commands)
-
-
-def _add_commands() -> None:
-    """Commands kept in modules of their own (reconciler.commands), which use the
-    option decorators above: imported once those exist."""
-    from reconciler.commands.leave import leave
-    from reconciler.commands.review import review
-
-    cli.add_command(leave)
-    cli.add_command(review)
-
-
-_add_commands()
 
 
 def confirm(plans: list[Plan]) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from reconciler import __version__
@@ -66,7 +67,10 @@ def test_plan_saves_with_output_and_keeps_out_as_an_alias(
 def test_every_command_takes_debug() -> None:
     def walk(group: Any, path: str) -> list[str]:
         missing = []
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        # list_commands/get_command: the commands imported only when used are walked too.
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
             if hasattr(command, "commands"):
                 missing += walk(command, f"{path} {name}")
             elif "debug" not in [p.name for p in command.params]:
@@ -124,3 +128,12 @@ def test_a_single_write_reads_as_one(run: Any, tmp_path: Path) -> None:
     result = run("plan", str(people), "--api-url", f"pipedrive=sim:{company}")
     assert result.code == 0, result.all
     assert "(1 write x 10, 22 for the verification read)" in result.out
+
+
+def test_commands_of_their_own_are_imported_only_when_used() -> None:
+    code = (
+        "import sys, reconciler.cli; "
+        "print(any(m.startswith('reconciler.commands.') for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
