@@ -14,6 +14,9 @@ from hypothesis import settings
 
 from reconciler.cli import main
 
+#: Fixture modules shared by several test folders.
+pytest_plugins = ("tests.helpers.dealhub_client",)
+
 # CI (and a shared, noisy machine) gets reproducible examples and no per-example
 # deadline, so a red build means a bug, not a slow moment or an unlucky draw.
 # Locally the default profile keeps exploring new examples on every run.

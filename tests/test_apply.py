@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import Applier, complete_line, order_batches
-from reconciler.desired import DesiredState, DesiredUser
+from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.http import RetryPolicy
 from reconciler.plan import Change, Plan
@@ -20,10 +20,11 @@ from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DEALHUB, DealHubRemote
 from reconciler.providers.dealhub.sim import Simulator
 from reconciler.providers.dealhub.sim_state import TenantStore
-from reconciler.settings import Settings, Threshold
+from reconciler.settings import Threshold
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
+from tests.helpers.people import desired, user
 
 TOKEN = "apply-test-token"
 
@@ -35,18 +36,6 @@ def change(login: str, action: str = "create", manager: str | None = None) -> Ch
         send["user_manager_login"] = manager
     before = None if action == "create" else {"login": login, "is_active": True}
     return Change(action, login, {}, before, send)  # type: ignore[arg-type]
-
-
-def desired(users: list[dict[str, Any]], **settings: Any) -> DesiredState:
-    state: dict[str, DesiredUser] = {}
-    for raw in users:
-        fields = {"is_active": True, **{k: v for k, v in raw.items() if k != "login"}}
-        state[raw["login"]] = DesiredUser(raw["login"], fields, "users.yaml", 1, {})
-    return DesiredState(state, Settings(**settings), ["users.yaml"])
-
-
-def user(login: str, **fields: Any) -> dict[str, Any]:
-    return {"login": login, "email": f"{login}.com", "name": login.title(), **fields}
 
 
 # -- ordering ------------------------------------------------------------------------

@@ -14,20 +14,10 @@ import pytest
 from reconciler.providers.dealhub.sim import Simulator
 from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
+from tests.helpers.cli import EXAMPLE, SECRET, sandbox_on_simulator, tenant_of, write
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "users.yaml"
 TENANT = ROOT / "examples" / "tenant.json"
-SECRET = "s3cr3t-token-do-not-print"
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def tenant_of(path: Path) -> dict[str, dict[str, object]]:
-    return {u["login"]: u for u in json.loads(path.read_text())}
 
 
 # -- plan -------------------------------------------------------------------------
@@ -392,16 +382,6 @@ def test_an_environment_cannot_name_another_secret(run, tmp_path: Path) -> None:
     desired = write(tmp_path / "users.yaml", text)
     result = run("validate", str(desired))
     assert result.code == 1 and "token_env" in result.err
-
-
-def sandbox_on_simulator(tmp_path: Path) -> tuple[Path, Path]:
-    """An empty simulated sandbox tenant, and the example pointing its sandbox env at it."""
-    sandbox = tmp_path / "sandbox.json"
-    sandbox.write_text("[]")
-    text = EXAMPLE.read_text().replace(
-        'sandbox:    {api_url: "https://api.dealhub.io"', f'sandbox:    {{api_url: "sim:{sandbox}"'
-    )
-    return sandbox, write(tmp_path / "users.yaml", text)
 
 
 def test_env_wins_over_an_ambient_api_url(run, tenant: Path, tmp_path: Path, monkeypatch) -> None:

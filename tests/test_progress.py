@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from test_apply import desired, user
 
 from reconciler.apply import Applier
 from reconciler.diff import compute_plan
@@ -19,6 +18,7 @@ from reconciler.providers.dealhub.sim import Simulator
 from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport
+from tests.helpers.people import desired, user
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "users.yaml"

@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli import EXAMPLE, SECRET, sandbox_on_simulator, tenant_of
-from test_diff_properties import desired_states, plan_or_input_error, tenants
 
 from reconciler import guards
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
@@ -41,6 +39,8 @@ from reconciler.saved_plan import (
 )
 from reconciler.settings import Threshold
 from reconciler.sim.server import running
+from tests.helpers.cli import EXAMPLE, SECRET, sandbox_on_simulator, tenant_of
+from tests.helpers.strategies import desired_states, plan_or_input_error, tenants
 
 Edit = Callable[[dict[str, Any], dict[str, dict[str, Any]]], None]
 

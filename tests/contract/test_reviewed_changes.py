@@ -20,9 +20,9 @@ from reconciler import plan as plan_module
 from reconciler import providers, saved_plan
 from reconciler.apply import Applier
 from reconciler.plan import Plan
+from tests.contract.cases import cases, given_cases, plan_of, systems
 
 from .conftest import Adapter, Raw
-from .test_contract import cases, given_cases, plan_of, systems
 
 KEY = saved_plan.seal_key("reviewed-changes-token")
 

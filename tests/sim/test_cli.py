@@ -31,7 +31,7 @@ from reconciler.providers.pipedrive.sim_generate import (
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim import cli
 from tests.providers.dealhub.conftest import TOKEN, sample_users, user
-from tests.providers.pipedrive.test_sim import company
+from tests.providers.pipedrive.helpers import company
 
 PD_TOKEN = "pd-cli-7c3e9a"
 

@@ -20,8 +20,8 @@ from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
-from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
-from tests.providers.pipedrive.test_sim import company
+from tests.providers.pipedrive.helpers import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.helpers import company
 
 
 def make_sim(**faults: Any) -> Simulator:

@@ -16,8 +16,8 @@ from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport, open_simulator
 from tests.providers.dealhub.conftest import AUTH, TOKEN, sample_users, user
-from tests.providers.pipedrive.test_sim import TOKEN as PD_TOKEN
-from tests.providers.pipedrive.test_sim import company
+from tests.providers.pipedrive.helpers import TOKEN as PD_TOKEN
+from tests.providers.pipedrive.helpers import company
 
 
 def client_for(sim: Simulator) -> httpx.Client:

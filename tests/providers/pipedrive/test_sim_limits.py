@@ -16,10 +16,7 @@ from reconciler.providers.pipedrive.sim_limits import (
 )
 from reconciler.providers.pipedrive.sim_state import PipedriveStore
 from reconciler.sim.faults import Faults
-
-from .test_sim import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company, make_api
-
-__all__ = ["make_api"]  # the fixture, imported for pytest
+from tests.providers.pipedrive.helpers import NOON, OTHER_TOKEN, TOKEN, MakeApi, PdApi, company
 
 RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 DAILY_HEADERS = (

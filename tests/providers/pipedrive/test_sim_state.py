@@ -16,8 +16,7 @@ from reconciler.providers.pipedrive.sim_state import (
     PipedriveStore,
     permission_set_id,
 )
-
-from .test_sim import company
+from tests.providers.pipedrive.helpers import company
 
 
 def saved(tmp_path: Path, users: Any) -> Path:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_client import serve
 
 from reconciler import redact
 from reconciler.errors import UsageError
@@ -30,6 +29,7 @@ from reconciler.providers.dealhub.client import connect
 from reconciler.providers.dealhub.sim import Simulator
 from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
+from tests.helpers.loopback import serve
 
 TOKEN = "env-test-token-7c3a91"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")

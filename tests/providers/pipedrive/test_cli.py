@@ -140,7 +140,7 @@ def test_export_round_trips_to_an_empty_plan(
 def test_readme_pipedrive_quick_start_shows_what_the_command_prints(
     run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     monkeypatch.chdir(root)
     monkeypatch.delenv("PIPEDRIVE_API_TOKEN", raising=False)
     readme = (root / "README.md").read_text()
@@ -194,7 +194,7 @@ def test_plan_says_what_apply_will_cost_and_what_is_left(
 
 
 def test_dealhub_plans_carry_no_cost(run: Any, tenant: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     result = run(
         "plan", str(root / "examples/users.yaml"), "--api-url", f"sim:{tenant}", "--format", "json"
     )
@@ -224,7 +224,7 @@ def test_one_file_plans_both_systems_in_one_run(
     run: Any, company: tuple[Path, Path], tenant: Path, tmp_path: Path
 ) -> None:
     state, _ = company
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     both = tmp_path / "both.yaml"
     text = (root / "examples/users.yaml").read_text()
     both.write_text(text.replace("settings:\n", "settings:\n  systems: [dealhub, pipedrive]\n", 1))
@@ -248,7 +248,7 @@ def test_a_two_system_saved_plan_applies_both_and_converges(
     run: Any, company: tuple[Path, Path], tenant: Path, tmp_path: Path
 ) -> None:
     state, _ = company
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     both = tmp_path / "both.yaml"
     text = (root / "examples/users.yaml").read_text()
     both.write_text(text.replace("settings:\n", "settings:\n  systems: [dealhub, pipedrive]\n", 1))

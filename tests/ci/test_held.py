@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-HELD = Path(__file__).resolve().parent.parent / "examples" / "ci" / "held.py"
+HELD = Path(__file__).resolve().parents[2] / "examples" / "ci" / "held.py"
 
 
 def module() -> ModuleType:

@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
-from test_client import Respond, answer, serve
 
 from reconciler import redact
 from reconciler.errors import ResponseError, TransportError
@@ -27,6 +26,7 @@ from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.sim import Simulator
 from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.server import running
+from tests.helpers.loopback import Respond, answer, serve
 
 TOKEN = "limits-test-token"
 

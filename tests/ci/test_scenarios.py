@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ci.harness import GitLabProject, Job, World, gitlab_project, world
+
+from tests.ci.harness import GitLabProject, Job, World, gitlab_project, world
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "git", "node")), reason="needs bash, git, node"

@@ -2,89 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from reconciler import redact
 from reconciler.errors import ApiError, AuthError, ResponseError, TransportError, UsageError
 from reconciler.http import RetryPolicy, TokenSource, check_url, read_token
 from reconciler.providers.dealhub.client import DealHubClient, connect
-from reconciler.providers.dealhub.sim import Simulator
-from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.sim.faults import Faults
-from reconciler.sim.server import running
-from reconciler.sim.transport import SimTransport
 from reconciler.targets import is_trusted_target
+from tests.helpers.dealhub_client import TOKEN, USERS, MakeClient
+from tests.helpers.loopback import answer, serve
 
-TOKEN = "t0ken/under+test"  # "/" and "+" change when percent-encoded
-USERS = [
-    {"login": "a@x", "id": "1", "email": "a@x.com", "name": "A", "is_active": True},
-    {"login": "b@x", "id": "2", "email": "b@x.com", "name": "B", "is_active": False},
-]
+# Clients register their token process-wide: every test starts and ends with none.
+pytestmark = pytest.mark.usefixtures("forget_tokens")
+
 NEW = {"login": "n@x", "email": "n@x.com", "name": "N", "is_active": True}
-
-MakeClient = Callable[..., tuple[DealHubClient, Simulator, list[float]]]
-
-
-@pytest.fixture(autouse=True)
-def _forget_tokens() -> Iterator[None]:
-    """Clients register their token process-wide: start and end every test with none."""
-    redact.forget_all()
-    yield
-    redact.forget_all()
-
-
-@pytest.fixture(params=["in-process", "socket"])
-def make_client(request: pytest.FixtureRequest) -> Iterator[MakeClient]:
-    """A client on a fresh simulator; sleeps are recorded, not slept."""
-    stack: list[Any] = []
-
-    def make(
-        faults: Faults | None = None,
-        *,
-        token: str = TOKEN,
-        attempts: int = 5,
-        timeout: float = 10.0,
-        tenant: list[dict[str, Any]] | None = None,
-    ) -> tuple[DealHubClient, Simulator, list[float]]:
-        sim = Simulator(
-            TenantStore(USERS if tenant is None else tenant), token=TOKEN, faults=faults
-        )
-        headers = {"Authorization": f"Bearer {token}"}
-        if request.param == "in-process":
-            http = httpx.Client(
-                transport=SimTransport(sim), base_url="http://simulator", headers=headers
-            )
-        else:
-            ctx = running(sim)
-            url = ctx.__enter__()
-            stack.append(ctx)
-            http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
-        sleeps: list[float] = []
-        client = DealHubClient(
-            http,
-            target="test",
-            token_origin="DEALHUB_TOKEN",
-            retry=RetryPolicy(attempts=attempts, base=0.01, cap=0.02),
-            sleep=sleeps.append,
-            seed=1,
-            max_waits=attempts,
-        )
-        return client, sim, sleeps
-
-    yield make
-    for ctx in stack:
-        ctx.__exit__(None, None, None)
 
 
 def test_list_users_is_one_get(make_client: MakeClient) -> None:
@@ -162,51 +100,6 @@ def test_async_answer_and_status(make_client: MakeClient) -> None:
 
 
 # -- a server that answers garbage, over a real socket ---------------------------------
-
-
-Respond = Callable[[BaseHTTPRequestHandler], None]
-
-
-@contextmanager
-def serve(respond: Respond) -> Iterator[str]:
-    """A loopback HTTP server whose every GET and PUT is answered by `respond`."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                respond(self)
-
-        do_PUT = do_GET
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def answer(status: int, body: bytes, content_type: str = "text/html", **headers: str) -> Respond:
-    """A responder that sends one complete answer."""
-
-    def respond(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            handler.send_header(name.replace("_", "-"), value)
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return respond
 
 
 @contextmanager

@@ -10,8 +10,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import test_client
-from test_client import TOKEN, MakeClient, answer, serve
 
 from reconciler import redact
 from reconciler.apply import Applier
@@ -29,9 +27,10 @@ from reconciler.render.report import render_json, render_markdown, render_text
 from reconciler.settings import Settings
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
+from tests.helpers.dealhub_client import TOKEN, MakeClient
+from tests.helpers.loopback import answer, serve
 
 MASK = redact.MASK
-make_client = test_client.make_client  # the fixture: a client on a fresh simulator
 TENANT = [
     {
         "login": "a@x",

@@ -10,7 +10,6 @@ test_ci_scenarios.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import http.server
 import json
@@ -28,11 +27,21 @@ from typing import Any
 
 import pytest
 import yaml
-from ci.harness import SECRETS, node_harness, shims, step_secrets
 
 from reconciler.render.markdown import ARTIFACT, FULL_PLAN
+from tests.ci.harness import (
+    SECRETS,
+    _words,
+    check_call,
+    fenced,
+    node_harness,
+    options_of,
+    reconciler_calls,
+    shims,
+    step_secrets,
+)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CI_DIR = REPO / "examples" / "ci"
 GITHUB = CI_DIR / "github" / "reconciler.yml"
 GITLAB = CI_DIR / "gitlab" / ".gitlab-ci.yml"
@@ -79,92 +88,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
-# `reconciler` in command position: line start, after ; & | ( ! $( or a keyword.
-_CALL = re.compile(
-    r"(?:^|[;&|(!]|\$\(|\b(?:then|do|else|exec|time)\s)\s*"
-    r"(?:python3?\s+-m\s+)?reconciler(?=\s|$)"
-)
-
-
-def reconciler_calls(script: str) -> list[list[str]]:
-    """The words after `reconciler` of each command in a shell script."""
-    calls = []
-    heredoc_end: str | None = None
-    for line in script.replace("\\\n", " ").splitlines():
-        if heredoc_end is not None:
-            if line.strip() == heredoc_end:
-                heredoc_end = None
-            continue
-        if match := _HEREDOC.search(line):
-            heredoc_end = match.group(2)  # its body starts on the next line
-        if line.lstrip().startswith("#"):
-            continue
-        for match in _CALL.finditer(line):
-            calls.append(_words(line[match.end() :]))
-    return calls
-
-
-def _words(tail: str) -> list[str]:
-    lexer = shlex.shlex(tail, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    words = []
-    for token in lexer:
-        if token and all(c in "();<>|&" for c in token):
-            break  # the end of this command
-        words.append(token)
-    return words
-
-
 # -- what the CLI really accepts ---------------------------------------------------
-
-
-@functools.cache
-def help_text(sub: str | None) -> str | None:
-    args = [sys.executable, "-m", "reconciler", *([sub] if sub else []), "--help"]
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
-    return done.stdout if done.returncode == 0 else None
-
-
-def subcommands() -> set[str]:
-    text = help_text(None) or ""
-    section = text.split("Commands:", 1)[1] if "Commands:" in text else ""
-    return {line.split()[0] for line in section.splitlines() if line.startswith("  ")}
-
-
-def options_of(sub: str | None) -> set[str]:
-    """The options declared in the Options section (not those named in descriptions)."""
-    text = help_text(sub) or ""
-    section = text.split("Options:", 1)[1] if "Options:" in text else ""
-    flags: set[str] = set()
-    for line in section.splitlines():
-        declared = re.match(r"^\s{2}(-.*?)(?:\s{2,}|$)", line)
-        if declared:
-            flags.update(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", declared.group(1)))
-    return flags
-
-
-def check_call(words: list[str]) -> list[str]:
-    """What is wrong with `reconciler WORDS...` (empty when the CLI accepts its shape)."""
-    if not words:
-        return ["`reconciler` without a subcommand"]
-    sub: str | None = words[0]
-    rest = words[1:]
-    if words[0].startswith("-"):
-        sub, rest = None, words
-    elif sub not in subcommands():
-        return [f"unknown subcommand {sub!r} (have {sorted(subcommands())})"]
-    known = options_of(sub)
-    problems = []
-    for word in rest:
-        if word == "--":
-            break
-        if word.startswith("-") and len(word) > 1:
-            flag = word.split("=", 1)[0]
-            if flag not in known:
-                problems.append(f"reconciler {sub or ''}: unknown option {flag}")
-    return problems
 
 
 def token_leaks(script: str) -> list[str]:
@@ -195,11 +119,6 @@ def adopting_section() -> str:
     assert "\n## Adopting reconciler\n" in text
     section = text.split("\n## Adopting reconciler\n", 1)[1]
     return section.split("\n## ", 1)[0]
-
-
-def fenced(text: str, lang: str) -> list[str]:
-    blocks = re.findall(rf"^( *)```{lang}\n(.*?)^\1```", text, flags=re.M | re.S)
-    return [textwrap.dedent(body) for _, body in blocks]
 
 
 def all_calls() -> list[tuple[str, list[str]]]:

@@ -19,7 +19,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_client import answer, serve
 
 from reconciler import redact
 from reconciler.apply import Applier
@@ -35,6 +34,7 @@ from reconciler.providers.dealhub.sim_state import TenantStore
 from reconciler.settings import Settings
 from reconciler.sim.faults import Faults
 from reconciler.sim.transport import SimTransport
+from tests.helpers.loopback import answer, serve
 
 TOKEN = "patience-test-token-41"
 

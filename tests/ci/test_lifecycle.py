@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ci.harness import (
+
+from reconciler.render.review_formats import ARTIFACT
+from tests.ci.harness import (
     COMPANY,
     GITHUB,
     GITLAB,
@@ -33,8 +35,6 @@ from ci.harness import (
     variables,
     world,
 )
-
-from reconciler.render.review_formats import ARTIFACT
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "git", "node")), reason="needs bash, git, node"
@@ -410,7 +410,7 @@ def readme_section(title: str) -> str:
 
 
 def test_the_readme_explains_the_review_and_the_leaver_and_their_jobs() -> None:
-    from test_ci_recipes import check_call, fenced, reconciler_calls
+    from tests.ci.harness import check_call, fenced, reconciler_calls
 
     review = readme_section("Access reviews and seats")
     for needed in ("not listed", "dormant", "admin", "absent", "--dormant-days",

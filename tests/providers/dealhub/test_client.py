@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_client import answer, serve
 
 from reconciler import redact
 from reconciler.cli import main
 from reconciler.errors import ResponseError
 from reconciler.http import RetryPolicy, TokenSource
 from reconciler.providers.dealhub.client import connect
+from tests.helpers.loopback import answer, serve
 
 TOKEN = "tenant-test-token"
 A = {"login": "a@x", "email": "a@x.com", "name": "A"}
