@@ -14,10 +14,10 @@ import os
 import shlex
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -32,7 +32,6 @@ from reconciler import (
     providers,
     redact,
     saved_plan,
-    targets,
 )
 from reconciler.desired import DesiredState, load_desired
 from reconciler.errors import (
@@ -50,14 +49,9 @@ from reconciler.files import read_regular_file, write_text_atomic
 from reconciler.plan import Plan, json_text, plural
 from reconciler.providers import title
 from reconciler.providers.base import OpenOptions, Provider
-from reconciler.providers.dealhub.provider import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_WAIT_TIMEOUT,
-)
 from reconciler.render import FORMATS, render_plans, render_reports
 from reconciler.render.text import use_color
 from reconciler.schema import load_schema
-from reconciler.sim.cli import sim as sim_commands
 from reconciler.textsafe import printable
 from reconciler.yaml_source import MAX_FILE_BYTES, paused_gc
 
@@ -202,19 +196,24 @@ class _Commands(click.Group):
     """The command group; commands kept in modules of their own are imported when used.
 
     `leave` and `review` (reconciler.commands) use the option decorators of this
-    module and bring modules no other command needs: importing them for every
-    `plan` would add their import time to each run's start-up.
+    module and bring modules no other command needs, as `sim` brings the
+    simulators' server: importing them for every `plan` (or `validate`) would add
+    their import time to each run's start-up.
     """
 
-    #: Command name -> its module under reconciler.commands (the attribute of that name).
-    lazy = ("leave", "review")
+    #: Command name -> the module that defines it (as its attribute of that name).
+    lazy: ClassVar[Mapping[str, str]] = {
+        "leave": "reconciler.commands.leave",
+        "review": "reconciler.commands.review",
+        "sim": "reconciler.sim.cli",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
-            module = importlib.import_module(f"reconciler.commands.{cmd_name}")
+            module = importlib.import_module(self.lazy[cmd_name])
             self.add_command(getattr(module, cmd_name))
         return super().get_command(ctx, cmd_name)
 
@@ -411,13 +410,14 @@ def apply_command(
     "--batch-size",
     type=click.IntRange(1, 1000),
     default=None,
-    help=f"Users per DealHub write request (default {DEFAULT_BATCH_SIZE}; Pipedrive "
+    help="Users per DealHub write request (default "
+    f"{providers.get(providers.DEFAULT).capabilities.batch_size}; Pipedrive "
     "writes one user per call).",
 )
 @click.option(
     "--wait-timeout",
     type=click.FloatRange(0),
-    default=DEFAULT_WAIT_TIMEOUT,
+    default=OpenOptions.wait_timeout,
     show_default=True,
     help="Seconds to wait for an asynchronous request to finish.",
 )
@@ -566,6 +566,8 @@ def read_system(
     name: str, api_urls: tuple[str, ...], token_files: tuple[str, ...]
 ) -> tuple[list[dict[str, Any]], str]:
     """One system's users (one read) and its target, chosen without a desired state."""
+    from reconciler import targets
+
     provider = providers.get(name)
     where = engine.Targets.parse(api_urls, token_files)
     url, token_env = targets.system_target(provider, None, where.api_urls.get(name))
@@ -672,9 +674,6 @@ def completion(shell: str, debug: bool) -> int:
     assert completer is not None  # the choices are click's own shells
     click.echo(completer(cli, {}, "reconciler", "_RECONCILER_COMPLETE").source())
     return EXIT_OK
-
-
-cli.add_command(sim_commands)
 
 
 def confirm(plans: list[Plan]) -> None:

@@ -13,18 +13,23 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler import guards, providers, saved_plan, targets
+from reconciler import guards, providers, saved_plan
 from reconciler.apply import Applier, ApplyReport
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.errors import ApplyFailed, ReconcilerError, StalePlanError, UsageError
-from reconciler.http import SIM_PREFIX, read_token
 from reconciler.journeys import Journey, accounts, journeys
 from reconciler.plan import Plan, PlanCost, plural
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
+
+if TYPE_CHECKING:
+    from reconciler.http import TokenSource
+
+# reconciler.targets (and the HTTP client under it) is imported where a target is
+# chosen: `validate` uses `select` and never connects.
 
 
 def select(state: DesiredState, names: tuple[str, ...]) -> list[Provider]:
@@ -52,26 +57,28 @@ class Targets:
 
     @classmethod
     def parse(cls, api_urls: tuple[str, ...], token_files: tuple[str, ...]) -> Targets:
-        return cls(
-            targets.by_system(api_urls, "--api-url"),
-            targets.by_system(token_files, "--token-file"),
-        )
+        from reconciler.targets import by_system
+
+        return cls(by_system(api_urls, "--api-url"), by_system(token_files, "--token-file"))
 
     def url(self, provider: Provider, state: DesiredState) -> tuple[str, str]:
         """(URL, token variable) of one system; see targets.system_target."""
+        from reconciler.targets import system_target
+
         name = provider.capabilities.name
-        return targets.system_target(provider, state.environment, self.api_urls.get(name))
+        return system_target(provider, state.environment, self.api_urls.get(name))
+
+    def token(self, provider: Provider, state: DesiredState) -> tuple[str, TokenSource | None]:
+        """(URL, token) of one system: see targets.system_token."""
+        from reconciler.targets import system_token
+
+        url, token_env = self.url(provider, state)
+        name = provider.capabilities.name
+        return url, system_token(provider, url, token_env, self.token_files.get(name))
 
     def seal_key(self, provider: Provider, state: DesiredState) -> bytes:
         """The key that seals (and checks) this system's saved plan: see saved_plan.seal_key."""
-        url, token_env = self.url(provider, state)
-        name = provider.capabilities.name
-        token = read_token(
-            token_file=self.token_files.get(name),
-            env_var=token_env,
-            required=not url.startswith(SIM_PREFIX),
-            system="" if name == targets.BARE else name,
-        )
+        _, token = self.token(provider, state)
         return saved_plan.seal_key(token.token if token else None)
 
     @contextmanager
@@ -81,18 +88,11 @@ class Targets:
         state: DesiredState,
         *,
         writable: bool,
-        wait_timeout: float = 300.0,
+        wait_timeout: float = OpenOptions.wait_timeout,
     ) -> Iterator[Remote]:
-        url, token_env = self.url(provider, state)
+        url, token = self.token(provider, state)
         options = OpenOptions(expected_users=len(state.users), wait_timeout=wait_timeout)
-        remote = targets.open_remote(
-            provider,
-            url,
-            token_env,
-            self.token_files.get(provider.capabilities.name),
-            writable=writable,
-            options=options,
-        )
+        remote = provider.open(url, token, writable=writable, options=options)
         try:
             yield remote
         finally:
@@ -294,11 +294,13 @@ def saved_for(
 
     Checked before the token goes anywhere: a plan for another tenant stops here.
     """
+    from reconciler.targets import normalised
+
     saved = check_saved(saved_plan.load(plan_file), chosen, state)
     for provider in chosen:
         url, _ = where.url(provider, state)
         saved_plan.check_target(
-            saved[provider.capabilities.name][0], targets.normalised(url), state
+            saved[provider.capabilities.name][0], normalised(url), state
         )
     return saved
 

@@ -12,8 +12,9 @@ from typing import Any, Literal
 from reconciler import providers
 from reconciler.keys import caseless, has_wildcard
 
-#: The default system's token variable (SPEC section 3: the contract, not a choice here).
-DEFAULT_TOKEN_ENV = "DEALHUB_TOKEN"
+#: The default system's token variable (SPEC section 3: the contract, not a choice here);
+#: the registry states it, beside the default system's name.
+DEFAULT_TOKEN_ENV = providers.DEFAULT_TOKEN_ENV
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def default_token_env(system: str) -> str:
 
 @dataclass(frozen=True)
 class SystemTarget:
-    """Where one system other than the default is, in an environment (`pipedrive: {...}`)."""
+    """Where one system is in an environment: the default system's target sits in the
+    environment itself, another system's in a block under its name (`NAME: {...}`)."""
 
     api_url: str
     token_env: str
@@ -79,8 +81,12 @@ class Environment:
     """A named target from `settings.environments`, chosen with `--env NAME`."""
 
     name: str
+    #: The default system's API, written in the environment itself ("" when the file
+    #: does not manage the default system).
     api_url: str
+    #: The variable holding the default system's token there.
     token_env: str = DEFAULT_TOKEN_ENV
+    #: Added to the files' logins and the logins they name (a sandbox's `_sb`).
     login_suffix: str = ""
     #: Targets of the other systems, by system name.
     systems: dict[str, SystemTarget] = field(default_factory=dict)
@@ -133,7 +139,7 @@ class SystemSettings:
     """The settings one system's plan follows: its own block over the shared ones."""
 
     unlisted: Literal["deactivate", "ignore"] = "deactivate"
-    #: Globs of this system's keys (DealHub logins, Pipedrive emails).
+    #: Globs of this system's keys (whatever identifies a user there: a login, an email).
     protect: tuple[str, ...] = ()
     max_deactivations: Threshold = Threshold(25, percent=True)
     #: At most this many creates in one plan (None: no limit).
@@ -159,7 +165,7 @@ class Settings:
     environments: dict[str, Environment] = field(default_factory=dict)
     #: The systems this desired state manages (`settings.systems`).
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
-    #: Each system's own block (`settings.pipedrive: {...}`), as validated mappings.
+    #: Each system's own block (`settings.NAME: {...}`), as validated mappings.
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -170,7 +176,8 @@ class Settings:
         envs = {
             name: Environment(
                 name=name,
-                # Absent only when the file does not manage DealHub (the schema says so).
+                # Absent only when the file does not manage the default system (the
+                # schema says so).
                 api_url=spec.get("api_url", ""),
                 token_env=spec.get("token_env", DEFAULT_TOKEN_ENV),
                 login_suffix=spec.get("login_suffix", ""),
@@ -203,7 +210,8 @@ class Settings:
         )
 
     def is_protected(self, login: str, suffix: str = "") -> bool:
-        """Whether a DealHub login matches a `protect` glob (see Protection; suffix optional)."""
+        """Whether a key of the default system matches a shared `protect` glob (see
+        Protection; suffix optional)."""
         return self.protection.covers(login, suffix)
 
     @cached_property
@@ -214,7 +222,7 @@ class Settings:
     def for_system(self, name: str) -> SystemSettings:
         """One system's settings: its block's values over the shared ones.
 
-        The shared `protect` names the default system's keys (DealHub logins), so only
+        The shared `protect` names the default system's keys, so only
         it takes them; every other system protects what its own block lists.
         """
         block = self.blocks.get(name, {})

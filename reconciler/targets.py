@@ -11,7 +11,14 @@ import os
 
 from reconciler import providers
 from reconciler.errors import UsageError
-from reconciler.http import SIM_PREFIX, api_url_host, check_url, is_loopback, read_token
+from reconciler.http import (
+    SIM_PREFIX,
+    TokenSource,
+    api_url_host,
+    check_url,
+    is_loopback,
+    read_token,
+)
 from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.settings import Environment
 
@@ -117,11 +124,22 @@ def open_remote(
     options: OpenOptions,
 ) -> Remote:
     """Connect to one system with its token (from `token_env`, or --token-file)."""
+    token = system_token(provider, url, token_env, token_file)
+    return provider.open(url, token, writable=writable, options=options)
+
+
+def system_token(
+    provider: Provider, url: str, token_env: str, token_file: str | None
+) -> TokenSource | None:
+    """One system's token for `url`: from --token-file, else from `token_env`.
+
+    Required unless the target is the simulator; a message names the --token-file
+    form of this system (bare for the default system).
+    """
     name = provider.capabilities.name
-    token = read_token(
+    return read_token(
         token_file=token_file,
         env_var=token_env,
         required=not url.startswith(SIM_PREFIX),
         system="" if name == BARE else name,
     )
-    return provider.open(url, token, writable=writable, options=options)

@@ -39,6 +39,12 @@ BUILTIN: dict[str, str] = {
 #: (SPEC sections 3 and 7: the contract, hence one named default).
 DEFAULT = "dealhub"
 
+#: The variable the default system's token is read from when nothing names another: the
+#: contract fixes it with DEFAULT (SPEC section 3). Its provider declares it as its
+#: `token_env`; it is here, beside DEFAULT, because a saved plan or an environment that
+#: names no variable means it before any provider is imported.
+DEFAULT_TOKEN_ENV = "DEALHUB_TOKEN"
+
 #: What a system's name may be: it is a key of a people file and of `--api-url NAME=URL`.
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 

@@ -18,14 +18,17 @@ package and nothing here names a system.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import ApiError, ResponseError, UsageError
-from reconciler.http import Answer, server_text
 from reconciler.plan import Change, FieldChange
 from reconciler.progress import Progress
 from reconciler.providers.base import Provider, Remote, WriteStatus
 from reconciler.providers.hooks import beside
+
+if TYPE_CHECKING:
+    # A system's single-user hooks bring the HTTP client; `leave --help` does not.
+    from reconciler.http import Answer
 
 #: A user as the provider's tenant_view shows it (the key, `is_active`, what a write needs).
 View = dict[str, Any]
@@ -142,6 +145,8 @@ def answer_data(answer: Answer, target: str) -> Any:
 
 def unexpected(answer: Answer, target: str) -> ApiError:
     """A single-user read answered with a status it does not document."""
+    from reconciler.http import server_text  # loaded by now: the answer came through it
+
     return ApiError(
         f"{target} answered {answer.method} {answer.path} with HTTP {answer.status}: "
         f"{server_text(answer)[:300]}"

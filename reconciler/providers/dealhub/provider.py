@@ -10,26 +10,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import AuthError, Problem, ReconcilerError
-from reconciler.http import RetryLater, TokenSource
-from reconciler.plan import Change, PlanWarning
 from reconciler.progress import Progress
+from reconciler.providers import DEFAULT_TOKEN_ENV
 from reconciler.providers.base import Capabilities, OpenOptions, WriteResult, WriteStatus
 from reconciler.providers.dealhub import rules
-from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer, connect
 from reconciler.providers.dealhub.fields import (
     COMPARED_FIELDS,
     PEOPLE_SCHEMA,
     USER_FIELDS,
     WRITE_ONLY_FIELDS,
 )
-from reconciler.settings import DEFAULT_TOKEN_ENV
+
+if TYPE_CHECKING:
+    # The client (and httpx under it) is imported by `open`: `validate` and `--help`
+    # ask this module for the rules and capabilities only.
+    from reconciler.desired import DesiredState, DesiredUser
+    from reconciler.http import TokenSource
+    from reconciler.plan import Change, PlanWarning
+    from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer
 
 DEFAULT_BATCH_SIZE = 100
-DEFAULT_WAIT_TIMEOUT = 300.0
+DEFAULT_WAIT_TIMEOUT = OpenOptions.wait_timeout
 #: Phases of an asynchronous request that is still under way.
 PENDING = ("queued", "in-progress")
 
@@ -115,6 +119,8 @@ class DealHubProvider:
     def open(
         self, target: str, token: TokenSource | None, *, writable: bool, options: OpenOptions
     ) -> DealHubRemote:
+        from reconciler.providers.dealhub.client import connect
+
         client = connect(target, token, writable=writable, expected_users=options.expected_users)
         return DealHubRemote(client, wait_timeout=options.wait_timeout)
 
@@ -161,6 +167,8 @@ class DealHubRemote:
         self.client.close()
 
     def write(self, batch: list[Change], progress: Progress) -> WriteResult:
+        from reconciler.http import RetryLater  # imported with the client, by then
+
         self.progress = progress
         result = WriteResult()
         try:
