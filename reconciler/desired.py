@@ -9,22 +9,21 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from reconciler import providers
 from reconciler.errors import InputError, Problem, UsageError
 from reconciler.keys import (
-    encoding_note,
     look_alike_message,
     look_alikes,
     protect_look_alike_message,
     protect_look_alikes,
 )
-from reconciler.providers.base import new_open_values
-from reconciler.providers.dealhub.fields import STRING_FIELDS
+from reconciler.providers.base import PersonCheck, new_open_values
+from reconciler.providers.hooks import beside
 from reconciler.schema import (
     defaults_checker,
     document_validator,
@@ -32,7 +31,7 @@ from reconciler.schema import (
     load_schema,
     user_checker,
 )
-from reconciler.settings import Environment, Settings, SystemSettings
+from reconciler.settings import Environment, Settings
 from reconciler.textsafe import invisible_chars, printable
 from reconciler.yaml_source import Mapping, YamlError, paused_gc, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
@@ -43,7 +42,7 @@ STDIN = "<stdin>"
 
 
 def block_systems() -> tuple[str, ...]:
-    """The systems a person may have a block of their own for (`pipedrive: {access: ...}`):
+    """The systems a person may have a block of their own for (`NAME: {...}`):
     every registered one but the default, whose fields are the person's own keys."""
     return tuple(name for name in providers.names() if name != providers.DEFAULT)
 
@@ -64,7 +63,7 @@ class DesiredUser:
     key_lines: dict[str, int]
     #: The person's own `systems:` (None: the file's settings.systems).
     systems: tuple[str, ...] | None = None
-    #: Per-system blocks after `defaults` (`{"pipedrive": {"access": [...]}}`): the
+    #: Per-system blocks after `defaults` (`{NAME: {...}}`): the
     #: dicts and lists read, shared with other users of the same defaults (do not change them).
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -144,12 +143,13 @@ def find_files(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
 
 @dataclass
 class _Defaults:
-    """A file's valid `defaults`, split once: DealHub fields, and the systems keys."""
+    """A file's valid `defaults`, split once: the default system's fields, and the
+    systems keys."""
 
     raw: Mapping
     file: str
     fields: dict[str, Any]
-    #: The raw key lines, plus a block's (`pipedrive.access`).
+    #: The raw key lines, plus a block's (`NAME.KEY`).
     key_lines: dict[Any, int]
     systems: tuple[str, ...] | None
     blocks: dict[str, dict[str, Any]]
@@ -375,7 +375,7 @@ def _make_user(entry: _Entry, suffix: str, people: _People) -> DesiredUser:
             ("login", login),
             ("user_manager_login", fields.get("user_manager_login")),
         ):
-            limit = STRING_FIELDS[name]
+            limit = people.limits.get(name)
             if isinstance(value, str) and limit is not None and len(value) > limit:
                 problems.append(
                     Problem(
@@ -393,7 +393,7 @@ def _make_user(entry: _Entry, suffix: str, people: _People) -> DesiredUser:
 
 
 def _block_lines(system: str, block: Mapping) -> dict[str, int]:
-    """The lines of a block's keys, as key_lines names them (`pipedrive.access`)."""
+    """The lines of a block's keys, as key_lines names them (`NAME.KEY`)."""
     return {f"{system}.{key}": line for key, line in block.key_lines.items()}
 
 
@@ -482,12 +482,20 @@ class _People:
 
     #: settings.systems, or None when the settings could not be read (nothing to check against).
     managed: frozenset[str] | None
-    #: How messages show settings.systems (`settings.systems: dealhub, the default`).
+    #: How messages show settings.systems (`settings.systems: NAME, the default`).
     shown: str = ""
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     #: person_system_keys(), derived once per load: `systems`, then each system's block.
     keys: tuple[str, ...] = field(default_factory=person_system_keys)
+
+    @cached_property
+    def limits(self) -> dict[str, int | None]:
+        """The longest value of each of a person's own fields (the default system's
+        schema), checked again once an environment's login suffix is added."""
+        schema = providers.get(providers.DEFAULT).capabilities.people_schema
+        fields = schema.fields if schema is not None else {}
+        return {name: spec.get("maxLength") for name, spec in fields.items()}
 
     def check(self, file: str, raw: Mapping, listed: tuple[str, ...] | None) -> None:
         """The `systems` and blocks of one person (`listed`: their systems) or of defaults."""
@@ -569,85 +577,18 @@ def _manager_cycles(users: dict[str, DesiredUser]) -> list[list[str]]:
     return cycles
 
 
-def _pipedrive_problems(
-    user: DesiredUser,
-    settings: SystemSettings,
-    by_email: dict[str, DesiredUser],
-    key_fold: Callable[[str], str],
-) -> list[Problem]:
-    """A person listed for Pipedrive: their email is their key there, and may be protected."""
-    problems = []
-    email: str = user.fields["email"]
-    first = by_email.setdefault(key_fold(email), user)
-    if first is not user:
-        problems.append(
-            Problem(
-                user.file,
-                user.key_lines.get("email", user.line),
-                f"email {email!r} of {user.login} is listed twice for Pipedrive: here and at "
-                f"{first.where('email')} ({first.login}); Pipedrive keys users by email, "
-                "without regard to letter case" + encoding_note(email, first.fields["email"]),
-                "email",
-            )
-        )
-    if user.fields.get("is_active") is False and settings.is_protected(email):
-        problems.append(
-            Problem(
-                user.file,
-                user.key_lines.get("is_active", user.line),
-                f"{email} is protected in Pipedrive (settings.pipedrive.protect) and cannot "
-                "be set is_active: false",
-                "is_active",
-            )
-        )
-    return problems
-
-
 def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
-    """The checks across users: external ids, protection, managers and their cycles.
-
-    DealHub's checks hold for the people listed for DealHub; Pipedrive's (one
-    person an email, protection) for those listed for Pipedrive.
-    """
+    """The checks across users: each system's checks of the people listed for it
+    (person_checks), managers and their cycles."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     users = state.users
-    suffix = state.login_suffix
-    require_external_id = state.settings.require_external_id
     systems = state.settings.systems
-    dealhub = state.settings.for_system("dealhub")
-    pipedrive = state.settings.for_system("pipedrive") if "pipedrive" in systems else None
-    # The key rule the plan, apply and saved plans follow: one rule, one place.
-    email_key = providers.get("pipedrive").capabilities.key_fold
-    by_email: dict[str, DesiredUser] = {}  # email_key(email) -> first person listed
+    checks = person_checks(state)
     for user in users.values():
-        if pipedrive is not None and user.listed_for("pipedrive", systems):
-            problems.extend(_pipedrive_problems(user, pipedrive, by_email, email_key))
-        in_dealhub = user.listed_for("dealhub", systems)
-        if in_dealhub and require_external_id and not user.fields.get("external_user_id"):
-            problems.append(
-                Problem(
-                    user.file,
-                    user.line,
-                    f"{user.login} has no external_user_id (settings.require_external_id); "
-                    "the vendor's v2 schema requires it",
-                    "external_user_id",
-                )
-            )
-        if (
-            in_dealhub
-            and user.fields.get("is_active") is False
-            and dealhub.is_protected(user.login, suffix)
-        ):
-            problems.append(
-                Problem(
-                    user.file,
-                    user.key_lines.get("is_active", user.line),
-                    f"{user.login} is protected (settings.protect) and cannot be set "
-                    "is_active: false",
-                    "is_active",
-                )
-            )
+        for name, check in checks:
+            if user.listed_for(name, systems):
+                check(user, problems)
         manager = user.fields.get("user_manager_login")
         if manager and manager not in users:
             warnings.append(
@@ -673,6 +614,23 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
     warnings.extend(open_set_warnings(state))
     warnings.extend(look_alike_warnings(state))
     return problems, warnings
+
+
+def person_checks(state: DesiredState) -> list[tuple[str, PersonCheck]]:
+    """Each managed system's checks of the people listed for it, made for this load.
+
+    A system brings them as `person_check(state)` in its `people` module
+    (hooks.beside: a system without one checks nobody here). The default
+    system's run last, so that two problems on one line keep their order.
+    """
+    managed = [name for name in providers.names() if name in state.settings.systems]
+    checks: list[tuple[str, PersonCheck]] = []
+    for name in sorted(managed, key=lambda name: name == providers.DEFAULT):
+        make = getattr(beside(providers.get(name), "people"), "person_check", None)
+        check = make(state) if make is not None else None
+        if check is not None:
+            checks.append((name, check))
+    return checks
 
 
 def look_alike_warnings(state: DesiredState) -> list[Problem]:
@@ -701,7 +659,7 @@ def look_alike_warnings(state: DesiredState) -> list[Problem]:
 
 
 def open_set_warnings(state: DesiredState) -> list[Problem]:
-    """A value of a system's open set (a Pipedrive access app) that this release does not
+    """A value of a system's open set (an app a vendor added) that this release does not
     know: accepted, with one warning at its first place (SPEC section 7)."""
     found: list[Problem] = []
     for name in block_systems():

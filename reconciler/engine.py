@@ -299,9 +299,7 @@ def saved_for(
     saved = check_saved(saved_plan.load(plan_file), chosen, state)
     for provider in chosen:
         url, _ = where.url(provider, state)
-        saved_plan.check_target(
-            saved[provider.capabilities.name][0], normalised(url), state
-        )
+        saved_plan.check_target(saved[provider.capabilities.name][0], normalised(url), state)
     return saved
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
@@ -47,6 +47,13 @@ if TYPE_CHECKING:
 
 #: What a write did to one user, as far as the answer tells ("skipped": not sent).
 WriteStatus = Literal["done", "failed", "pending", "skipped"]
+
+#: A system's checks of one person listed for it, made for one load of the files by
+#: the `person_check(state)` of the system's `people` module (found with hooks.beside):
+#: it appends what it finds, as FILE:LINE problems, to the list it is given. The loader
+#: calls it for every person listed for the system, in the files' order, so it may
+#: remember earlier people (two people with one key).
+PersonCheck = Callable[["DesiredUser", list["Problem"]], None]
 
 
 @dataclass(frozen=True)

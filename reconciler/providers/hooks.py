@@ -1,7 +1,8 @@
 """Where a system's optional parts are found: one module beside its provider, by name.
 
-A system may bring more than its rules and client: a simulator (`sim_hooks`),
-single-user hooks for `leave` (`single`), review rows (`review`). Each command
+A system may bring more than its rules and client: checks of each person listed
+for it (`people`), a simulator (`sim_hooks`), single-user hooks for `leave`
+(`single`), review rows (`review`), an exporter (`export`). Each command
 that needs one asks `beside(provider, NAME)` for the module of that name in the
 package of the provider's class, so a third system, built in or installed as a
 distribution, joins by shipping the module: no list of systems to edit.

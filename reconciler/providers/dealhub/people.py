@@ -1,0 +1,50 @@
+"""DealHub's checks of each person listed for it, when the files are loaded.
+
+A person is their login there: `settings.require_external_id` asks every one of
+them for the external id the vendor's v2 schema requires, and a protected login
+(settings.protect, or the block's own) cannot be set inactive.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.errors import Problem
+from reconciler.providers.dealhub.provider import CAPABILITIES
+
+if TYPE_CHECKING:
+    from reconciler.desired import DesiredState, DesiredUser
+    from reconciler.providers.base import PersonCheck
+
+
+def person_check(state: DesiredState) -> PersonCheck | None:
+    """The checks of one load (see base.PersonCheck); None when the settings ask none."""
+    require_external_id = state.settings.require_external_id
+    settings = state.settings.for_system(CAPABILITIES.name)
+    suffix = state.login_suffix
+    if not require_external_id and not settings.protect:
+        return None  # nothing to ask of anyone: 100,000 people need no call each
+
+    def check(user: DesiredUser, problems: list[Problem]) -> None:
+        if require_external_id and not user.fields.get("external_user_id"):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.line,
+                    f"{user.login} has no external_user_id (settings.require_external_id); "
+                    "the vendor's v2 schema requires it",
+                    "external_user_id",
+                )
+            )
+        if user.fields.get("is_active") is False and settings.is_protected(user.login, suffix):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.key_lines.get("is_active", user.line),
+                    f"{user.login} is protected (settings.protect) and cannot be set "
+                    "is_active: false",
+                    "is_active",
+                )
+            )
+
+    return check

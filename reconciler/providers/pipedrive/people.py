@@ -1,0 +1,55 @@
+"""Pipedrive's checks of each person listed for it, when the files are loaded.
+
+A person's email is their key there (compared by the system's key rule,
+Capabilities.key_fold): two people with one email are an error naming both
+places, and a protected email (`settings.pipedrive.protect`) cannot be set
+inactive.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.errors import Problem
+from reconciler.keys import encoding_note
+from reconciler.providers.pipedrive.rules import CAPABILITIES
+
+if TYPE_CHECKING:
+    from reconciler.desired import DesiredState, DesiredUser
+    from reconciler.providers.base import PersonCheck
+
+
+def person_check(state: DesiredState) -> PersonCheck:
+    """The checks of one load (see base.PersonCheck)."""
+    name, title = CAPABILITIES.name, CAPABILITIES.title
+    settings = state.settings.for_system(name)
+    # The key rule the plan, apply and saved plans follow: one rule, one place.
+    key_fold = CAPABILITIES.key_fold
+    by_email: dict[str, DesiredUser] = {}  # key_fold(email) -> first person listed
+
+    def check(user: DesiredUser, problems: list[Problem]) -> None:
+        email: str = user.fields["email"]
+        first = by_email.setdefault(key_fold(email), user)
+        if first is not user:
+            problems.append(
+                Problem(
+                    user.file,
+                    user.key_lines.get("email", user.line),
+                    f"email {email!r} of {user.login} is listed twice for {title}: here and "
+                    f"at {first.where('email')} ({first.login}); {title} keys users by email, "
+                    "without regard to letter case" + encoding_note(email, first.fields["email"]),
+                    "email",
+                )
+            )
+        if user.fields.get("is_active") is False and settings.is_protected(email):
+            problems.append(
+                Problem(
+                    user.file,
+                    user.key_lines.get("is_active", user.line),
+                    f"{email} is protected in {title} (settings.{name}.protect) and cannot "
+                    "be set is_active: false",
+                    "is_active",
+                )
+            )
+
+    return check
