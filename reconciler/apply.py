@@ -1,8 +1,8 @@
 """Applying a plan to one system: ordered batches, per-user outcomes, then a read to verify.
 
 Generic over systems: the provider's Remote sends each batch and says what
-became of each user. The order is creates (what a user depends on, a DealHub
-manager, always in an earlier request), then updates and reactivations,
+became of each user. The order is creates (what a user depends on, such as
+their manager, always in an earlier request), then updates and reactivations,
 deactivations last. A batch that fails does not stop independent batches; a
 user whose dependency could not be created is skipped, and so is a user the
 plan names as unwritable. Whatever a batch answered, the final word is the
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from reconciler import providers
 from reconciler.diff import tenant_index
 from reconciler.errors import ReconcilerError
 from reconciler.plan import ACTIONS, Action, Change, Held, Plan
@@ -41,7 +42,7 @@ class ApplyReport:
     outcomes: list[Outcome]
     requests: dict[str, int] = field(default_factory=dict)
     environment: str | None = None
-    system: str = "dealhub"
+    system: str = providers.DEFAULT
     #: Changes of the fresh plan that `apply --plan` did not write: no reviewed plan holds them.
     held: list[Held] = field(default_factory=list)
     #: Reviewed changes that the fresh plan no longer holds (not written either).
@@ -84,7 +85,7 @@ def order_batches(
     """Cut the changes into requests of at most batch_size, in apply order.
 
     Creates come first, level by level of what they depend on among them (a
-    DealHub manager); a change whose dependency is created in the current
+    manager: Provider.depends_on); a change whose dependency is created in the current
     request starts a new one, so it exists before anyone who needs it is written.
     """
     if batch_size < 1:
@@ -169,9 +170,7 @@ class Applier:
         progress: Progress | None = None,
     ) -> None:
         if provider is None:
-            from reconciler.providers.dealhub.provider import DEALHUB
-
-            provider = DEALHUB
+            provider = providers.get(providers.DEFAULT)
         self.remote = remote
         self.provider = provider
         self.batch_size = batch_size or provider.capabilities.batch_size

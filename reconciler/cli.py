@@ -134,7 +134,7 @@ def system_option(func: F, *, repeatable: bool = True) -> F:
         shell_complete=_complete_systems,
         help=f"Only this system ({known}); repeatable. Default: settings.systems."
         if repeatable
-        else f"The system to read ({known}). Default: dealhub.",
+        else f"The system to read ({known}). Default: {providers.DEFAULT}.",
     )(func)
 
 
@@ -542,7 +542,8 @@ def export(
     if env_name is not None:
         raise UsageError(
             "export has no desired-state file to read environments from: pass --api-url, "
-            "the token (DEALHUB_TOKEN or --token-file) and --login-suffix instead"
+            f"the token ({providers.DEFAULT_TOKEN_ENV} or --token-file) and --login-suffix "
+            "instead"
         )
     names = system_names or (providers.DEFAULT,)
     systems = providers.names()

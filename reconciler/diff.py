@@ -33,9 +33,9 @@ def _empty(value: Any) -> bool:
 
 
 def _default_provider() -> Provider:
-    from reconciler.providers import get
+    from reconciler import providers
 
-    return get("dealhub")
+    return providers.get(providers.DEFAULT)
 
 
 def as_compared(view: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +146,8 @@ def compute_plan(
     """Compare the desired state with one system's users and return the plan.
 
     Pure: reads its arguments, touches nothing. Raises InputError for what the
-    provider finds wrong against the tenant (DealHub: a manager that names no
-    one) and for a protected key that the files set inactive.
+    provider finds wrong against the tenant (a manager that names no one, say)
+    and for a protected key that the files set inactive.
     """
     provider = provider or _default_provider()
     caps = provider.capabilities
@@ -259,12 +259,8 @@ def compute_plan(
     warnings += look_alike_warnings(provider, records, saved, settings, suffix)
     warnings.sort(key=lambda w: (w.login, w.message))
     environment = desired.environment
-    token_env = caps.token_env
-    if environment is not None:
-        if caps.name == "dealhub":
-            token_env = environment.token_env
-        elif caps.name in environment.systems:
-            token_env = environment.systems[caps.name].token_env
+    named = environment.token_env_for(caps.name) if environment is not None else None
+    token_env = named if named is not None else caps.token_env
     return Plan(
         target=target,
         changes=changes,

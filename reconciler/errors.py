@@ -3,7 +3,7 @@
     ReconcilerError                 any expected failure: one message, no traceback
     ├── InputError                  the desired-state files are wrong          -> 1
     ├── UsageError                  a flag, option or environment is wrong     -> 1
-    ├── ApiError                    the DealHub API could not be used          -> 1
+    ├── ApiError                    a system's API could not be used           -> 1
     │   ├── AuthError               401/403: the token was rejected            -> 1
     │   ├── TransportError          unreachable host, timeout, dropped answer  -> 1
     │   └── ResponseError           an answer that is not what the API sends   -> 1
@@ -66,7 +66,7 @@ class UsageError(ReconcilerError):
 
 
 class ApiError(ReconcilerError):
-    """The DealHub API could not be used."""
+    """A system's API could not be used."""
 
 
 class AuthError(ApiError):

@@ -1,7 +1,7 @@
 """A person's journey across systems: one line a reviewer reads instead of two plans.
 
-Each system's plan is keyed by that system's key (a DealHub login, a Pipedrive
-email); the same person is found across them by email, letter case and
+Each system's plan is keyed by that system's key (a login in one, an email in
+another); the same person is found across them by email, letter case and
 Unicode encoding aside (keys.caseless), since that is the one field every
 system holds. A story is told only when it spans two systems or more: a leaver
 deactivated in both, a mover removed from one and kept in the other, a person
@@ -73,7 +73,7 @@ def _moves_access(change: Change) -> bool:
 
 
 def _grouped(parts: list[tuple[str, str]]) -> str:
-    # Same verb, one phrase: "deactivated in DealHub and Pipedrive".
+    # Same verb, one phrase: "deactivated in A and B".
     # The order of first appearance is kept.
     order: list[str] = []
     where: dict[str, list[str]] = {}

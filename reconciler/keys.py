@@ -6,7 +6,7 @@ Two rules, each in one place:
   system declares which it follows (`Capabilities.key_ignores_case`) and every
   step asks it through `Capabilities.key_fold`: the loader's duplicate checks,
   the diff's index of the tenant, apply's verification, saved plans, export and
-  adoption. A caseless key (a Pipedrive email) is compared after Unicode's
+  adoption. A caseless key (an email, say) is compared after Unicode's
   canonical caseless matching: `josé` written as one character or as `e` and a
   combining accent is one key, and so are `straße` and `STRASSE`.
 - **Look-alikes** (`skeleton`): keys that are different users but that a
@@ -26,7 +26,7 @@ from importlib import resources
 
 
 def exact(key: str) -> str:
-    """A key compared exactly as written (a DealHub login: the vendor matches it as given)."""
+    """A key compared exactly as written (a login the vendor matches as given)."""
     return key
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from reconciler import __version__
+from reconciler import __version__, providers
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import (
     EXIT_ERROR,
@@ -65,7 +65,7 @@ class Resolution:
     #: Per system name: whom to look for there.
     lookups: dict[str, Lookup]
     #: Per system name: the files' fields for the person in that system (write-only ones
-    #: go with the write: DealHub's external_user_id).
+    #: go with the write: an external id the system never returns).
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Per system name: whether the files list the person for that system.
     listed: dict[str, bool] = field(default_factory=dict)
@@ -87,20 +87,25 @@ def _names_of(user: DesiredUser, suffix: str) -> set[str]:
     return names
 
 
+def _default_login() -> str:
+    """How messages name what PERSON gives first: the default system's key ("X login")."""
+    return f"{providers.title(providers.DEFAULT)} login"
+
+
 def resolve(state: DesiredState, person: str, chosen: list[Provider]) -> Resolution:
-    """PERSON (a DealHub login or an email, any letter case) against the files.
+    """PERSON (a login of the default system or an email, any letter case) against the files.
 
     Raises LeaveError when PERSON matches more than one person of the files.
     """
     wanted = person.strip().casefold()
     if not wanted:
-        raise UsageError("PERSON is empty: give a DealHub login or an email")
+        raise UsageError(f"PERSON is empty: give a {_default_login()} or an email")
     suffix = state.login_suffix
     matches = [u for u in state.users.values() if wanted in _names_of(u, suffix)]
     if len(matches) > 1:
         raise LeaveError(
             f"{printable(person)} matches {len(matches)} people of the files; nothing was "
-            "written. Give the DealHub login of the one who leaves:",
+            f"written. Give the {_default_login()} of the one who leaves:",
             [f"{u.login} <{u.fields.get('email', '')}> at {u.where()}" for u in matches],
         )
     if not matches:
@@ -170,7 +175,7 @@ class SystemOutcome:
     system: str
     title: str
     target: str
-    #: The user's key there (DealHub login, Pipedrive email), when found.
+    #: The user's key there (a login, an email: the system's key), when found.
     key: str | None = None
     state: State = "not there"
     why: str = ""
@@ -364,7 +369,7 @@ def find_everywhere(
     if ambiguous:
         raise LeaveError(
             f"{printable(resolution.person)} matches more than one user; nothing was written. "
-            "Give the DealHub login (or the exact email) of the one who leaves:",
+            f"Give the {_default_login()} (or the exact email) of the one who leaves:",
             [f"{o.title}: {o.why}" for o in ambiguous],
         )
     if resolution.user is None and all(o.state == "not there" for o in outcomes):

@@ -91,6 +91,13 @@ class Environment:
     #: Targets of the other systems, by system name.
     systems: dict[str, SystemTarget] = field(default_factory=dict)
 
+    def token_env_for(self, system: str) -> str | None:
+        """The variable holding `system`'s token in this environment (None: it names none)."""
+        if system == providers.DEFAULT:
+            return self.token_env
+        target = self.systems.get(system)
+        return target.token_env if target is not None else None
+
     def target(self, system: str) -> SystemTarget | None:
         """Where `system` is in this environment (None: the environment does not say)."""
         if system == providers.DEFAULT:
