@@ -11,7 +11,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 from reconciler import providers
@@ -22,7 +22,7 @@ from reconciler.keys import (
     protect_look_alike_message,
     protect_look_alikes,
 )
-from reconciler.providers.base import PersonCheck, new_open_values
+from reconciler.providers.base import BlockCheck, PersonCheck, new_open_values
 from reconciler.providers.hooks import beside
 from reconciler.schema import (
     defaults_checker,
@@ -398,28 +398,16 @@ def _block_lines(system: str, block: Mapping) -> dict[str, int]:
 
 
 def _block_problems(file: str, system: str, block: Mapping) -> list[Problem]:
-    """What the schema cannot say of a valid block: an app given twice."""
-    access = block.get("access")
-    if not isinstance(access, YamlSequence) or len(access) < 2:
-        return []
-    if len({item.get("app") for item in access}) == len(access):
-        return []
-    problems = []
-    first: dict[Any, int] = {}  # app -> index of its first item
-    for index, item in enumerate(access):
-        app = item.get("app")
-        earlier = first.setdefault(app, index)
-        if earlier != index:
-            problems.append(
-                Problem(
-                    file,
-                    item.key_lines.get("app", access.item_lines[index]),
-                    f"{system}.access[{index}]: app {app!r} is listed twice (also "
-                    f"access[{earlier}], line {access.item_lines[earlier]}); give each app once",
-                    system,
-                )
-            )
-    return problems
+    """What the schema cannot say of a valid block: the system's own `block_problems`."""
+    check = _block_check(system, providers.REGISTRY.generation)
+    return check(file, block) if check is not None else []
+
+
+@cache
+def _block_check(system: str, generation: int) -> BlockCheck | None:
+    """A system's check of a person's block: `block_problems` in its `people` module
+    (hooks.beside), looked up once per registry (`generation`)."""
+    return getattr(beside(providers.get(system), "people"), "block_problems", None)
 
 
 def _shown_systems(settings: Settings, found: _Settings | None) -> str:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import providers
+from reconciler import desired, providers
 from reconciler.desired import DesiredState, DesiredUser, load_desired, person_checks
 from reconciler.errors import InputError, Problem
 from reconciler.providers.dealhub import people as dealhub_people
 from reconciler.providers.pipedrive import people as pipedrive_people
 from reconciler.settings import Settings
+from reconciler.yaml_source import Mapping, Sequence
 from tests.contract import fake_provider
 
 
@@ -114,3 +115,19 @@ def test_problems_of_two_systems_on_one_line_keep_their_order(tmp_path: Path) ->
         "be set is_active: false",
         "boss@acme is protected (settings.protect) and cannot be set is_active: false",
     ]
+
+
+def test_a_block_is_checked_by_its_own_system_and_only_by_it(fake_registered: None) -> None:
+    access = Sequence(3)
+    for line in (3, 4):
+        item = Mapping(line)
+        item["app"] = "sales"
+        item.key_lines["app"] = line
+        access.append(item)
+        access.item_lines.append(line)
+    block = Mapping(2)
+    block["access"] = access
+    [twice] = desired._block_problems("people.yaml", "pipedrive", block)
+    assert (twice.line, twice.field) == (4, "pipedrive")
+    assert twice.message.startswith("pipedrive.access[1]: app 'sales' is listed twice")
+    assert desired._block_problems("people.yaml", "fake", block) == []

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from reconciler.http import TokenSource
     from reconciler.plan import Change, PlanWarning
     from reconciler.progress import Progress
+    from reconciler.yaml_source import Mapping as YamlMapping
 
 #: What a write did to one user, as far as the answer tells ("skipped": not sent).
 WriteStatus = Literal["done", "failed", "pending", "skipped"]
@@ -54,6 +55,11 @@ WriteStatus = Literal["done", "failed", "pending", "skipped"]
 #: calls it for every person listed for the system, in the files' order, so it may
 #: remember earlier people (two people with one key).
 PersonCheck = Callable[["DesiredUser", list["Problem"]], None]
+
+#: What a system finds wrong in a person's (or the defaults') block `NAME: {...}` that its
+#: schema fragment cannot say, given the file and the block as read (with its lines):
+#: `block_problems(file, block)` in the system's `people` module.
+BlockCheck = Callable[[str, "YamlMapping"], list["Problem"]]
 
 
 @dataclass(frozen=True)
