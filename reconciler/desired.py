@@ -31,7 +31,7 @@ from reconciler.schema import (
     load_schema,
     user_checker,
 )
-from reconciler.settings import Environment, Settings
+from reconciler.settings import Environment, Settings, SystemSettings
 from reconciler.textsafe import invisible_chars, printable
 from reconciler.yaml_source import Mapping, YamlError, paused_gc, read_yaml, read_yaml_stream
 from reconciler.yaml_source import Sequence as YamlSequence
@@ -604,6 +604,26 @@ def check_semantics(state: DesiredState) -> tuple[list[Problem], list[Problem]]:
     warnings.extend(open_set_warnings(state))
     warnings.extend(look_alike_warnings(state))
     return problems, warnings
+
+
+def protected_problem(
+    user: DesiredUser, key: str, settings: SystemSettings, system: str, suffix: str = ""
+) -> Problem | None:
+    """The protect rule, for every system: a protected key (`suffix`: the environment's,
+    for keys it is added to) is never deactivated, so the files cannot set it
+    `is_active: false`. None when the person is not such a key."""
+    if user.fields.get("is_active") is not False or not settings.is_protected(key, suffix):
+        return None
+    if system == providers.DEFAULT:  # the shared `protect` names its keys
+        where = "(settings.protect)"
+    else:
+        where = f"in {providers.title(system)} (settings.{system}.protect)"
+    return Problem(
+        user.file,
+        user.key_lines.get("is_active", user.line),
+        f"{key} is protected {where} and cannot be set is_active: false",
+        "is_active",
+    )
 
 
 def person_checks(state: DesiredState) -> list[tuple[str, PersonCheck]]:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from reconciler.desired import DesiredState, DesiredUser
-from reconciler.errors import InputError, Problem, ResponseError
+from reconciler.desired import DesiredState, DesiredUser, protected_problem
+from reconciler.errors import InputError, ResponseError
 from reconciler.keys import (
     look_alike_message,
     look_alikes,
@@ -109,17 +109,15 @@ def _active(record: dict[str, Any]) -> bool:
     return record.get("is_active") is not False
 
 
-def check_protected(records: dict[str, DesiredUser], settings: SystemSettings, suffix: str) -> None:
-    """A protected key set `is_active: false` is an error: it is never deactivated."""
+def check_protected(
+    records: dict[str, DesiredUser], settings: SystemSettings, suffix: str, system: str
+) -> None:
+    """A protected key set `is_active: false` is an error: it is never deactivated
+    (desired.protected_problem, the loader's own rule)."""
     problems = [
-        Problem(
-            user.file,
-            user.key_lines.get("is_active", user.line),
-            f"{user.login} is protected (settings.protect) and cannot be set is_active: false",
-            "is_active",
-        )
-        for user in records.values()
-        if user.fields.get("is_active") is False and settings.is_protected(user.login, suffix)
+        problem
+        for key, user in records.items()
+        if (problem := protected_problem(user, key, settings, system, suffix)) is not None
     ]
     if problems:
         raise InputError(problems)
@@ -161,7 +159,7 @@ def compute_plan(
     saved = tenant_index(provider, tenant)
     compared = {key: as_compared(view) for key, view in saved.items()}
 
-    check_protected(records, settings, suffix)
+    check_protected(records, settings, suffix, caps.name)
     problems = provider.check(records, compared, desired)
     if problems:
         raise InputError(problems)

@@ -11,6 +11,7 @@ import pytest
 
 from reconciler import desired, providers
 from reconciler.desired import DesiredState, DesiredUser, load_desired, person_checks
+from reconciler.diff import compute_plan
 from reconciler.errors import InputError, Problem
 from reconciler.providers.dealhub import people as dealhub_people
 from reconciler.providers.pipedrive import people as pipedrive_people
@@ -131,3 +132,21 @@ def test_a_block_is_checked_by_its_own_system_and_only_by_it(fake_registered: No
     assert (twice.line, twice.field) == (4, "pipedrive")
     assert twice.message.startswith("pipedrive.access[1]: app 'sales' is listed twice")
     assert desired._block_problems("people.yaml", "fake", block) == []
+
+
+@pytest.mark.parametrize("system", ["dealhub", "pipedrive"])
+def test_the_plan_refuses_a_protected_key_as_the_loader_does(system: str) -> None:
+    boss = person("boss@acme.com", "boss@acme.com", 3, is_active=False)
+    settings = Settings(
+        systems=(system,),
+        protect=("boss@*",),
+        blocks={"pipedrive": {"protect": ["boss@*"]}},
+    )
+    files = state(boss, settings=settings)
+    loader: list[Problem] = []
+    [(_, check)] = person_checks(files)
+    check(boss, loader)
+    with pytest.raises(InputError) as planned:
+        compute_plan(files, [], target="t", provider=providers.get(system))
+    assert [p.message for p in planned.value.problems] == [p.message for p in loader]
+    assert "is protected" in loader[0].message

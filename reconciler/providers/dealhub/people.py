@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reconciler.desired import protected_problem
 from reconciler.errors import Problem
 from reconciler.providers.dealhub.provider import CAPABILITIES
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 def person_check(state: DesiredState) -> PersonCheck | None:
     """The checks of one load (see base.PersonCheck); None when the settings ask none."""
     require_external_id = state.settings.require_external_id
-    settings = state.settings.for_system(CAPABILITIES.name)
+    name = CAPABILITIES.name
+    settings = state.settings.for_system(name)
     suffix = state.login_suffix
     if not require_external_id and not settings.protect:
         return None  # nothing to ask of anyone: 100,000 people need no call each
@@ -36,15 +38,8 @@ def person_check(state: DesiredState) -> PersonCheck | None:
                     "external_user_id",
                 )
             )
-        if user.fields.get("is_active") is False and settings.is_protected(user.login, suffix):
-            problems.append(
-                Problem(
-                    user.file,
-                    user.key_lines.get("is_active", user.line),
-                    f"{user.login} is protected (settings.protect) and cannot be set "
-                    "is_active: false",
-                    "is_active",
-                )
-            )
+        protected = protected_problem(user, user.login, settings, name, suffix)
+        if protected is not None:
+            problems.append(protected)
 
     return check

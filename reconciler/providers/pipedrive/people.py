@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.desired import protected_problem
 from reconciler.errors import Problem
 from reconciler.keys import encoding_note
 from reconciler.providers.pipedrive.rules import CAPABILITIES
@@ -42,16 +43,10 @@ def person_check(state: DesiredState) -> PersonCheck:
                     "email",
                 )
             )
-        if user.fields.get("is_active") is False and settings.is_protected(email):
-            problems.append(
-                Problem(
-                    user.file,
-                    user.key_lines.get("is_active", user.line),
-                    f"{email} is protected in {title} (settings.{name}.protect) and cannot "
-                    "be set is_active: false",
-                    "is_active",
-                )
-            )
+        # No suffix: an environment's login suffix is never added to an email.
+        protected = protected_problem(user, email, settings, name)
+        if protected is not None:
+            problems.append(protected)
 
     return check
 
