@@ -63,8 +63,8 @@ class DesiredUser:
     key_lines: dict[str, int]
     #: The person's own `systems:` (None: the file's settings.systems).
     systems: tuple[str, ...] | None = None
-    #: Per-system blocks after `defaults` (`{NAME: {...}}`): the
-    #: dicts and lists read, shared with other users of the same defaults (do not change them).
+    #: Per-system blocks after `defaults` (`{NAME: {...}}`): the dicts and lists read,
+    #: shared with other users of the same defaults (do not change them).
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def listed_for(self, system: str, default: tuple[str, ...]) -> bool:
