@@ -1,211 +1,57 @@
-"""The plan: typed changes, warnings and guard results, and its saved JSON form.
+"""The plan's JSON form (SPEC section 5), which is also the saved plan `apply --plan` reads.
 
-A plan is plain data. `diff.compute_plan` makes one, `guards` judges it, the
-renderers show it, and `apply` sends exactly its `send` payloads.
+`to_json_data` writes a plan (`model.Plan`); `from_json_data` reads one back and
+refuses anything that is not one. The reader is checked by the JSON Schema of
+the plan format (schemas/plan.schema.json, compiled once, on the first read):
+the schema says the shape, and the code below adds only what a schema cannot
+say (a user planned twice, a create with a before, `safe` against the guards,
+a system the registry knows). Every refusal is one sentence, no traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import re
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from reconciler import providers
 from reconciler.errors import UsageError
-from reconciler.providers import DEFAULT, REGISTRY
-from reconciler.settings import DEFAULT_TOKEN_ENV
+
+# Re-exported until the import sweep: the model and the wording moved out of this module.
+from reconciler.model import ACTIONS as ACTIONS
+from reconciler.model import Action as Action
+from reconciler.model import Change as Change
+from reconciler.model import FieldChange as FieldChange
+from reconciler.model import GuardTrip as GuardTrip
+from reconciler.model import Held as Held
+from reconciler.model import Plan as Plan
+from reconciler.model import PlanCost as PlanCost
+from reconciler.model import PlanNote as PlanNote
+from reconciler.model import PlanWarning as PlanWarning
+from reconciler.providers.remarks import plan_remarks
+from reconciler.schema_check import Check, compile_check
 from reconciler.textsafe import json_safe
+from reconciler.wording import and_joined as and_joined
+from reconciler.wording import cost_line as cost_line
+from reconciler.wording import plural as plural
+from reconciler.wording import summary_line as summary_line
+
+if TYPE_CHECKING:
+    import jsonschema
 
 FORMAT_VERSION = 1
 
-Action = Literal["create", "update", "reactivate", "deactivate"]
-#: The order in which actions are shown and applied.
-ACTIONS: tuple[Action, ...] = ("create", "update", "reactivate", "deactivate")
+#: The plan format's schema, at the repository's root (where editors find it); a wheel
+#: carries it as reconciler/data/plan.schema.json (pyproject's force-include).
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
+
+#: Counts that format 1 carries for every system: a remark of that name gives the
+#: number of changes it concerns (providers.remarks), every other system 0.
+COUNTED_REMARKS = ("writes_without_external_user_id",)
 
 
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    before: Any
-    after: Any
-
-
-@dataclass(slots=True)
-class Change:
-    """What the plan does to one user.
-
-    `before` is the user as the tenant had it when planned (None for a create);
-    `send` is the exact object apply will PUT for this user.
-    """
-
-    action: Action
-    login: str
-    fields: dict[str, FieldChange]
-    before: dict[str, Any] | None
-    send: dict[str, Any]
-    #: Why the API cannot take this write (apply skips it), or None.
-    blocked: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlanNote:
-    """A difference the system's API cannot write: shown, never sent, not a change."""
-
-    login: str
-    field: str
-    before: Any
-    after: Any
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlanCost:
-    """What applying the plan will cost where the vendor charges per call."""
-
-    unit: str
-    writes: int
-    verify: int
-    #: What the vendor said is left of today's budget, when its answers said it.
-    budget_left: int | None = None
-
-    @property
-    def total(self) -> int:
-        return self.writes + self.verify
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A change `apply --plan` does not write, and why (see saved_plan.review).
-
-    Held changes are changes of the fresh plan that no reviewed plan holds;
-    the same type reports saved changes that the fresh plan no longer needs.
-    """
-
-    login: str
-    action: Action
-    #: The fields the change sets (sorted), so a reader sees what it would do.
-    fields: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlanWarning:
-    login: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class GuardTrip:
-    """A safety guard that this plan trips; `overridden` by --allow-mass-deactivation."""
-
-    guard: str
-    message: str
-    overridden: bool = False
-
-
-@dataclass
-class Plan:
-    target: str
-    changes: list[Change]
-    unchanged: int
-    warnings: list[PlanWarning] = field(default_factory=list)
-    environment: str | None = None
-    #: The name of the variable holding the environment's token (never the token).
-    token_env: str = DEFAULT_TOKEN_ENV
-    active_users: int = 0
-    desired_users: int = 0
-    guards: list[GuardTrip] = field(default_factory=list)
-    #: The login suffix of the environment the files were read for.
-    login_suffix: str = ""
-    #: A digest of the desired state (saved_plan.desired_digest); set for saved plans.
-    desired_digest: str | None = None
-    #: The system planned (a provider's name; the registry's default unless set).
-    system: str = DEFAULT
-    notes: list[PlanNote] = field(default_factory=list)
-    #: None where the vendor publishes no cost (DealHub).
-    cost: PlanCost | None = None
-
-    @property
-    def safe(self) -> bool:
-        """False while an unoverridden guard trips: apply refuses such a plan."""
-        return all(g.overridden for g in self.guards)
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.changes)
-
-    def summary(self) -> dict[str, int]:
-        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
-        for change in self.changes:
-            counts[change.action] += 1
-        return {**counts, "unchanged": self.unchanged}
-
-    def by_action(self, action: Action) -> list[Change]:
-        return [c for c in self.changes if c.action == action]
-
-    @property
-    def blocked(self) -> list[Change]:
-        """Changes the API cannot take: named in the plan, skipped by apply."""
-        return [c for c in self.changes if c.blocked]
-
-    @property
-    def writes_without_external_id(self) -> int:
-        """DealHub writes that carry no external_user_id, which its v2 schema requires."""
-        if self.system != "dealhub":
-            return 0
-        return sum(1 for c in self.changes if not c.blocked and "external_user_id" not in c.send)
-
-
-def cost_line(plan: Plan) -> str | None:
-    """`Cost: 80 tokens (6 writes x 10, 20 for the verification read); 29,860 left today.`"""
-    cost = plan.cost
-    if cost is None:
-        return None
-    writes = sum(1 for c in plan.changes if not c.blocked)
-    each = cost.writes // writes if writes else 0
-    text = (
-        f"Cost: {cost.total:,} {cost.unit} ({plural(writes, 'write')} x {each}, "
-        f"{cost.verify} for the verification read)"
-    )
-    if not writes:
-        # No write, so apply needs no verification read either (cost_of).
-        text = f"Cost: 0 {cost.unit} (nothing to write)"
-    if cost.budget_left is not None:
-        text += f"; {cost.budget_left:,} {cost.unit} left of today's budget"
-        if cost.total > cost.budget_left:
-            text += " (apply would stop before the budget runs out; the next day's run goes on)"
-    return text + "."
-
-
-def external_id_note(plan: Plan) -> str | None:
-    """What a reviewer should know about writes without external_user_id, or None."""
-    missing = plan.writes_without_external_id
-    if plan.system != "dealhub" or missing == 0:
-        return None
-    writes = sum(1 for c in plan.changes if not c.blocked)
-    return (
-        f"{missing} of {writes} writes carry no external_user_id: reads never return it, and "
-        "the vendor's v2 schema lists it as required. If DealHub rejects them, add "
-        "external_user_id to those users in the files (settings.require_external_id checks "
-        "it offline)."
-    )
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 write`, `2 writes`: a count with its noun (nouns of this tool take an s)."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def and_joined(items: list[str]) -> str:
-    """["a", "b", "c"] -> "a, b and c" (one item: itself)."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def summary_line(summary: dict[str, int]) -> str:
-    """`Plan: N to create, N to update, N to reactivate, N to deactivate.`"""
-    return (
-        f"Plan: {summary['create']} to create, {summary['update']} to update, "
-        f"{summary['reactivate']} to reactivate, {summary['deactivate']} to deactivate."
-    )
+# -- writing ----------------------------------------------------------------------------
 
 
 def _sorted(d: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +60,7 @@ def _sorted(d: dict[str, Any]) -> dict[str, Any]:
 
 def to_json_data(plan: Plan) -> dict[str, Any]:
     """The JSON form of SPEC section 5, which is also the saved plan."""
+    counted = {remark.name: len(remark.concerns) for remark in plan_remarks(plan)}
     return {
         "format_version": FORMAT_VERSION,
         "system": plan.system,
@@ -230,7 +77,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         ],
         "active_users": plan.active_users,
         "desired_users": plan.desired_users,
-        "writes_without_external_user_id": plan.writes_without_external_id,
+        **{name: counted.get(name, 0) for name in COUNTED_REMARKS},
         **(
             {
                 "cost": {
@@ -283,82 +130,21 @@ def dumps_plans(plans: list[Plan]) -> str:
     return json_text({"format_version": FORMAT_VERSION, "plans": [to_json_data(p) for p in plans]})
 
 
-def multi_plan_parts(data: Any) -> list[Any]:
-    """The plan objects of a saved plan: itself, or each of its `plans`."""
-    if isinstance(data, dict) and "plans" in data:
-        _require(
-            set(data) == {"format_version", "plans"}
-            and data["format_version"] == FORMAT_VERSION
-            and isinstance(data["plans"], list)
-            and len(data["plans"]) > 0,
-            "bad plans",
-        )
-        parts: list[Any] = data["plans"]
-        return parts
-    return [data]
-
-
 def json_text(data: Any) -> str:
     """Indented JSON with invisible characters escaped, so a reader sees them."""
     return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
-def _require(cond: bool, what: str) -> None:
-    if not cond:
-        raise UsageError(f"the saved plan is not a reconciler plan: {what}")
+# -- reading ----------------------------------------------------------------------------
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_json_str_dict(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-
-
-_TOKEN_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _read_send(login: str, send: Any) -> dict[str, Any]:
-    # Only the shape here: what a payload may hold is the provider's rule, checked
-    # against a fresh derivation by saved_plan.check_consistent.
-    _require(_is_json_str_dict(send), f"{login}: bad send")
-    return dict(send)
-
-
-def _read_change(raw: Any, seen: set[str]) -> Change:
-    _require(isinstance(raw, dict), "a change is not an object")
-    action = raw.get("action")
-    _require(isinstance(action, str) and action in ACTIONS, f"unknown action {action!r}")
-    login = raw.get("login")
-    _require(isinstance(login, str) and login != "", "a change without a login")
-    assert isinstance(login, str)
-    _require(login not in seen, f"{login}: planned twice")
-    seen.add(login)
-    send = _read_send(login, raw.get("send"))
-    before = raw.get("before")
-    _require(before is None or _is_json_str_dict(before), f"{login}: bad before")
-    if action == "create":
-        _require(before is None, f"{login}: a create with a before")
-    else:
-        _require(before is not None, f"{login}: no before")
-    fields = raw.get("fields", {})
-    _require(_is_json_str_dict(fields), f"{login}: bad fields")
-    for name, fc in fields.items():
-        _require(
-            isinstance(fc, dict) and set(fc) <= {"before", "after"},
-            f"{login}: bad fields.{name}",
-        )
-    blocked = raw.get("blocked")
-    _require(blocked is None or isinstance(blocked, str), f"{login}: bad blocked")
-    return Change(
-        action=action,
-        login=login,
-        fields={k: FieldChange(v.get("before"), v.get("after")) for k, v in fields.items()},
-        before=before,
-        send=send,
-        blocked=blocked,
-    )
+def multi_plan_parts(data: Any) -> list[Any]:
+    """The plan objects of a saved plan: itself, or each of its `plans`."""
+    if isinstance(data, dict) and "plans" in data:
+        _check(data, "plans")
+        parts: list[Any] = data["plans"]
+        return parts
+    return [data]
 
 
 def from_json_data(data: Any) -> Plan:
@@ -367,109 +153,143 @@ def from_json_data(data: Any) -> Plan:
     Strict on purpose: apply sends each change's `send`, and a guard that could
     not be read must not silently make the plan safe.
     """
-    _require(isinstance(data, dict), "not a JSON object")
-    version = data.get("format_version")
-    _require(
-        _is_int(version) and version == FORMAT_VERSION,
-        f"format_version {version!r} (this reconciler reads {FORMAT_VERSION})",
-    )
-    _require(isinstance(data.get("target"), str) and data["target"] != "", "no target")
-    raw_changes = data.get("changes")
-    _require(isinstance(raw_changes, list), "no changes list")
-    seen: set[str] = set()
-    changes = [_read_change(raw, seen) for raw in raw_changes]
-
-    raw_guards = data.get("guards", [])
-    _require(isinstance(raw_guards, list), "bad guards")
-    guards = []
-    for g in raw_guards:
-        _require(
-            isinstance(g, dict)
-            and isinstance(g.get("guard"), str)
-            and isinstance(g.get("message"), str)
-            and isinstance(g.get("overridden", False), bool),
-            "bad guard",
-        )
-        guards.append(GuardTrip(g["guard"], g["message"], g.get("overridden", False)))
-
-    raw_warnings = data.get("warnings", [])
-    _require(isinstance(raw_warnings, list), "bad warnings")
-    warnings = []
-    for w in raw_warnings:
-        _require(
-            isinstance(w, dict)
-            and isinstance(w.get("login"), str)
-            and isinstance(w.get("message"), str),
-            "bad warning",
-        )
-        warnings.append(PlanWarning(w["login"], w["message"]))
-
-    summary = data.get("summary", {})
-    _require(isinstance(summary, dict), "bad summary")
-    unchanged = summary.get("unchanged", 0)
-    _require(_is_int(unchanged) and unchanged >= 0, "bad summary.unchanged")
-    environment = data.get("environment")
-    _require(environment is None or isinstance(environment, str), "bad environment")
-    token_env = data.get("token_env", DEFAULT_TOKEN_ENV)
-    _require(
-        isinstance(token_env, str) and _TOKEN_ENV.fullmatch(token_env) is not None,
-        "bad token_env",
-    )
+    _check(data, "plan")
+    changes = _changes(data["changes"])
     # A plan saved before plans named their system was the default system's.
-    system = data.get("system", DEFAULT)
-    _require(isinstance(system, str) and system in REGISTRY, f"unknown system {system!r}")
-    notes = []
-    raw_notes = data.get("notes", [])
-    _require(isinstance(raw_notes, list), "bad notes")
-    for n in raw_notes:
-        _require(
-            isinstance(n, dict)
-            and isinstance(n.get("login"), str)
-            and isinstance(n.get("field"), str)
-            and isinstance(n.get("reason", ""), str),
-            "bad note",
-        )
-        notes.append(
-            PlanNote(n["login"], n["field"], n.get("before"), n.get("after"), n.get("reason", ""))
-        )
-    cost = None
-    raw_cost = data.get("cost")
-    if raw_cost is not None:
-        _require(
-            isinstance(raw_cost, dict)
-            and isinstance(raw_cost.get("unit"), str)
-            and all(_is_int(raw_cost.get(k)) for k in ("writes", "verify"))
-            and (raw_cost.get("budget_left") is None or _is_int(raw_cost["budget_left"])),
-            "bad cost",
-        )
-        cost = PlanCost(
-            raw_cost["unit"], raw_cost["writes"], raw_cost["verify"], raw_cost.get("budget_left")
-        )
-    login_suffix = data.get("login_suffix", "")
-    _require(isinstance(login_suffix, str), "bad login_suffix")
-    digest = data.get("desired_digest")
-    _require(digest is None or isinstance(digest, str), "bad desired_digest")
-    counts = {}
-    for key in ("active_users", "desired_users"):
-        counts[key] = data.get(key, 0)
-        _require(_is_int(counts[key]) and counts[key] >= 0, f"bad {key}")
-
+    system = data.get("system", providers.DEFAULT)
+    providers.known(system, f"{_NOT_A_PLAN}: system")
+    token_env = data.get("token_env")
+    if token_env is None:
+        token_env = providers.get(system).capabilities.token_env
+    cost = data.get("cost")
     plan = Plan(
         target=data["target"],
         changes=changes,
-        unchanged=unchanged,
-        warnings=warnings,
-        environment=environment,
-        token_env=token_env,
-        active_users=counts["active_users"],
-        desired_users=counts["desired_users"],
-        guards=guards,
-        login_suffix=login_suffix,
-        desired_digest=digest,
+        unchanged=data.get("summary", {}).get("unchanged", 0),
         system=system,
-        notes=notes,
-        cost=cost,
+        token_env=token_env,
+        warnings=[PlanWarning(w["login"], w["message"]) for w in data.get("warnings", [])],
+        environment=data.get("environment"),
+        active_users=data.get("active_users", 0),
+        desired_users=data.get("desired_users", 0),
+        guards=[
+            GuardTrip(g["guard"], g["message"], g.get("overridden", False))
+            for g in data.get("guards", [])
+        ],
+        login_suffix=data.get("login_suffix", ""),
+        desired_digest=data.get("desired_digest"),
+        notes=[
+            PlanNote(n["login"], n["field"], n.get("before"), n.get("after"), n.get("reason", ""))
+            for n in data.get("notes", [])
+        ],
+        cost=(
+            None
+            if cost is None
+            else PlanCost(cost["unit"], cost["writes"], cost["verify"], cost.get("budget_left"))
+        ),
     )
-    if "safe" in data:
-        _require(data["safe"] is plan.safe, "safe does not agree with its guards")
+    if "safe" in data and data["safe"] is not plan.safe:
+        _refuse("safe does not agree with its guards")
     return plan
+
+
+def _changes(raw_changes: list[dict[str, Any]]) -> list[Change]:
+    """The changes of a plan the schema passed, with the rules between its values."""
+    changes = []
+    seen: set[str] = set()
+    for raw in raw_changes:
+        login, action, before = raw["login"], raw["action"], raw.get("before")
+        if login in seen:
+            _refuse(f"{login}: planned twice")
+        seen.add(login)
+        if action == "create" and before is not None:
+            _refuse(f"{login}: a create with a before")
+        if action != "create" and before is None:
+            _refuse(f"{login}: no before")
+        changes.append(
+            Change(
+                action=action,
+                login=login,
+                fields={
+                    name: FieldChange(fc.get("before"), fc.get("after"))
+                    for name, fc in raw.get("fields", {}).items()
+                },
+                before=before,
+                send=dict(raw["send"]),
+                blocked=raw.get("blocked"),
+            )
+        )
+    return changes
+
+
+_NOT_A_PLAN = "the saved plan is not a reconciler plan"
+
+
+def _refuse(what: str) -> None:
+    raise UsageError(f"{_NOT_A_PLAN}: {what}")
+
+
+def _check(data: Any, definition: str) -> None:
+    """Refuse `data` unless it is a `definition` ("plan", "plans") of the plan schema."""
+    if _compiled(definition)(data):
+        return
+    # Refused: jsonschema finds the words (the compiled check only says yes or no).
+    error = next(_validator(definition).iter_errors(data), None)
+    # The two agree (tests/test_schema_check.py); were they not to, refusing is the safe side.
+    _refuse(_explain(error) if error is not None else "it does not follow the plan format")
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    """The first problem of a plan that the schema refused, as a sentence."""
+    from reconciler.schema import dotted, explain
+
+    path = list(error.absolute_path)
+    if not path and error.validator == "type":
+        return "not a JSON object"
+    required, instance = error.validator_value, error.instance
+    if error.validator == "required" and isinstance(required, list) and isinstance(instance, dict):
+        missing = next(key for key in required if key not in instance)
+        return f"it has no {missing}" if not path else f"{dotted(path)} has no {missing}"
+    if path == ["format_version"]:
+        return f"format_version {error.instance!r} (this reconciler reads {FORMAT_VERSION})"
+    return next(explain(error))[1]
+
+
+def schema_text() -> str:
+    """The plan format's schema as shipped: in the installed package, else in the checkout."""
+    from importlib import resources
+
+    packaged = resources.files("reconciler").joinpath("data/plan.schema.json")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+@functools.cache
+def _defs() -> dict[str, Any]:
+    defs: dict[str, Any] = json.loads(schema_text())["$defs"]
+    return defs
+
+
+@functools.cache
+def _compiled(definition: str) -> Check:
+    """The check of one definition of the plan schema: jsonschema's answer, compiled
+    (schema_check), so a plan of 100,000 changes reads in 2.6 s, not 17 s."""
+    return compile_check(_defs()[definition], _defs())
+
+
+@functools.cache
+def _validator(definition: str) -> jsonschema.protocols.Validator:
+    # Imported here: only a refusal needs jsonschema, for the words of it.
+    import jsonschema
+
+    defs = _defs()
+    base = jsonschema.Draft202012Validator
+    # A whole number is a JSON integer: 1.0 is not one here, as it is to JSON Schema,
+    # so a count read back is written back as it was read.
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _, value: type(value) is int)
+    strict = jsonschema.validators.extend(base, type_checker=checker)  # type: ignore[no-untyped-call]
+    validator: jsonschema.protocols.Validator = strict(
+        {"$defs": defs, "$ref": f"#/$defs/{definition}"}
+    )
+    return validator

@@ -36,11 +36,9 @@ from reconciler.desired import DesiredState
 from reconciler.diff import as_compared, tenant_index
 from reconciler.errors import StalePlanError, UsageError
 from reconciler.files import read_regular_file
+from reconciler.model import Change, Held, Plan
 from reconciler.plan import (
     FORMAT_VERSION,
-    Change,
-    Held,
-    Plan,
     from_json_data,
     json_text,
     multi_plan_parts,

@@ -34,6 +34,8 @@ def plan_with(deactivations: int, active: int, desired_users: int = 5) -> Plan:
         unchanged=active - deactivations,
         active_users=active,
         desired_users=desired_users,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
 
 
@@ -173,7 +175,15 @@ def test_evaluate_returns_the_plan() -> None:
 
 
 def test_a_tripped_guard_points_to_the_setting_before_the_flag() -> None:
-    plan = Plan(target="t", changes=[], unchanged=0, active_users=4, desired_users=1)
+    plan = Plan(
+        target="t",
+        changes=[],
+        unchanged=0,
+        active_users=4,
+        desired_users=1,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     plan.guards = [GuardTrip("max_deactivations", "5 deactivations exceed max_deactivations")]
     with pytest.raises(UnsafePlanError) as stopped:
         guards.raise_if_unsafe(plan)

@@ -27,7 +27,13 @@ def change(action: Action, key: str, email: str, *, active: bool = True) -> Chan
 
 
 def plan(system: str, *changes: Change) -> Plan:
-    return Plan(target=f"sim:{system}", changes=list(changes), unchanged=0, system=system)
+    return Plan(
+        target=f"sim:{system}",
+        changes=list(changes),
+        unchanged=0,
+        system=system,
+        token_env="DEALHUB_TOKEN",
+    )
 
 
 def person(login: str, email: str) -> DesiredUser:

@@ -188,7 +188,15 @@ def test_round_trip_keeps_overridden_guards_and_safety() -> None:
 
 
 def test_round_trip_of_an_empty_plan() -> None:
-    plan = Plan(target=TARGET, changes=[], unchanged=3, active_users=3, desired_users=3)
+    plan = Plan(
+        target=TARGET,
+        changes=[],
+        unchanged=3,
+        active_users=3,
+        desired_users=3,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     assert from_json_data(json.loads(dumps(plan))) == plan
 
 
@@ -286,14 +294,21 @@ def test_cost_line_with_writes_and_with_none() -> None:
     from reconciler.plan import Change, FieldChange, Plan, PlanCost, cost_line
 
     change = Change("deactivate", "a@x.com", {"is_active": FieldChange(True, False)}, {}, {})
-    busy = Plan("sim:c.json", [change, change], 0, system="pipedrive")
+    busy = Plan("sim:c.json", [change, change], 0, system="pipedrive", token_env="DEALHUB_TOKEN")
     busy.cost = PlanCost("tokens", 20, 20, budget_left=30)
     assert cost_line(busy) == (
         "Cost: 40 tokens (2 writes x 10, 20 for the verification read); 30 tokens left of "
         "today's budget (apply would stop before the budget runs out; the next day's run goes on)."
     )
-    idle = Plan("sim:c.json", [], 5, system="pipedrive", cost=PlanCost("tokens", 0, 0, 900))
+    idle = Plan(
+        "sim:c.json",
+        [],
+        5,
+        system="pipedrive",
+        cost=PlanCost("tokens", 0, 0, 900),
+        token_env="DEALHUB_TOKEN",
+    )
     assert (
         cost_line(idle) == "Cost: 0 tokens (nothing to write); 900 tokens left of today's budget."
     )
-    assert cost_line(Plan("sim:t.json", [], 5)) is None
+    assert cost_line(Plan("sim:t.json", [], 5, system="dealhub", token_env="DEALHUB_TOKEN")) is None

@@ -118,4 +118,4 @@ def test_by_system_refuses_a_system_named_twice() -> None:
 
 
 def plan(target: str, environment: str | None = None, token_env: str = "DEALHUB_TOKEN") -> Plan:
-    return Plan(target, [], 0, environment=environment, token_env=token_env)
+    return Plan(target, [], 0, environment=environment, token_env=token_env, system="dealhub")

@@ -37,10 +37,10 @@ from reconciler.plan import (
     PlanNote,
     and_joined,
     cost_line,
-    external_id_note,
     summary_line,
 )
 from reconciler.providers import REGISTRY, get, title
+from reconciler.providers.remarks import plan_remarks
 from reconciler.render.people import LEAVER, MOVED, RETURNER, Person, Row, people_rows
 from reconciler.render.text import grouped, note_groups
 from reconciler.textsafe import printable
@@ -325,6 +325,19 @@ def _fold(summary: str, lines: list[str]) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
+def _whom(topic: str) -> Callable[[int], str]:
+    """What a cut comment says of the changes a remark concerns that it does not name."""
+    return lambda n: f"whom {topic} concerns ({n:,})"
+
+
+def _summary_html(headline: str) -> str:
+    """A remark's headline in a <summary>: its words escaped, a word in backticks as code."""
+    return "".join(
+        html_code(part) if i % 2 else html.escape(printable(part), quote=False)
+        for i, part in enumerate(headline.split("`"))
+    )
+
+
 def _name_level(tier: int, one: str, many: str) -> _Level:
     return _Level(tier, 2, lambda n: f"the names of {_count(n, one, many)}")
 
@@ -379,13 +392,11 @@ class _Section:
             self._note,
             _Level(CONTEXT, 3, lambda n: f"whom {_count(n, 'note', 'notes')} concern"),
         )
-        unsent = [c for c in plan.changes if not c.blocked and "external_user_id" not in c.send]
-        self.external = external_id_note(plan)
-        self.unsent = _List(
-            unsent if self.external else [],
-            self._login,
-            _Level(CONTEXT, 2, lambda n: f"whom the external_user_id note concerns ({n:,})"),
-        )
+        self.remarks = plan_remarks(plan)
+        self.concerned = [
+            _List(remark.concerns, self._login, _Level(CONTEXT, 2, _whom(remark.topic)))
+            for remark in self.remarks
+        ]
         self.creates = _List(
             plan.by_action("create"),
             self._create,
@@ -410,7 +421,7 @@ class _Section:
             self.blocked,
             *named,
             *(self.warnings, self.notes, self.creates, self.updates),
-            *(self.warned, self.noted, self.unsent),
+            *(self.warned, self.noted, *self.concerned),
         ]
 
     # -- entries
@@ -569,11 +580,11 @@ class _Section:
             if self.noted.entries:
                 summary = f"Whom the notes concern ({len(self.noted.entries):,})"
                 blocks.append(_fold(summary, _bullets(self.noted)))
-        if self.external:
-            count = _count(len(self.unsent.entries), "write carries", "writes carry")
-            summary = f"Note: {count} no <code>external_user_id</code>"
-            body = [escape(self.external), "", f"Without it: {_inline(self.unsent)}"]
-            blocks.append(_fold(summary, body))
+        for remark, concerned in zip(self.remarks, self.concerned, strict=True):
+            body = [escape(remark.text)]
+            if concerned.entries:
+                body += ["", f"{escape(remark.concerns_label)}: {_inline(concerned)}"]
+            blocks.append(_fold(f"Note: {_summary_html(remark.headline)}", body))
         if not plan.changes:
             blocks.append(["No changes. The tenant matches the desired state."])
         return [line for block in _spaced(blocks) for line in block]

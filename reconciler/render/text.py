@@ -18,10 +18,10 @@ from reconciler.plan import (
     Plan,
     PlanNote,
     cost_line,
-    external_id_note,
     summary_line,
 )
 from reconciler.providers import title
+from reconciler.providers.remarks import plan_remarks
 from reconciler.textsafe import printable
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
@@ -104,9 +104,8 @@ class TextRenderer:
         if plan.changes:
             out += ["", LEGEND]
         out += self.notes(plan)
-        external = external_id_note(plan)
-        if external:
-            out += ["", f"Note: {external}"]
+        for remark in plan_remarks(plan):
+            out += ["", f"Note: {printable(remark.text)}"]
         cost = cost_line(plan)
         if cost:
             out += ["", cost]

@@ -78,6 +78,8 @@ def dealhub(changes: int) -> Plan:
             )
             for k, c in enumerate(gone[: len(gone) // 4])
         ],
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
 
 
@@ -111,6 +113,7 @@ def pipedrive(changes: int) -> Plan:
             PlanNote(_person(i)[1], "name", _person(i)[1], _person(i)[2], NAME_REASON)
             for i in range(0, changes, 13)
         ],
+        token_env="DEALHUB_TOKEN",
     )
 
 

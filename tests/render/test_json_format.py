@@ -51,7 +51,14 @@ def test_example_plan_content() -> None:
 
 
 def test_unicode_is_kept_readable() -> None:
-    plan = Plan(target=TARGET, changes=[], unchanged=0, environment="בדיקה")
+    plan = Plan(
+        target=TARGET,
+        changes=[],
+        unchanged=0,
+        environment="בדיקה",
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     assert "בדיקה" in JsonRenderer().render(plan)
 
 

@@ -108,13 +108,22 @@ def test_an_update_that_also_deactivates_shows_its_values() -> None:
 
 
 def test_no_changes() -> None:
-    text = MarkdownRenderer().render(Plan(target=TARGET, changes=[], unchanged=3))
+    text = MarkdownRenderer().render(
+        Plan(target=TARGET, changes=[], unchanged=3, system="dealhub", token_env="DEALHUB_TOKEN")
+    )
     assert "No changes. The tenant matches the desired state." in text
     assert "<details>" not in text
 
 
 def test_environment_in_the_title() -> None:
-    plan = Plan(target=TARGET, changes=[], unchanged=0, environment="sand_box")
+    plan = Plan(
+        target=TARGET,
+        changes=[],
+        unchanged=0,
+        environment="sand_box",
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     first = MarkdownRenderer().render(plan).splitlines()[0]
     assert first == f"### DealHub plan for {TARGET} · environment **sand&#95;box**"
 
@@ -139,6 +148,7 @@ def test_values_are_json_and_every_system_s_fields_are_styled_alike() -> None:
             )
         ],
         unchanged=0,
+        token_env="DEALHUB_TOKEN",
     )
     text = MarkdownRenderer().render(plan)
     assert "'app'" not in text and "False" not in text
@@ -247,6 +257,8 @@ def hostile_plan() -> Plan:
         changes=[change, deactivate],
         unchanged=0,
         warnings=[PlanWarning(login, f"logins differ only in letter case: {login}")],
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
 
 
@@ -303,6 +315,7 @@ def pipedrive_plan(notes: int) -> Plan:
             for i in range(notes)
         ]
         + [PlanNote("john@acme.com", "access", [{"app": "sales", "admin": False}], [], "No.")],
+        token_env="DEALHUB_TOKEN",
     )
 
 
@@ -398,6 +411,8 @@ def large_plan(users: int = 2_000, counts: dict[str, int] | None = None) -> Plan
         notes=[PlanNote(c.login, "fax", "1", "2", "a fax is kept") for c in changes[:30]],
         active_users=users,
         desired_users=users,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
 
 
@@ -511,6 +526,8 @@ def huge_plan(count: int = 5000) -> Plan:
         warnings=[PlanWarning(c.login, f"{c.login}: {'w' * 200}") for c in changes[:3000]],
         active_users=count,
         desired_users=count,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
 
 

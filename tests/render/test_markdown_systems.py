@@ -25,7 +25,13 @@ def plan(system: str, **counts: int) -> Plan:
         for action, n in counts.items()
         for i in range(n)
     ]
-    return Plan(target=f"sim:{system}.json", changes=changes, unchanged=3, system=system)
+    return Plan(
+        target=f"sim:{system}.json",
+        changes=changes,
+        unchanged=3,
+        system=system,
+        token_env="DEALHUB_TOKEN",
+    )
 
 
 def acme() -> list[Plan]:
@@ -40,6 +46,8 @@ def acme() -> list[Plan]:
             change("deactivate", "ex.employee@acme", "ex@acme.com"),
             change("deactivate", "temp.intern@acme", "intern@acme.com"),
         ],
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
     pipedrive = Plan(
         target="sim:company.json",
@@ -53,6 +61,7 @@ def acme() -> list[Plan]:
             change("deactivate", "intern@acme.com"),
             change("deactivate", "sara@acme.com"),
         ],
+        token_env="DEALHUB_TOKEN",
     )
     pipedrive.cost = PlanCost("tokens", 60, 20)
     return [dealhub, pipedrive]
@@ -103,12 +112,19 @@ def test_each_person_is_one_row_leavers_and_returners_first() -> None:
 
 
 def test_the_accounts_tell_unchanged_from_not_there_and_inactive() -> None:
-    dealhub = Plan("sim:t.json", [change("deactivate", "a@acme", "a@acme.com")], 0)
+    dealhub = Plan(
+        "sim:t.json",
+        [change("deactivate", "a@acme", "a@acme.com")],
+        0,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     pipedrive = Plan(
         "sim:c.json",
         [change("deactivate", "b@acme.com"), change("create", "old@acme.com")],
         0,
         system="pipedrive",
+        token_env="DEALHUB_TOKEN",
     )
     accounts = {"dealhub": {"old@acme.com": False}, "pipedrive": {"a@acme.com": True}}
     text = render_plans([dealhub, pipedrive], "markdown", journeys=[], accounts=accounts)

@@ -52,7 +52,7 @@ def test_no_ansi_without_color_and_ansi_with_it() -> None:
 
 
 def test_no_changes() -> None:
-    plan = Plan(target=TARGET, changes=[], unchanged=4)
+    plan = Plan(target=TARGET, changes=[], unchanged=4, system="dealhub", token_env="DEALHUB_TOKEN")
     text = TextRenderer().render(plan)
     assert "No changes. The tenant matches the desired state." in text
     assert (
@@ -78,7 +78,14 @@ def test_warnings_and_guards_are_shown() -> None:
 
 
 def test_environment_in_the_header() -> None:
-    plan = Plan(target=TARGET, changes=[], unchanged=0, environment="sandbox")
+    plan = Plan(
+        target=TARGET,
+        changes=[],
+        unchanged=0,
+        environment="sandbox",
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     assert (
         TextRenderer().render(plan).splitlines()[0]
         == f"DealHub plan for {TARGET} (environment: sandbox)"
@@ -101,6 +108,8 @@ def test_control_characters_in_user_text_are_inert() -> None:
         changes=[change],
         unchanged=0,
         warnings=[PlanWarning(login, f"logins differ only in letter case: {login}")],
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
     )
     text = TextRenderer(color=False).render(plan)
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text and "\u202e" not in text
@@ -165,7 +174,14 @@ def test_invisible_characters_are_shown_escaped(raw: str, shown: str) -> None:
         before={"login": raw},
         send={"login": raw},
     )
-    plan = Plan(target=TARGET, changes=[change], unchanged=0, environment=raw)
+    plan = Plan(
+        target=TARGET,
+        changes=[change],
+        unchanged=0,
+        environment=raw,
+        system="dealhub",
+        token_env="DEALHUB_TOKEN",
+    )
     text = TextRenderer().render(plan)
     assert f"deactivate {shown}\n" in text
     assert f"(environment: {shown})" in text
@@ -176,7 +192,14 @@ def test_a_repeated_note_gives_its_reason_once_and_every_user_a_line() -> None:
     reason = "Pipedrive's API cannot set a name; a new user's name is their email until they accept"
     notes = [PlanNote(f"u{i}@acme.com", "name", None, f"User {i}", reason) for i in range(391)]
     notes.append(PlanNote("john@acme.com", "access", [{"app": "sales", "admin": False}], [], "No"))
-    plan = Plan(target="sim:c.json", changes=[], unchanged=392, system="pipedrive", notes=notes)
+    plan = Plan(
+        target="sim:c.json",
+        changes=[],
+        unchanged=392,
+        system="pipedrive",
+        notes=notes,
+        token_env="DEALHUB_TOKEN",
+    )
     lines = TextRenderer().render(plan).splitlines()
     start = lines.index("Notes (differences apply cannot change; not counted as changes):")
     assert lines[start + 1] == f"  name, 391 users: {reason}"
