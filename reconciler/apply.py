@@ -13,66 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from reconciler import providers
 from reconciler.diff import tenant_index
 from reconciler.errors import ReconcilerError
-from reconciler.plan import ACTIONS, Action, Change, Held, Plan
+from reconciler.model import ACTIONS, ApplyReport, Change, Outcome, Plan
 from reconciler.progress import Progress
 from reconciler.providers.base import Remote
 
 if TYPE_CHECKING:
     from reconciler.providers.base import Provider
-
-Status = Literal["done", "failed", "skipped"]
-
-
-@dataclass
-class Outcome:
-    login: str
-    action: Action
-    status: Status
-    message: str = ""
-
-
-@dataclass
-class ApplyReport:
-    target: str
-    outcomes: list[Outcome]
-    requests: dict[str, int] = field(default_factory=dict)
-    environment: str | None = None
-    system: str = providers.DEFAULT
-    #: Changes of the fresh plan that `apply --plan` did not write: no reviewed plan holds them.
-    held: list[Held] = field(default_factory=list)
-    #: Reviewed changes that the fresh plan no longer holds (not written either).
-    no_longer_needed: list[Held] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Every change written and verified, and none held back."""
-        return not self.held and all(o.status == "done" for o in self.outcomes)
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {a: 0 for a in ACTIONS}
-        counts.update(failed=0, skipped=0)
-        for outcome in self.outcomes:
-            if outcome.status == "done":
-                counts[outcome.action] += 1
-            else:
-                counts[outcome.status] += 1
-        return counts
-
-
-def complete_line(counts: dict[str, int]) -> str:
-    """`Apply complete: N created, N updated, N reactivated, N deactivated, N failed.`"""
-    failed = counts["failed"] + counts["skipped"]
-    return (
-        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['reactivate']} reactivated, {counts['deactivate']} deactivated, "
-        f"{failed} failed."
-    )
-
 
 # -- ordering -------------------------------------------------------------------
 

@@ -46,13 +46,15 @@ from reconciler.errors import (
 )
 from reconciler.export import DEFAULT_SCHEMA_REF, check_options, exporter_for, merger_for
 from reconciler.files import read_regular_file, write_text_atomic
-from reconciler.plan import Plan, json_text, plural
+from reconciler.model import Plan
+from reconciler.plan import json_text
 from reconciler.providers import title
 from reconciler.providers.base import OpenOptions, Provider
 from reconciler.render import FORMATS, render_plans, render_reports
 from reconciler.render.text import use_color
 from reconciler.schema import load_schema
 from reconciler.textsafe import printable
+from reconciler.wording import plural
 from reconciler.yaml_source import MAX_FILE_BYTES, paused_gc
 
 F = TypeVar("F", bound=Callable[..., Any])

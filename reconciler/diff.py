@@ -20,7 +20,7 @@ from reconciler.keys import (
     protect_look_alike_message,
     protect_look_alikes,
 )
-from reconciler.plan import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
+from reconciler.model import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.providers.base import new_open_values
 from reconciler.settings import SystemSettings
 

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reconciler import guards, providers, saved_plan
-from reconciler.apply import Applier, ApplyReport
+from reconciler.apply import Applier
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.errors import ApplyFailed, ReconcilerError, StalePlanError, UsageError
 from reconciler.journeys import Journey, accounts, journeys
-from reconciler.plan import Plan, PlanCost, plural
+from reconciler.model import ApplyReport, Plan, PlanCost
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
+from reconciler.wording import plural
 
 if TYPE_CHECKING:
     from reconciler.http import TokenSource
@@ -267,7 +268,7 @@ def apply_system(planned: Planned, *, batch_size: int | None, progress: Progress
 
 def failed_report(planned: Planned, error: ReconcilerError) -> ApplyReport:
     """The report of a system whose apply raised: every planned user failed with why."""
-    from reconciler.apply import Outcome
+    from reconciler.model import Outcome
 
     return ApplyReport(
         target=planned.plan.target,

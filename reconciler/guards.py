@@ -7,7 +7,7 @@ itself, so `plan` and `apply` (and `apply --plan`) stop on the same rules.
 from __future__ import annotations
 
 from reconciler.errors import UnsafePlanError
-from reconciler.plan import GuardTrip, Plan
+from reconciler.model import GuardTrip, Plan
 from reconciler.settings import Threshold
 
 

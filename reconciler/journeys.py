@@ -18,8 +18,9 @@ from typing import Any
 
 from reconciler.desired import DesiredUser
 from reconciler.keys import caseless
-from reconciler.plan import Action, Change, Plan, and_joined
+from reconciler.model import Action, Change, Plan
 from reconciler.providers import title
+from reconciler.wording import and_joined
 
 #: How each action reads in a story.
 _DONE: dict[Action, str] = {

@@ -181,3 +181,47 @@ class Plan:
     def writes(self) -> int:
         """The changes apply will send (the blocked ones it skips)."""
         return sum(1 for c in self.changes if not c.blocked)
+
+
+Status = Literal["done", "failed", "skipped"]
+
+
+@dataclass
+class Outcome:
+    """What became of one planned change when it was applied."""
+
+    login: str
+    action: Action
+    status: Status
+    message: str = ""
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did to one system: each change's outcome, and what it held back."""
+
+    target: str
+    outcomes: list[Outcome]
+    requests: dict[str, int] = field(default_factory=dict)
+    environment: str | None = None
+    #: The system written (a provider's name).
+    system: str = field(kw_only=True)
+    #: Changes of the fresh plan that `apply --plan` did not write: no reviewed plan holds them.
+    held: list[Held] = field(default_factory=list)
+    #: Reviewed changes that the fresh plan no longer holds (not written either).
+    no_longer_needed: list[Held] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every change written and verified, and none held back."""
+        return not self.held and all(o.status == "done" for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {a: 0 for a in ACTIONS}
+        counts.update(failed=0, skipped=0)
+        for outcome in self.outcomes:
+            if outcome.status == "done":
+                counts[outcome.action] += 1
+            else:
+                counts[outcome.status] += 1
+        return counts

@@ -17,25 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import providers
 from reconciler.errors import UsageError
-
-# Re-exported until the import sweep: the model and the wording moved out of this module.
-from reconciler.model import ACTIONS as ACTIONS
-from reconciler.model import Action as Action
-from reconciler.model import Change as Change
-from reconciler.model import FieldChange as FieldChange
-from reconciler.model import GuardTrip as GuardTrip
-from reconciler.model import Held as Held
-from reconciler.model import Plan as Plan
-from reconciler.model import PlanCost as PlanCost
-from reconciler.model import PlanNote as PlanNote
-from reconciler.model import PlanWarning as PlanWarning
+from reconciler.model import (
+    Change,
+    FieldChange,
+    GuardTrip,
+    Plan,
+    PlanCost,
+    PlanNote,
+    PlanWarning,
+)
 from reconciler.providers.remarks import plan_remarks
 from reconciler.schema_check import Check, compile_check
 from reconciler.textsafe import json_safe
-from reconciler.wording import and_joined as and_joined
-from reconciler.wording import cost_line as cost_line
-from reconciler.wording import plural as plural
-from reconciler.wording import summary_line as summary_line
 
 if TYPE_CHECKING:
     import jsonschema

@@ -34,7 +34,7 @@ from reconciler.providers.review_hooks import Account, Details, Reports, hooks_f
 if TYPE_CHECKING:
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.engine import Planned
-    from reconciler.plan import Plan
+    from reconciler.model import Plan
     from reconciler.provenance import Commit, Provenance
 
 FORMAT_VERSION = 1

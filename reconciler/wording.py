@@ -45,3 +45,13 @@ def cost_line(plan: Plan) -> str | None:
         if cost.total > cost.budget_left:
             text += " (apply would stop before the budget runs out; the next day's run goes on)"
     return text + "."
+
+
+def complete_line(counts: dict[str, int]) -> str:
+    """`Apply complete: N created, N updated, N reactivated, N deactivated, N failed.`"""
+    failed = counts["failed"] + counts["skipped"]
+    return (
+        f"Apply complete: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['reactivate']} reactivated, {counts['deactivate']} deactivated, "
+        f"{failed} failed."
+    )

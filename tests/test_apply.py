@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import Applier, complete_line, order_batches
+from reconciler.apply import Applier, order_batches
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
 from reconciler.http import RetryPolicy
-from reconciler.plan import Change, Plan
+from reconciler.model import Change, Plan
 from reconciler.providers.dealhub.client import DealHubClient
 from reconciler.providers.dealhub.provider import DEALHUB, DealHubRemote
 from reconciler.providers.dealhub.sim import Simulator
@@ -24,6 +24,7 @@ from reconciler.settings import Threshold
 from reconciler.sim.faults import Faults
 from reconciler.sim.server import running
 from reconciler.sim.transport import SimTransport
+from reconciler.wording import complete_line
 from tests.helpers.people import desired, user
 
 TOKEN = "apply-test-token"

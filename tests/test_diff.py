@@ -10,7 +10,7 @@ import pytest
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import InputError
-from reconciler.plan import ACTIONS, Change, FieldChange, Plan
+from reconciler.model import ACTIONS, Change, FieldChange, Plan
 from reconciler.providers.dealhub.rules import manager_problems, normalise
 from reconciler.settings import DEFAULT_TOKEN_ENV, Environment, Settings
 

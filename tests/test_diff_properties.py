@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan
-from reconciler.plan import ACTIONS
+from reconciler.model import ACTIONS
 from reconciler.providers.dealhub.fields import WRITE_ONLY_FIELDS
 from reconciler.providers.dealhub.rules import normalise
 from tests.helpers.strategies import TARGET, desired_states, plan_or_input_error, tenants

@@ -10,7 +10,7 @@ from reconciler import guards
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import EXIT_UNSAFE, UnsafePlanError
-from reconciler.plan import Change, FieldChange, GuardTrip, Plan
+from reconciler.model import Change, FieldChange, GuardTrip, Plan
 from reconciler.settings import Settings, Threshold
 
 TARGET = "https://api.dealhub.io"

@@ -26,7 +26,7 @@ from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import ApiError
 from reconciler.http import PATIENCE, RateLimited, RetryLater, RetryPolicy, TokenSource
-from reconciler.plan import Change
+from reconciler.model import Change
 from reconciler.providers.dealhub.client import DealHubClient, connect
 from reconciler.providers.dealhub.provider import DealHubRemote
 from reconciler.providers.dealhub.sim import Simulator

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconciler.desired import DesiredUser
 from reconciler.journeys import Journey, accounts, journeys
-from reconciler.plan import Action, Change, FieldChange, Plan
+from reconciler.model import Action, Change, FieldChange, Plan
 
 ACTIVE_BEFORE = {"deactivate": True, "reactivate": False, "update": True}
 

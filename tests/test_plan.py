@@ -12,16 +12,11 @@ from reconciler import guards
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import UsageError
-from reconciler.plan import (
-    FORMAT_VERSION,
-    Plan,
-    dumps,
-    from_json_data,
-    summary_line,
-    to_json_data,
-)
+from reconciler.model import Plan
+from reconciler.plan import FORMAT_VERSION, dumps, from_json_data, to_json_data
 from reconciler.render import render_plan
 from reconciler.settings import Environment, Settings, Threshold
+from reconciler.wording import summary_line
 
 TARGET = "https://api.dealhub.io"
 
@@ -291,7 +286,8 @@ def test_format_version() -> None:
 
 
 def test_cost_line_with_writes_and_with_none() -> None:
-    from reconciler.plan import Change, FieldChange, Plan, PlanCost, cost_line
+    from reconciler.model import Change, FieldChange, Plan, PlanCost
+    from reconciler.wording import cost_line
 
     change = Change("deactivate", "a@x.com", {"is_active": FieldChange(True, False)}, {}, {})
     busy = Plan("sim:c.json", [change, change], 0, system="pipedrive", token_env="DEALHUB_TOKEN")

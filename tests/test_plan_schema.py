@@ -13,14 +13,15 @@ from typing import Any
 
 import jsonschema
 import pytest
-from wheels import build_wheel
 
 from reconciler import plan as codec
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import UsageError
+from reconciler.model import Plan
 from reconciler.saved_plan import dumps_sealed, seal_key
 from reconciler.settings import Settings
+from tests.helpers.wheels import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_PLAN = REPO / "tests" / "golden" / "plan.json"
@@ -36,7 +37,7 @@ def whole_document() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-def a_plan() -> codec.Plan:
+def a_plan() -> Plan:
     """A DealHub plan of a create and an update."""
     users = {
         login: DesiredUser(

@@ -16,7 +16,8 @@ from reconciler import saved_plan
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.engine import make_plan
 from reconciler.errors import StalePlanError
-from reconciler.plan import Held, Plan, to_json_data
+from reconciler.model import Held, Plan
+from reconciler.plan import to_json_data
 from reconciler.providers.dealhub.provider import DEALHUB
 from reconciler.settings import Settings, Threshold
 

@@ -6,7 +6,7 @@ import pytest
 
 from reconciler import providers
 from reconciler.errors import UsageError
-from reconciler.plan import Plan
+from reconciler.model import Plan
 from reconciler.providers.dealhub.provider import DEALHUB
 from reconciler.settings import Environment, SystemTarget
 from reconciler.targets import by_system, is_trusted_target, system_target

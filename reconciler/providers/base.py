@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.errors import Problem
     from reconciler.http import TokenSource
-    from reconciler.plan import Change, PlanWarning
+    from reconciler.model import Change, PlanWarning
     from reconciler.progress import Progress
     from reconciler.yaml_source import Mapping as YamlMapping
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import ApiError, ResponseError, UsageError
-from reconciler.plan import Change, FieldChange
+from reconciler.model import Change, FieldChange
 from reconciler.progress import Progress
 from reconciler.providers.base import Provider, Remote, WriteStatus
 from reconciler.providers.hooks import beside

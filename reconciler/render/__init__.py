@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.apply import ApplyReport
 from reconciler.journeys import Journey
-from reconciler.plan import Plan, dumps_plans, json_text
+from reconciler.model import ApplyReport, Plan
+from reconciler.plan import dumps_plans, json_text
 from reconciler.render.json_format import JsonRenderer
 from reconciler.render.markdown import MarkdownRenderer
 from reconciler.render.text import TextRenderer, journeys_text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Plan, dumps
+from reconciler.model import Plan
+from reconciler.plan import dumps
 
 
 class JsonRenderer:

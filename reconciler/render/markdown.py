@@ -31,19 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.journeys import Journey
-from reconciler.plan import (
-    Change,
-    Plan,
-    PlanNote,
-    and_joined,
-    cost_line,
-    summary_line,
-)
+from reconciler.model import Change, Plan, PlanNote
 from reconciler.providers import REGISTRY, get, title
 from reconciler.providers.remarks import plan_remarks
 from reconciler.render.people import LEAVER, MOVED, RETURNER, Person, Row, people_rows
 from reconciler.render.text import grouped, note_groups
 from reconciler.textsafe import printable
+from reconciler.wording import and_joined, cost_line, summary_line
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 MAX_CHARS = 65_000

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 # The same rules as the journeys' (who is who across systems, what moves access).
 from reconciler.journeys import Journey, _email, _moves_access
-from reconciler.plan import Action, Plan
+from reconciler.model import Action, Plan
 
 #: How each action reads in a cell.
 DONE: dict[Action, str] = {

@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.apply import ApplyReport, Outcome, complete_line
-from reconciler.plan import Held, plural
+from reconciler.model import ApplyReport, Held, Outcome
 from reconciler.providers import title
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.textsafe import printable
+from reconciler.wording import complete_line, plural
 
 _MARKS = {"done": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("skipped", "yellow")}
 

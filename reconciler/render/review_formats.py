@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from reconciler import __version__
-from reconciler.plan import and_joined
 from reconciler.render.markdown import MAX_CHARS, code, escape
 from reconciler.review import FLAGS, FORMAT_VERSION, Review, Row, SystemReview, commit_data, iso
 from reconciler.textsafe import json_safe, printable
+from reconciler.wording import and_joined
 
 FORMATS = ("text", "csv", "json", "markdown", "html")
 #: Where the recipes keep the whole review (the markdown points there when it is cut).

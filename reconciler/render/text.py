@@ -12,17 +12,11 @@ import click
 
 from reconciler.guards import remedy
 from reconciler.journeys import Journey
-from reconciler.plan import (
-    Action,
-    Change,
-    Plan,
-    PlanNote,
-    cost_line,
-    summary_line,
-)
+from reconciler.model import Action, Change, Plan, PlanNote
 from reconciler.providers import title
 from reconciler.providers.remarks import plan_remarks
 from reconciler.textsafe import printable
+from reconciler.wording import cost_line, summary_line
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     "create": ("+", "green"),

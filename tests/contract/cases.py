@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.engine import make_plan
 from reconciler.errors import InputError
-from reconciler.plan import Plan
+from reconciler.model import Plan
 
 from .conftest import ADAPTERS, Adapter, Raw, Write
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.errors import Problem
 from reconciler.http import TokenSource
-from reconciler.plan import Change, PlanWarning
+from reconciler.model import Change, PlanWarning
 from reconciler.progress import Progress
 from reconciler.providers.base import Capabilities, OpenOptions, WriteResult
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from reconciler import plan as plan_module
 from reconciler import providers, saved_plan
 from reconciler.apply import Applier
-from reconciler.plan import Plan
+from reconciler.model import Plan
 from tests.contract.cases import cases, given_cases, plan_of, systems
 
 from .conftest import Adapter, Raw

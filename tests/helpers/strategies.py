@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reconciler.desired import DesiredState, DesiredUser
 from reconciler.diff import compute_plan
 from reconciler.errors import InputError
-from reconciler.plan import Plan
+from reconciler.model import Plan
 from reconciler.settings import Settings
 
 

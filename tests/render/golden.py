@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler import guards
 from reconciler.desired import load_desired
 from reconciler.diff import compute_plan
-from reconciler.plan import Plan
+from reconciler.model import Plan
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"

@@ -11,7 +11,7 @@ import pytest
 from gfm import Page, read, table_rows
 
 from reconciler.journeys import journeys
-from reconciler.plan import Action, Change, FieldChange, Plan, PlanNote, PlanWarning
+from reconciler.model import Action, Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.render import render_plans
 from reconciler.render.markdown import MAX_CHARS
 

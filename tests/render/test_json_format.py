@@ -7,7 +7,8 @@ import json
 from golden import TARGET, check_golden, example_plan
 
 from reconciler import guards
-from reconciler.plan import Plan, from_json_data, to_json_data
+from reconciler.model import Plan
+from reconciler.plan import from_json_data, to_json_data
 from reconciler.render import FORMATS, render_plan
 from reconciler.render.json_format import JsonRenderer
 from reconciler.settings import Threshold

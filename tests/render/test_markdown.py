@@ -11,16 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import guards
-from reconciler.plan import (
-    ACTIONS,
-    Action,
-    Change,
-    FieldChange,
-    Plan,
-    PlanNote,
-    PlanWarning,
-    summary_line,
-)
+from reconciler.model import ACTIONS, Action, Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.render import render_plan
 from reconciler.render.markdown import (
     FULL_PLAN,
@@ -33,6 +24,7 @@ from reconciler.render.markdown import (
 )
 from reconciler.settings import Threshold
 from reconciler.textsafe import printable
+from reconciler.wording import summary_line
 
 HOSTILE = "| @everyone <script>alert(1)</script> ``` "
 # What the reader sees (the code span's backticks are gone).

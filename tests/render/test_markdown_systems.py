@@ -5,7 +5,7 @@ from __future__ import annotations
 from gfm import read, table_rows
 
 from reconciler.journeys import Journey
-from reconciler.plan import Action, Change, FieldChange, Plan, PlanCost
+from reconciler.model import Action, Change, FieldChange, Plan, PlanCost
 from reconciler.render import render_plans
 from reconciler.render.markdown import MAX_CHARS, MarkdownRenderer
 

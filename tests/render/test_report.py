@@ -7,7 +7,7 @@ import json
 from gfm import BREAKS, read, table_rows
 from golden import TARGET
 
-from reconciler.apply import ApplyReport, Outcome
+from reconciler.model import ApplyReport, Outcome
 from reconciler.render.report import render_json, render_markdown, render_report, render_text
 
 SNEAKY = "dan\u200biel@acme"  # a zero-width space: looks like daniel@acme
@@ -21,6 +21,7 @@ def report() -> ApplyReport:
             Outcome(SNEAKY, "update", "failed", "rejected: \x1b[2Jname\u202etoo long"),
             Outcome("maya@acme", "create", "skipped", "its manager failed"),
         ],
+        system="dealhub",
     )
 
 
@@ -48,6 +49,7 @@ def test_markdown_is_inert_for_the_reader() -> None:
             Outcome(SNEAKY, "update", "failed", "rejected | <b>bold</b> by @admins `x`"),
         ],
         environment="prod_eu",
+        system="dealhub",
     )
     text = render_markdown(hostile)
     assert render_report(hostile, "markdown") == text

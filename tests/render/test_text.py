@@ -7,10 +7,11 @@ import pytest
 from golden import TARGET, check_golden, example_plan
 
 from reconciler import guards
-from reconciler.plan import Change, FieldChange, Plan, PlanNote, PlanWarning, summary_line
+from reconciler.model import Change, FieldChange, Plan, PlanNote, PlanWarning
 from reconciler.render import render_plan
 from reconciler.render.text import LEGEND, TextRenderer, use_color
 from reconciler.settings import Threshold
+from reconciler.wording import summary_line
 
 
 def test_golden() -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     # ask this module for the rules and capabilities only.
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.http import TokenSource
-    from reconciler.plan import Change, PlanWarning
+    from reconciler.model import Change, PlanWarning
     from reconciler.providers.dealhub.client import DealHubClient, UpsertAnswer
 
 DEFAULT_BATCH_SIZE = 100

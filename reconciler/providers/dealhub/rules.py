@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.desired import DesiredUser
 from reconciler.errors import Problem
 from reconciler.keys import caseless
-from reconciler.plan import Change, PlanWarning
+from reconciler.model import Change, PlanWarning
 from reconciler.providers.dealhub.fields import STRING_FIELDS, WRITE_ONLY_FIELDS
 
 #: Always in a write: the v2 endpoint lists them as required.

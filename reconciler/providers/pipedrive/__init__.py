@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from reconciler.desired import DesiredState, DesiredUser
     from reconciler.errors import Problem
     from reconciler.http import TokenSource
-    from reconciler.plan import Change, PlanWarning
+    from reconciler.model import Change, PlanWarning
     from reconciler.providers.base import OpenOptions, Provider
     from reconciler.providers.pipedrive.client import PipedriveClient
 

@@ -65,7 +65,7 @@ from reconciler.providers.pipedrive.rules import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.plan import Change
+    from reconciler.model import Change
 
 log = logging.getLogger("reconciler.pipedrive")
 

@@ -17,7 +17,7 @@ from reconciler.keys import encoding_note
 from reconciler.providers.base import OPEN_VALUE, Capabilities, OpenSet, PeopleSchema
 
 if TYPE_CHECKING:
-    from reconciler.plan import Change, PlanWarning
+    from reconciler.model import Change, PlanWarning
 
 SYSTEM = "pipedrive"
 
@@ -466,7 +466,7 @@ def seats_warning(
     Every active or invited user takes a paid seat, and with no free seat the
     vendor may buy one and bill it at once: a reviewer should see the count.
     """
-    from reconciler.plan import PlanWarning
+    from reconciler.model import PlanWarning
 
     counts = dict.fromkeys(("create", "reactivate", "deactivate"), 0)
     for change in changes:

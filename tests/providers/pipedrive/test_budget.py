@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from reconciler import redact
-from reconciler.plan import Change
+from reconciler.model import Change
 from reconciler.providers.pipedrive.client import BudgetSpent, PipedriveClient
 from reconciler.providers.pipedrive.sim import PipedriveOptions, PipedriveSimulator
 from reconciler.providers.pipedrive.sim_generate import generate_company, generate_pipedrive_desired

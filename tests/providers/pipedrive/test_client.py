@@ -20,7 +20,7 @@ import pytest
 from reconciler import redact
 from reconciler.errors import ApiError, AuthError, ResponseError, UsageError
 from reconciler.http import RetryPolicy, TokenSource
-from reconciler.plan import Change
+from reconciler.model import Change
 from reconciler.providers.pipedrive import PROVIDER
 from reconciler.providers.pipedrive.client import (
     Blocked,

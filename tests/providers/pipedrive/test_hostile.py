@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from reconciler import redact
 from reconciler.errors import ApiError, ResponseError
 from reconciler.http import PATIENCE, RetryLater, RetryPolicy
-from reconciler.plan import Change
+from reconciler.model import Change
 from reconciler.providers.pipedrive.client import (
     BudgetSpent,
     PipedriveClient,

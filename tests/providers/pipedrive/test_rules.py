@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.desired import DesiredState, DesiredUser
-from reconciler.plan import Change, FieldChange
+from reconciler.model import Change, FieldChange
 from reconciler.providers.pipedrive import PROVIDER, rules
 from reconciler.providers.pipedrive.sim_state import permission_set_id as pset
 from reconciler.settings import Settings
