@@ -466,7 +466,7 @@ def review(
 
     A change is approved when the saved plan holds it identically (action,
     fields, `before`, payload, blocked). A reviewed change that needs a held one
-    (a DealHub user whose new manager's creation is held) is held too.
+    (a user whose new manager's creation is held: Provider.depends_on) is held too.
     """
     fold = provider.capabilities.key_fold
     same_files = saved.get("desired_digest") == files_digest

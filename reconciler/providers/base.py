@@ -6,7 +6,7 @@ payloads and writes. What it can and cannot do is declared as data
 (`Capabilities`, with a reason for every field it cannot change), so a plan can
 show "apply cannot fix this" without calling anything.
 
-    Provider                      one system (DealHub, Pipedrive): pure rules
+    Provider                      one system: pure rules
     ├── capabilities              key and its rule (key_fold), fields, batch size, costs,
     │                             hosts, the vendor's open sets
     ├── project(state)            people -> this system's desired records, by key
@@ -17,12 +17,12 @@ show "apply cannot fix this" without calling anything.
     ├── unwritable(send)          why the API cannot take a payload (the plan names it)
     ├── undeactivatable(current)  why a user is never deactivated (the token's own user)
     ├── warnings(...)             notes for the reviewer, never fatal
-    ├── depends_on(change)        a key that must be created first (a DealHub manager)
+    ├── depends_on(change)        a key that must be created first (a manager)
     └── open(target, token)  ->   Remote: read() once, write(batch) -> per-user outcomes
 
 Unlike DNSControl and octoDNS, a Remote's `write` reports each user's outcome
-itself: how a vendor says "done" (DealHub's async request ids and per-user
-errors in a 200, Pipedrive's one call per user) stays in its package, and the
+itself: how a vendor says "done" (async request ids and per-user errors in a
+200, or one call per user) stays in its package, and the
 generic apply loop only orders, paces, and verifies by reading again.
 
 A third system is one new package under providers/ and one line in the registry.
@@ -94,7 +94,7 @@ class Capabilities:
     token_env: str = ""
     #: A file may name these hosts by itself (https only): the domain or a subdomain.
     trusted_domain: str = ""
-    #: Sets of values the vendor extends (Pipedrive's access apps), by where they sit
+    #: Sets of values the vendor extends (an access app), by where they sit
     #: in a person's block: a new value is accepted with a warning, never refused.
     open_sets: Mapping[str, OpenSet] = field(default_factory=dict)
     #: This system's part of the people file's JSON Schema (None: it adds no key to it).
@@ -117,7 +117,7 @@ class PeopleSchema:
     Each mapping is JSON Schema, referring to shared definitions (`#/$defs/unlisted`)
     or to its own `defs`. The default system's `fields` are a person's own keys and
     its `target` sits in an environment itself; another system's are blocks under its
-    name (`pipedrive: {access: [...]}`, `environments.prod.pipedrive: {...}`).
+    name (`NAME: {access: [...]}`, `environments.prod.NAME: {...}`).
     """
 
     #: A person's own fields (the default system's), by name, in the file's order.
@@ -153,7 +153,7 @@ class OpenSet:
     is left out of an export, and the plan shows the difference as a note.
     """
 
-    #: How messages name a value of the set ("Pipedrive access app").
+    #: How messages name a value of the set ("Acme access app").
     title: str
     #: The values the vendor's description lists, in its order.
     known: tuple[str, ...]
@@ -295,7 +295,7 @@ class Provider(Protocol):
         tenant: dict[str, dict[str, Any]],
         state: DesiredState,
     ) -> list[Problem]:
-        """Input errors found against the tenant (DealHub: a manager that names no one)."""
+        """Input errors found against the tenant (a manager that names no one)."""
         ...
 
     def payload(

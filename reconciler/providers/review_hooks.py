@@ -12,7 +12,7 @@ privilege and use is not. Each system answers through a `ReviewHooks`:
 A system's hooks are found in this order: the provider's `review_hooks`
 attribute (a system declares them on its provider: the way for a new one),
 else a `review` module beside the provider with a `REVIEW` object (how the
-DealHub and Pipedrive packages carry theirs), else `GenericReview`, which reads
+built-in packages carry theirs), else `GenericReview`, which reads
 only what the provider's `tenant_view` gives (key, email, name, active), so
 every registered system can be reviewed.
 """
@@ -44,7 +44,7 @@ class Account:
     role: str | None = None
     #: When the person last signed in (UTC); None: never, or not reported (see Reports).
     last_login: datetime | None = None
-    #: The vendor's own id (Pipedrive's user id), for the reads of `--details`.
+    #: The vendor's own id of the user, for the reads of `--details`.
     vendor_id: int | str | None = None
 
 
@@ -104,7 +104,7 @@ class Details:
 
 
 class DetailHooks(Protocol):
-    """Optional: the per-user reads of `--details` (Pipedrive's permissions and roles)."""
+    """Optional: the per-user reads of `--details` (permissions, role assignments)."""
 
     def details_cost(self, accounts: Iterable[Account]) -> tuple[int, int, str]:
         """(users, cost, unit) that the reads will take, known before any read."""

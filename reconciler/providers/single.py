@@ -38,15 +38,15 @@ View = dict[str, Any]
 class Lookup:
     """Whom to look for in one system.
 
-    `key` is the system's key for the person as the files give it (a DealHub
-    login, a Pipedrive email), matched exactly as the system keys users; when
+    `key` is the system's key for the person as the files give it (a login,
+    an email), matched exactly as the system keys users; when
     the files do not list the person it is None, and `person` (PERSON as typed,
     in any letter case) is matched against the system's key and email.
     """
 
     person: str
     key: str | None = None
-    #: The environment's login suffix (`--env`), which the files' DealHub logins carry
+    #: The environment's login suffix (`--env`), which the files' logins carry
     #: and PERSON may leave out.
     suffix: str = ""
 
@@ -103,8 +103,8 @@ def hooks_for(provider: Provider, remote: Remote) -> SingleUser:
 def deactivation(provider: Provider, user: View, wanted: dict[str, Any]) -> Change:
     """The planned change that deactivates `user` and nothing else, as apply would send it.
 
-    The payload is the provider's own (DealHub: the fields v2 requires, as read,
-    and the files' write-only fields; Pipedrive: the id and `active_flag: false`).
+    The payload is the provider's own (the fields its write API requires, as read,
+    and the files' write-only fields; or an id and the inactive flag alone).
     """
     caps = provider.capabilities
     key = user[caps.key]
