@@ -26,7 +26,6 @@ echoes back in any field, id or message goes no further.
 
 from __future__ import annotations
 
-import email.utils
 import importlib.util
 import ipaddress
 import json
@@ -35,20 +34,14 @@ import math
 import os
 import random
 import re
-import ssl
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.cookiejar import Cookie, CookieJar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import httpx
-from typing_extensions import Self
-
-from reconciler import redact
+from reconciler import providers, redact
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -57,6 +50,16 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.textsafe import escape_char
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+    from typing_extensions import Self
+
+# httpx (about 60 ms to import), ssl, urllib.request and email.utils are imported by
+# the functions that connect, send or read an answer: a command that sends nothing
+# (validate, --help) never loads them.
 
 log = logging.getLogger("reconciler.http")
 
@@ -118,7 +121,8 @@ def read_token(
 ) -> TokenSource | None:
     """The API token from --token-file or the environment variable.
 
-    `system` names the --token-file form to suggest (bare is DealHub's).
+    `system` names the --token-file form to suggest (empty: the bare form, which is the
+    registry's default system's).
     """
     if token_file:
         try:
@@ -192,7 +196,7 @@ def api_url_host(url: str, *, source: str = "--api-url") -> tuple[str, str]:
     if "@" in parts.netloc:
         raise UsageError(
             f"{source} must not carry a user name or password (USER:PASSWORD@HOST): "
-            "the token is read from DEALHUB_TOKEN or --token-file"
+            f"the token is read from {_bare_token_env()} or --token-file"
         )
     if not parts.hostname:
         raise UsageError(f"{source} {shown} has no host")
@@ -202,6 +206,8 @@ def api_url_host(url: str, *, source: str = "--api-url") -> tuple[str, str]:
         raise UsageError(f"{source} {shown} has port 0, outside 1-65535")
     if "?" in url or "#" in url:
         raise UsageError(f"{source} {shown} has a query or a fragment: give the base URL only")
+    import httpx
+
     try:
         host = httpx.URL(url).raw_host.decode("ascii").lower()
     except (httpx.InvalidURL, UnicodeDecodeError) as exc:
@@ -209,6 +215,11 @@ def api_url_host(url: str, *, source: str = "--api-url") -> tuple[str, str]:
     if host != parts.hostname:
         raise UsageError(f"{source} {shown} does not name one host unambiguously")
     return parts.scheme, host
+
+
+def _bare_token_env() -> str:
+    """The token variable of the system the bare options name (the registry's default)."""
+    return providers.get(providers.DEFAULT).capabilities.token_env
 
 
 def _shown_url(url: str) -> str:
@@ -276,6 +287,8 @@ def retry_after_seconds(header: str | None, now: float) -> float | None:
     seconds = header_seconds(header)
     if seconds is not None:
         return seconds
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(header.strip())
         # An HTTP-date is GMT; a date without a zone is read as GMT too.
@@ -511,6 +524,8 @@ class JsonClient:
         (see `_before_send`). The hooks `_before_send`, `_observe`, `_refusal`,
         `_throttled` and `_pause` are where a vendor differs.
         """
+        import httpx
+
         shown = shown_path or path
         content = None
         if json_body is not None:
@@ -770,7 +785,10 @@ def open_http(
     in the headers `auth` makes of it, never in a URL. `flag` names the option
     in messages; `missing_token` says how to give a token.
     """
+    import httpx
+
     from reconciler import __version__
+    from reconciler.cookies import NoCookies
 
     if token is not None:
         register(token.token)
@@ -811,20 +829,6 @@ def open_http(
     return Connection(http, base, token.origin)
 
 
-class NoCookies(CookieJar):
-    """A cookie jar that keeps nothing: no cookie a server sets is stored or sent back.
-
-    A server (or a proxy) could set a cookie carrying the token, or one that
-    ties runs together; the APIs need none.
-    """
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        pass
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        pass
-
-
 #: The variables that may name a proxy for an https target, in the order httpx reads them.
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -837,6 +841,10 @@ def transport_for(base: str) -> httpx.HTTPTransport:
     http, token included. Any other target is https (check_url), so an http://
     proxy only tunnels its TLS (CONNECT). NO_PROXY is honoured.
     """
+    import ssl
+
+    import httpx
+
     scheme, host = api_url_host(base)
     # Plain http (loopback only, see check_url) verifies no certificate: a context that
     # trusts nothing, so the environment's certificates are not even read for it.
@@ -855,6 +863,8 @@ def environment_proxy(host: str) -> str | None:
     UsageError names the variable when its proxy cannot be used (an unknown
     scheme, socks5 without the socksio package, a URL that cannot be read).
     """
+    import urllib.request
+
     # NO_PROXY, read as urllib reads it (typeshed leaves this function out).
     if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
         return None
@@ -888,6 +898,8 @@ def ssl_context() -> ssl.SSLContext:
 
     UsageError names the variable and the file when it cannot be used.
     """
+    import ssl
+
     for name, kind in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
         value = os.environ.get(name, "")
         if not value:
@@ -908,4 +920,6 @@ def ssl_context() -> ssl.SSLContext:
             raise UsageError(
                 f"{name} names {shown}, whose certificates cannot be loaded: {reason(exc)}"
             ) from None
+    import httpx
+
     return httpx.create_ssl_context(trust_env=False)

@@ -1,13 +1,17 @@
 """The JSON Schema of the desired-state file, and validation against it.
 
-The whole document except the user entries is checked by jsonschema. The user
-entries (tens of thousands of them) are checked by a checker compiled from the
-same schema's `user` definition: jsonschema costs about 70 µs a user, which
-alone would blow the plan's time budget. A property test holds the compiled
-checker equal to jsonschema on generated users.
+The whole document except the user entries is checked against the schema, first
+by a yes-or-no check compiled from it (schema_check); only a document that fails
+it meets jsonschema, whose errors `explain` words. jsonschema is imported then and
+only then: a valid file never pays its ~40 ms import. The user entries (tens of
+thousands of them) are checked by a checker compiled from the same schema's `user`
+definition, which words its own messages: jsonschema costs about 70 µs a user,
+which alone would blow the plan's time budget. Property tests hold both compiled
+checks equal to jsonschema on generated input.
 
-A person's nested keys (`systems`, `pipedrive: {access: [...]}`) are checked by
-jsonschema itself, remembered by value: a file repeats a handful of them.
+A person's nested keys (`systems`, a system's block `NAME: {...}`) are checked the
+same way (the compiled check, then jsonschema to explain), remembered by value: a
+file repeats a handful of them.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from reconciler import providers
+from reconciler.schema_check import Check, compile_check
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -222,20 +228,63 @@ def _schema(generation: int) -> dict[str, Any]:
     return assemble(providers.names())
 
 
+#: The formats the schema's validators check (jsonschema's and the compiled one alike).
+FORMATS: dict[str, Callable[[Any], bool]] = {"email": is_email}
+
+
 def format_checker() -> jsonschema.FormatChecker:
+    """jsonschema's checker of FORMATS (imports jsonschema)."""
+    import jsonschema
+
     checker = jsonschema.FormatChecker(formats=())
-    checker.checks("email")(is_email)
+    for name, check in FORMATS.items():
+        checker.checks(name)(check)
     return checker
 
 
-def document_validator() -> jsonschema.Draft202012Validator:
+class Validator:
+    """One schema's validator: its compiled check first, jsonschema only when that fails.
+
+    `is_valid` and `iter_errors` answer as jsonschema's Draft202012Validator does; a
+    valid instance is answered by the compiled check alone (see schema_check), so
+    jsonschema is imported, and its validator built, only to judge and explain one
+    that is not (or every time, for a schema the compiled check cannot read).
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._check: Check | None = compile_check(schema, FORMATS)
+        self._validator: jsonschema.Draft202012Validator | None = None
+
+    def is_valid(self, instance: Any) -> bool:
+        if self._check is not None and self._check(instance):
+            return True
+        return self.jsonschema_validator().is_valid(instance)
+
+    def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
+        if self._check is not None and self._check(instance):
+            return iter(())
+        return self.jsonschema_validator().iter_errors(instance)
+
+    def jsonschema_validator(self) -> jsonschema.Draft202012Validator:
+        """jsonschema's validator of the schema, made on first use."""
+        if self._validator is None:
+            import jsonschema
+
+            self._validator = jsonschema.Draft202012Validator(
+                self.schema, format_checker=format_checker()
+            )
+        return self._validator
+
+
+def document_validator() -> Validator:
     """A validator of the whole document (users aside, see user_checker)."""
     return _document_validator(_generation())
 
 
 @cache
-def _document_validator(generation: int) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(_schema(generation), format_checker=format_checker())
+def _document_validator(generation: int) -> Validator:
+    return Validator(_schema(generation))
 
 
 @dataclass(frozen=True)
@@ -405,8 +454,8 @@ _NESTED_KEY_LIMIT = 4096
 class EntryChecker:
     """A fast checker for one object definition of the schema (a user, the defaults).
 
-    Scalar properties are compiled; a list or mapping (`systems`, `pipedrive`) is
-    checked by jsonschema against `defs` (the schema's `$defs`, for its `$ref`s).
+    Scalar properties are compiled; a list or mapping (`systems`, a system's block) is
+    checked by a `Validator` against `defs` (the schema's `$defs`, for its `$ref`s).
     """
 
     def __init__(self, definition: dict[str, Any], defs: dict[str, Any] | None = None) -> None:
@@ -426,9 +475,7 @@ class EntryChecker:
     def _nested(
         name: str, spec: dict[str, Any], defs: dict[str, Any]
     ) -> Callable[[Any], tuple[FieldError, ...]]:
-        validator = jsonschema.Draft202012Validator(
-            {"$defs": defs, **spec}, format_checker=format_checker()
-        )
+        validator = Validator({"$defs": defs, **spec})
         known: dict[str, tuple[FieldError, ...]] = {}
 
         def check(value: Any) -> tuple[FieldError, ...]:

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from reconciler.errors import Problem
+from reconciler.interning import Interner
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -356,6 +357,9 @@ def _build_events(loader: Any, file: str) -> Any:
     document_start = yaml.DocumentStartEvent
     check_event, get_event = loader.check_event, loader.get_event
     no_key = _NO_KEY
+    # Values repeat across entries (a company, a city, a title): one copy of each.
+    strings = Interner()
+    share = strings.sharer()
 
     while check_event():
         event = get_event()
@@ -365,8 +369,10 @@ def _build_events(loader: Any, file: str) -> Any:
             line = event.start_mark.line + 1
             if event.implicit[0] or event.tag not in (None, "!"):
                 value = _scalar(event, file)
+                if type(value) is str:
+                    value = share(value, value)
             else:
-                value = event.value  # a quoted string: the common value
+                value = share(event.value, event.value)  # a quoted string: the common value
             if event.anchor:
                 anchors[event.anchor] = (value, 1)
             frame = stack[-1] if stack else None
@@ -398,6 +404,7 @@ def _build_events(loader: Any, file: str) -> Any:
                 in_progress.add(event.anchor)
             stack.append(_Frame(container, event.anchor, line))
         elif kind in collection_end:
+            share = strings.sharer()  # once per mapping or list: the table's bound holds
             frame = stack.pop()
             if frame.anchor:
                 in_progress.discard(frame.anchor)

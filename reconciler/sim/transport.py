@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,27 @@ class SimTransport(httpx.BaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
+        headers = {**response.headers, "Content-Length": str(len(response.body))}
         return httpx.Response(
-            response.status, headers=response.headers, content=response.body, request=request
+            response.status, headers=headers, stream=_ReadOnce(response.body), request=request
         )
+
+
+class _ReadOnce(httpx.SyncByteStream):
+    """An answer's body, let go of as it is read.
+
+    httpx keeps a response and its stream in a reference cycle, which outlives the
+    read until the collector runs (a plan pauses it): a body given as `content`
+    would keep a copy of the whole tenant for the rest of the run.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        body, self._body = self._body, b""
+        if body:
+            yield body
 
 
 def open_simulator(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import httpx
@@ -148,3 +149,14 @@ def test_open_simulator_refuses_an_unknown_system_or_misplaced_options(tmp_path:
         open_simulator(tenant_file(tmp_path), token=TOKEN, writable=False, system="dealhub"),
         Simulator,
     )
+
+
+def test_a_read_answer_keeps_no_copy_of_its_body(tmp_path: Path) -> None:
+    sim = open_simulator(str(tenant_file(tmp_path)), token=TOKEN, writable=False)
+    with client_for(sim) as client, client.stream("GET", "/api/v1/users") as response:
+        body = b"".join(response.iter_bytes())
+        assert response.headers["Content-Length"] == str(len(body))
+        assert [u["login"] for u in json.loads(body)] == [u["login"] for u in sample_users()]
+    # httpx keeps `response` and its stream in a reference cycle, as a run does until its
+    # collector runs: the body must be held by what read it (`body`) alone.
+    assert sys.getrefcount(body) == 2

@@ -27,6 +27,7 @@ from reconciler.http import (
     TokenSource,
     open_http,
 )
+from reconciler.interning import Interner
 from reconciler.providers.dealhub.fields import READ_FIELDS
 
 #: What an asynchronous request id may be before it goes into a URL path: the
@@ -156,6 +157,9 @@ def _async(raw: Any) -> UpsertAnswer:
 def _check_users(data: list[Any], where: str, *, token_seen: bool) -> None:
     """Refuse a user list the diff could misread: one sentence naming the first problem."""
     seen: set[str] = set()
+    # Every value is looked at here anyway: one copy of each repeated one (a company,
+    # a city, a title) is what the plan then holds, not one per user.
+    strings = Interner()
     for i, user in enumerate(data):
         login = user.get("login") if isinstance(user, dict) else None
         if not isinstance(login, str) or not login:
@@ -168,7 +172,11 @@ def _check_users(data: list[Any], where: str, *, token_seen: bool) -> None:
         if token_seen and redact.MASK in login:
             # Writing to the masked login would create a user nobody asked for.
             raise ResponseError(f"{where} with a user whose login contains the API token")
+        share = strings.sharer()
         for key, value in user.items():
+            if type(value) is str:
+                # The same key, an equal value: the dict keeps its size while walked.
+                user[key] = share(value, value)
             if value is None or type(value) is (bool if key == "is_active" else str):
                 continue
             problem = _field_problem(key, value)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
+from reconciler.interning import Interner
 from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.sim.store import (
     StateError,
@@ -48,8 +49,10 @@ class TenantStore:
         # Each user's line of the saved file, built on the first save and then
         # kept up to date, so a write re-encodes only the users it changed.
         self._lines: dict[str, str] | None = None
+        # Users repeat values (a company, a city): the store keeps one copy of each.
+        strings = Interner()
         for index, raw in enumerate(users):
-            user = _checked_user(raw, f"user {index}")
+            user = _checked_user(raw, f"user {index}", strings)
             if user["login"] in self._users:
                 raise StateError(f"user {index}: login {user['login']!r} appears twice")
             self._users[user["login"]] = user
@@ -136,7 +139,9 @@ class TenantStore:
         self._by_id[user["id"]] = user["login"]
 
 
-def _checked_user(raw: object, where: str) -> User:
+def _checked_user(raw: object, where: str, strings: Interner) -> User:
+    """The stored form of one user (its strings shared through `strings`); StateError for
+    a bad one."""
     if not isinstance(raw, Mapping):
         raise StateError(f"{where}: expected an object")
     unknown = sorted(set(raw) - _KNOWN_KEYS)
@@ -146,6 +151,7 @@ def _checked_user(raw: object, where: str) -> User:
     if not isinstance(login, str) or not login:
         raise StateError(f"{where}: 'login' must be a non-empty string")
     user: User = {}
+    shared = strings.sharer()
     for key, value in raw.items():
         if value is None or value == "":
             continue  # the API has no difference between null, empty and absent
@@ -154,7 +160,7 @@ def _checked_user(raw: object, where: str) -> User:
         wanted = bool if key in BOOLEAN_FIELDS else str
         if not isinstance(value, wanted):
             raise StateError(f"{where} ({login}): {key!r} must be a {wanted.__name__}")
-        user[key] = value
+        user[key] = shared(value, value) if type(value) is str else value
     user.setdefault("is_active", True)
     return user
 

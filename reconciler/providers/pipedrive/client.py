@@ -60,7 +60,7 @@ from reconciler.providers.base import WriteResult, WriteStatus
 from reconciler.providers.pipedrive.rules import (
     CAPABILITIES,
     SELF_DEACTIVATION,
-    entry_problem,
+    checked_entry,
     key_fold,
 )
 
@@ -395,11 +395,13 @@ class PipedriveClient(JsonClient):
         where = f"{self.target} answered GET {self.users_path}"
         ids: set[int] = set()
         emails: dict[str, int] = {}
-        for index, user in enumerate(users):
-            problem = entry_problem(user)
-            if problem is not None:
-                named = f" (id {user['id']})" if isinstance(user, dict) and "id" in user else ""
-                raise ResponseError(f"{where} with entry #{index}{named} that {problem}")
+        for index, raw in enumerate(users):
+            try:
+                # Checked here once: tenant_view takes a CheckedEntry as it is.
+                user = users[index] = checked_entry(raw)
+            except ValueError as exc:
+                named = f" (id {raw['id']})" if isinstance(raw, dict) and "id" in raw else ""
+                raise ResponseError(f"{where} with entry #{index}{named} that {exc}") from None
             if user["id"] in ids:
                 raise ResponseError(f"{where} with user id {user['id']} twice")
             ids.add(user["id"])

@@ -8,7 +8,7 @@ turns a difference in anything else into a note: see `CAPABILITIES`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler.desired import DesiredState, DesiredUser
@@ -168,22 +168,32 @@ def wanted_access(user: DesiredUser) -> list[dict[str, Any]]:
     Nothing is added (an `admin: false` beside a permission_set_id would make the
     vendor refuse the create), so the create sends exactly what the file says.
     """
-    return sorted(
-        (
-            {k: item[k] for k in _ACCESS_KEYS if k in item}
-            for item in _access_items(user)
-            if isinstance(item, Mapping)
-        ),
-        key=lambda item: str(item.get("app", "")),
-    )
+    items = [
+        {k: item[k] for k in _ACCESS_KEYS if k in item}
+        for item in _access_items(user)
+        if _is_mapping(item)
+    ]
+    if len(items) > 1:  # most people have one app: no sort to make
+        items.sort(key=_app_text)
+    return items
 
 
-def _access_items(user: DesiredUser) -> list[Any]:
+def _app_text(item: Mapping[str, Any]) -> str:
+    return str(item.get("app", ""))
+
+
+def _is_mapping(value: Any) -> bool:
+    # dict first: a C check answers it, where Mapping's is an ABC's (per item, per user).
+    return isinstance(value, (dict, Mapping))
+
+
+def _access_items(user: DesiredUser) -> Sequence[Any]:
     block = user.blocks.get(SYSTEM) or {}
-    access = block.get("access") if isinstance(block, Mapping) else None
+    access = block.get("access") if _is_mapping(block) else None
     if access is None:
-        return list(DEFAULT_ACCESS)
-    return list(access) if isinstance(access, list) else [access]
+        return DEFAULT_ACCESS
+    # Read only: the list the file gave (shared with the defaults' other people).
+    return access if isinstance(access, list) else [access]
 
 
 def project(state: DesiredState) -> dict[str, DesiredUser]:
@@ -223,12 +233,12 @@ def access_problems(user: DesiredUser) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
     for item in _access_items(user):
-        if not isinstance(item, Mapping):
+        if not _is_mapping(item):
             problems.append("pipedrive access: each item must be a mapping with an app")
             continue
-        unknown = sorted(str(k) for k in item if k not in _ACCESS_KEYS)
+        unknown = [str(k) for k in item if k not in _ACCESS_KEYS]
         if unknown:
-            problems.append(f"pipedrive access: unknown key {unknown[0]!r}")
+            problems.append(f"pipedrive access: unknown key {min(unknown)!r}")
         if "admin" in item and type(item["admin"]) is not bool:
             problems.append("pipedrive access: admin must be true or false")
         pset = item.get("permission_set_id")
@@ -308,15 +318,37 @@ def entry_problem(raw: Any) -> str | None:
     return None
 
 
+class CheckedEntry(dict[str, Any]):
+    """A /v1/users entry that `entry_problem` passed, as the client's read returns it.
+
+    The read checks every entry once (the client refuses the whole list for one bad
+    entry); `tenant_view` does not check a CheckedEntry again. Made only by
+    `checked_entry`; the client sets `is_you` on one after, and nothing else changes it.
+    """
+
+    __slots__ = ()
+
+
+def checked_entry(raw: Any) -> CheckedEntry:
+    """`raw` as a CheckedEntry; ValueError naming what `entry_problem` finds wrong."""
+    problem = entry_problem(raw)
+    if problem is not None:
+        raise ValueError(problem)
+    return CheckedEntry(raw)
+
+
 def normal_access(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """Access as compared: {app, admin (default false), permission_set_id when given}, by app."""
     normal: list[dict[str, Any]] = []
     for item in items or ():
         entry: dict[str, Any] = {"app": item["app"], "admin": item.get("admin") is True}
-        if item.get("permission_set_id") is not None:
-            entry["permission_set_id"] = item["permission_set_id"]
+        permission_set = item.get("permission_set_id")
+        if permission_set is not None:
+            entry["permission_set_id"] = permission_set
         normal.append(entry)
-    return sorted(normal, key=lambda entry: str(entry["app"]))
+    if len(normal) > 1:
+        normal.sort(key=_app_text)
+    return normal
 
 
 def tenant_view(raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -324,11 +356,13 @@ def tenant_view(raw: dict[str, Any]) -> dict[str, Any] | None:
 
     Only what provisioning reads: never last_login, modified or anything else
     that moves on its own (a saved plan compares `before` exactly). Raises
-    ValueError for an entry `entry_problem` refuses; the client refuses those first.
+    ValueError for an entry `entry_problem` refuses; the client refuses those first,
+    and what its read returns (CheckedEntry) is not checked again.
     """
-    problem = entry_problem(raw)
-    if problem is not None:
-        raise ValueError(f"a Pipedrive user entry {problem}")
+    if type(raw) is not CheckedEntry:
+        problem = entry_problem(raw)
+        if problem is not None:
+            raise ValueError(f"a Pipedrive user entry {problem}")
     if raw.get("is_deleted") is True:
         return None
     return {
