@@ -305,6 +305,13 @@ class PipedriveClient(JsonClient):
                         f"{where} with user id {user_id} twice (page {page} repeats an earlier one)"
                     )
                 ids.add(user_id)
+            if page > 1 and not data:
+                # Only a page that said more users follow leads here: an empty one
+                # breaks that word, and taking it as the end would drop users.
+                raise ResponseError(
+                    f"{where} with an empty page {page} after one that said more users "
+                    "follow (more_items_in_collection: true): refusing a list that may be short"
+                )
             users.extend(data)
             if pagination is None or pagination["more_items_in_collection"] is False:
                 return users, token_seen
