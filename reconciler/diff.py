@@ -140,12 +140,14 @@ def compute_plan(
     *,
     target: str,
     provider: Provider | None = None,
+    index: dict[str, dict[str, Any]] | None = None,
 ) -> Plan:
     """Compare the desired state with one system's users and return the plan.
 
-    Pure: reads its arguments, touches nothing. Raises InputError for what the
-    provider finds wrong against the tenant (a manager that names no one, say)
-    and for a protected key that the files set inactive.
+    `index` is `tenant_index(provider, tenant)` when the caller has it already: a
+    read is viewed and indexed once. Pure: reads its arguments, touches nothing.
+    Raises InputError for what the provider finds wrong against the tenant (a
+    manager that names no one, say) and for a protected key the files set inactive.
     """
     provider = provider or _default_provider()
     caps = provider.capabilities
@@ -156,7 +158,7 @@ def compute_plan(
 
     # `before` is the user as the provider saves it (apply --plan compares it with a
     # fresh read); compared, a user shown without an active flag is active.
-    saved = tenant_index(provider, tenant)
+    saved = tenant_index(provider, tenant) if index is None else index
     compared = {key: as_compared(view) for key, view in saved.items()}
 
     check_protected(records, settings, suffix, caps.name)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import guards, providers, saved_plan
 from reconciler.apply import Applier
 from reconciler.desired import DesiredState
-from reconciler.diff import compute_plan
+from reconciler.diff import compute_plan, tenant_index
 from reconciler.errors import ApplyFailed, ReconcilerError, StalePlanError, UsageError
 from reconciler.journeys import Journey, accounts, journeys
 from reconciler.model import ApplyReport, Plan, PlanCost
@@ -108,9 +108,13 @@ def make_plan(
     *,
     allow_mass_deactivation: bool,
     budget_left: int | None = None,
+    index: dict[str, dict[str, Any]] | None = None,
 ) -> Plan:
-    """One system's plan, with its cost and the guards it trips recorded on it."""
-    plan = compute_plan(state, tenant, target=target, provider=provider)
+    """One system's plan, with its cost and the guards it trips recorded on it.
+
+    `index` is the tenant's index when the caller built it already (tenant_index).
+    """
+    plan = compute_plan(state, tenant, target=target, provider=provider, index=index)
     return judge(
         plan, state, provider, budget_left, allow_mass_deactivation=allow_mass_deactivation
     )
@@ -166,6 +170,13 @@ class Planned:
     remote: Remote
     tenant: list[dict[str, Any]]
     plan: Plan
+    #: The live users as compared and saved, by folded key (diff.tenant_index): built
+    #: once per read and passed on (the plan, the saved plan's rule, the journeys).
+    index: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.index and self.tenant:
+            self.index = tenant_index(self.provider, self.tenant)
 
 
 def plan_all(
@@ -176,30 +187,25 @@ def plan_all(
     allow_mass_deactivation: bool,
 ) -> list[Planned]:
     """Every chosen system read (at the same time) and planned."""
-    return [
-        Planned(
+    runs = []
+    for provider, remote, tenant in zip(chosen, remotes, read_all(remotes), strict=True):
+        index = tenant_index(provider, tenant)
+        plan = make_plan(
+            state,
             provider,
-            remote,
             tenant,
-            make_plan(
-                state,
-                provider,
-                tenant,
-                remote.target,
-                allow_mass_deactivation=allow_mass_deactivation,
-                budget_left=remote.budget_left(),
-            ),
+            remote.target,
+            allow_mass_deactivation=allow_mass_deactivation,
+            budget_left=remote.budget_left(),
+            index=index,
         )
-        for provider, remote, tenant in zip(chosen, remotes, read_all(remotes), strict=True)
-    ]
+        runs.append(Planned(provider, remote, tenant, plan, index))
+    return runs
 
 
 def accounts_of(runs: list[Planned]) -> dict[str, dict[str, bool]]:
     """Per system, each account's folded email and whether it is active (journeys.accounts)."""
-    return {
-        run.plan.system: accounts(run.provider.tenant_view(raw) for raw in run.tenant)
-        for run in runs
-    }
+    return {run.plan.system: accounts(run.index.values()) for run in runs}
 
 
 def journeys_of(state: DesiredState, runs: list[Planned]) -> list[Journey]:
@@ -239,7 +245,7 @@ def bind_saved(
     result = saved_plan.bind(
         saved,
         planned.plan,
-        planned.tenant,
+        planned.index,
         planned.provider,
         files_digest=saved_plan.desired_digest(state),
         key=key,

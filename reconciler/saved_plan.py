@@ -33,7 +33,7 @@ from typing import Any
 
 from reconciler import __version__, providers
 from reconciler.desired import DesiredState
-from reconciler.diff import as_compared, tenant_index
+from reconciler.diff import as_compared
 from reconciler.errors import StalePlanError, UsageError
 from reconciler.files import read_regular_file
 from reconciler.model import Change, Held, Plan
@@ -525,7 +525,7 @@ def review(
 def bind(
     saved: dict[str, Any],
     fresh: Plan,
-    tenant: list[dict[str, Any]],
+    index: dict[str, dict[str, Any]],
     provider: Provider,
     *,
     files_digest: str,
@@ -533,11 +533,12 @@ def bind(
 ) -> Review:
     """Check the saved plan's seal, then apply the per-user rule to the fresh plan.
 
+    `index` is the fresh read, viewed and indexed (diff.tenant_index), as planned.
+
     Raises StalePlanError, naming how the plan differs from a fresh one, when
     the seal does not vouch for the saved plan: nothing of it is then written.
     """
     fresh.desired_digest = files_digest
-    index = tenant_index(provider, tenant)
     problem = seal_problem(saved, key)
     if problem is not None:
         found = differences(saved, to_json_data(fresh), index, provider)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import guards
+from reconciler.diff import tenant_index
 from reconciler.errors import ReconcilerError, StalePlanError, UsageError
 from reconciler.plan import dumps, from_json_data
 from reconciler.providers.dealhub.provider import DEALHUB
@@ -375,7 +376,12 @@ def _check(data: dict[str, Any], fresh_data: Any, tenant: list[dict[str, Any]]) 
     check_consistent(saved)
     check_target(saved, fresh_data["target"], fresh_data["desired"])
     return bind(
-        data, fresh_data["plan"](), tenant, DEALHUB, files_digest=fresh_data["digest"], key=KEY
+        data,
+        fresh_data["plan"](),
+        tenant_index(DEALHUB, tenant),
+        DEALHUB,
+        files_digest=fresh_data["digest"],
+        key=KEY,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from reconciler import saved_plan
 from reconciler.desired import DesiredState, DesiredUser
+from reconciler.diff import tenant_index
 from reconciler.engine import make_plan
 from reconciler.errors import StalePlanError
 from reconciler.model import Held, Plan
@@ -68,7 +69,7 @@ def review(
     return saved_plan.bind(
         reviewed,
         plan(state, tenant),
-        tenant,
+        tenant_index(DEALHUB, tenant),
         DEALHUB,
         files_digest=saved_plan.desired_digest(state),
         key=KEY,

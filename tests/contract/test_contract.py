@@ -22,6 +22,7 @@ from reconciler import plan as plan_module
 from reconciler import providers, saved_plan
 from reconciler.apply import Applier
 from reconciler.desired import DesiredState
+from reconciler.diff import tenant_index
 from reconciler.render import FORMATS, render_plan
 from tests.contract.cases import Run, cases, given_cases, plan_of, systems
 
@@ -212,7 +213,12 @@ def test_a_saved_plan_reads_back_and_verifies(adapter: Adapter, data: st.DataObj
     fresh = plan_of(adapter, state, fresh_tenant)
     assert fresh is not None
     review = saved_plan.bind(
-        saved, fresh, fresh_tenant, providers.get(adapter.name), files_digest=digest, key=key
+        saved,
+        fresh,
+        tenant_index(providers.get(adapter.name), fresh_tenant),
+        providers.get(adapter.name),
+        files_digest=digest,
+        key=key,
     )
     assert review.approved == {c.login for c in fresh.changes}
     assert review.held == [] and review.no_longer_needed == []

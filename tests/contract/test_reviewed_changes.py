@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from reconciler import plan as plan_module
 from reconciler import providers, saved_plan
 from reconciler.apply import Applier
+from reconciler.diff import tenant_index
 from reconciler.model import Plan
 from tests.contract.cases import cases, given_cases, plan_of, systems
 
@@ -70,7 +71,9 @@ def test_apply_plan_writes_exactly_the_changes_both_plans_hold(
     provider = providers.get(adapter.name)
     digest = saved_plan.desired_digest(merged_state)
 
-    review = saved_plan.bind(saved, fresh, now, provider, files_digest=digest, key=KEY)
+    review = saved_plan.bind(
+        saved, fresh, tenant_index(provider, now), provider, files_digest=digest, key=KEY
+    )
 
     saved_changes = {adapter.fold(c["login"]): c for c in saved["changes"]}
     both = {
