@@ -9,7 +9,8 @@ seconds per stage, and `rss:STAGE`, the resident MB right after each.
 - `plan DESIRED TENANT FMT`: DealHub's plan against `sim:TENANT`, every stage after
   the parse: import, load_desired, connect, fetch, diff, guards, render;
 - `system PEOPLE SYSTEM URL`: one system's read and diff through the registry (any
-  system), for the diff's cost per user.
+  system), for the diff's cost per user;
+- `provenance PEOPLE`: review's git pass alone (`provenance.find`), for bench/review.py.
 """
 
 from __future__ import annotations
@@ -140,10 +141,24 @@ def system_diff(people: str, system: str, url: str) -> None:
         timer.emit()
 
 
+def git_pass(people: str) -> None:
+    """The commit that last changed each person of the file: review's git pass."""
+    timer = Timer()
+    from reconciler import provenance
+    from reconciler.desired import load_desired
+
+    state = load_desired([people])
+    found = timer("provenance", lambda: provenance.find(state))
+    timer.t["dated"] = float(sum(1 for c in found.commits.values() if c is not None))
+    timer.emit()
+
+
 def main(argv: Sequence[str]) -> int:
     mode, *rest = argv
     if mode == "system":
         system_diff(*rest)
+    elif mode == "provenance":
+        git_pass(*rest)
     else:
         dealhub_plan(mode, *rest)
     return 2  # emit leaves with 0; reaching here is a bug of this program
