@@ -215,10 +215,15 @@ def per_user_part(data: Issue21) -> str:
 
 def memory_part(data: Issue21) -> str:
     rows = []
-    for size, (input_bytes, samples) in data.memory.items():
+    #: variant -> (users, peak MB) of the next smaller size, for the marginal cost.
+    before: dict[str, tuple[int, float]] = {}
+    for size, (input_bytes, samples) in sorted(data.memory.items()):
         base = med([s.rss_mb for s in samples["import reconciler.cli"]])
         for variant in ("plan sim:", "plan http"):
             peak = med([s.rss_mb for s in samples[variant]])
+            smaller, smaller_peak = before.get(variant, (0, 0.0))
+            marginal = f"{(peak - smaller_peak) * 2**20 / (size - smaller):,.0f}" if smaller else ""
+            before[variant] = (size, peak)
             rows.append(
                 (
                     f"{size:,}",
@@ -227,6 +232,7 @@ def memory_part(data: Issue21) -> str:
                     f"{peak:.0f}",
                     f"{peak * 2**20 / size:,.0f}",
                     f"{(peak - base) * 2**20 / size:,.0f}",
+                    marginal,
                     ratio(peak * 2**20, input_bytes),
                 )
             )
@@ -237,8 +243,9 @@ def memory_part(data: Issue21) -> str:
             "`plan DESIRED --format text` as a whole process (section 1's runs at its sizes; "
             "`--memory-sizes` adds sizes measured here alone, e.g. 100,000): peak RSS "
             "(ru_maxrss of that child) per user, the same above the RSS of `import "
-            "reconciler.cli` (the code, not the data), and the input (desired YAML + tenant "
-            "JSON) per user. Medians.",
+            "reconciler.cli` (the code, not the data), the marginal cost (the growth of the "
+            "peak from the next smaller size, per added user), and the input (desired YAML + "
+            "tenant JSON) per user. Medians; 1 MB = 2^20 bytes.",
             "",
             table(
                 [
@@ -248,10 +255,11 @@ def memory_part(data: Issue21) -> str:
                     "peak RSS MB",
                     "peak bytes/user",
                     "above import bytes/user",
+                    "marginal bytes/user",
                     "peak / input",
                 ],
                 rows,
-                "ll" + "r" * 5,
+                "ll" + "r" * 6,
             ),
         ]
     )
