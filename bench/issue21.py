@@ -8,15 +8,13 @@ over HTTP and over `sim:`, against the input's bytes per user.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.datasets import Dataset, plan_argv
-from bench.measure import PY, ROOT, Sample, child_env, med, progress, run_measured
-from bench.processes import stages_of
-from bench.servers import sim_server
+from bench.datasets import Dataset
+from bench.measure import PY, ROOT, Sample, med, progress, run_measured
+from bench.processes import measure_processes, stages_of
 from bench.systems import SystemsDataset
 from bench.tables import ratio, table
 
@@ -85,23 +83,10 @@ def measure_per_user(sd: SystemsDataset, runs: int) -> dict[str, list[dict[str, 
 
 def measure_memory(ds: Dataset, runs: int, workdir: Path) -> dict[str, list[Sample]]:
     """(c) at a size section 1 does not run: the import and both plans, interleaved."""
-    got: dict[str, list[Sample]] = {v: [] for v in MEMORY_VARIANTS}
-    state = workdir / f"served-memory-{ds.size}.json"
-    shutil.copyfile(ds.tenant, state)
-    with sim_server(state, workdir) as server:
-        env = child_env(DEALHUB_TOKEN=server.token)
-        for run in range(runs):
-            progress(f"  {ds.size:,} users: memory, run {run + 1}/{runs}")
-            got["import reconciler.cli"].append(
-                run_measured([PY, "-c", "import reconciler.cli"])[0]
-            )
-            got["plan sim:"].append(
-                run_measured(plan_argv(ds.desired, f"sim:{ds.tenant}", "text"))[0]
-            )
-            got["plan http"].append(
-                run_measured(plan_argv(ds.desired, server.url, "text"), env=env)[0]
-            )
-    return got
+    samples, _ = measure_processes(
+        ds, runs, "text", workdir, variants=MEMORY_VARIANTS, with_stages=False
+    )
+    return samples
 
 
 def issue21_section(data: Issue21 | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.datasets import Dataset, plan_argv
@@ -30,36 +31,46 @@ def floor_argv(name: str, ds: Dataset) -> list[str]:
 
 
 def measure_processes(
-    ds: Dataset, runs: int, fmt: str, workdir: Path
+    ds: Dataset,
+    runs: int,
+    fmt: str,
+    workdir: Path,
+    *,
+    variants: Sequence[str] = VARIANTS,
+    with_stages: bool = True,
 ) -> tuple[dict[str, list[Sample]], dict[str, list[float]]]:
-    """Interleaved runs of every variant and of the stages, so drift on a noisy
+    """Interleaved runs of each of `variants` and of the stages, so drift on a noisy
     machine hits them alike. Returns the samples and the stage timings."""
-    results: dict[str, list[Sample]] = {v: [] for v in VARIANTS}
+    results: dict[str, list[Sample]] = {v: [] for v in variants}
     stages: dict[str, list[float]] = {}
     state = workdir / f"served-{ds.size}.json"
     shutil.copyfile(ds.tenant, state)
     with sim_server(state, workdir) as server:
         http_env = child_env(DEALHUB_TOKEN=server.token)
-        for run in range(runs):
-            progress(f"  {ds.size:,} users: process run {run + 1}/{runs}")
-            results["python -c pass"].append(run_measured([PY, "-c", "pass"])[0])
-            results["import reconciler.cli"].append(
-                run_measured([PY, "-c", "import reconciler.cli"])[0]
-            )
-            for name in FLOORS:
-                results[name].append(run_measured(floor_argv(name, ds))[0])
-            results["plan sim:"].append(
-                run_measured(plan_argv(ds.desired, f"sim:{ds.tenant}", fmt))[0]
-            )
+
+        def plan_http() -> Sample:
             before = proc_cpu_seconds(server.proc.pid)
             sample, _ = run_measured(plan_argv(ds.desired, server.url, fmt), env=http_env)
             after = proc_cpu_seconds(server.proc.pid)
             if before is not None and after is not None:
                 sample.extra["server_cpu"] = after - before
-            results["plan http"].append(sample)
-            for name, value in run_stages(ds, fmt).items():
-                stages.setdefault(name, []).append(value)
-    for sample in results["plan http"]:
+            return sample
+
+        argv = {
+            "python -c pass": [PY, "-c", "pass"],
+            "import reconciler.cli": [PY, "-c", "import reconciler.cli"],
+            **{name: floor_argv(name, ds) for name in FLOORS},
+            "plan sim:": plan_argv(ds.desired, f"sim:{ds.tenant}", fmt),
+        }
+        for run in range(runs):
+            progress(f"  {ds.size:,} users: process run {run + 1}/{runs}")
+            for variant in variants:
+                sample = plan_http() if variant == "plan http" else run_measured(argv[variant])[0]
+                results[variant].append(sample)
+            if with_stages:
+                for name, value in run_stages(ds, fmt).items():
+                    stages.setdefault(name, []).append(value)
+    for sample in results.get("plan http", []):
         sample.extra["server_rss"] = server.rss_mb
     return results, stages
 
