@@ -195,8 +195,9 @@ def row(label: str, by_role: dict[str, list[Sample]]) -> list[str]:
         out += [f"{n:.3f}" if key != "rss_mb" else f"{n:.0f}"]
         out.append(ratio(n, b))
         ratios.append(n / b if b > 0 else float("nan"))
-    within = abs(ratios[0] - 1) <= TOLERANCE and abs(ratios[1] - 1) <= TOLERANCE
-    out.append("yes" if within else "**no**")
+    # Apart: on a machine with more runnable processes than cores, wall time includes
+    # the waits for a core, which CPU time does not.
+    out += ["yes" if abs(r - 1) <= TOLERANCE else "**no**" for r in ratios[1::-1]]
     return out
 
 
@@ -219,7 +220,8 @@ def markdown(
         "peak RSS MB base",
         "peak RSS MB new",
         "RSS new / base",
-        f"wall and CPU within {TOLERANCE:.0%}",
+        f"CPU within {TOLERANCE:.0%}",
+        f"wall within {TOLERANCE:.0%}",
     ]
     rows = []
     for size, by_plan in results.plans.items():
@@ -257,7 +259,11 @@ def markdown(
             f"`reconciler sim generate --seed {args.seed} --changes {args.changes}`, generated "
             "and served by the harness's own checkout for both revisions.",
             "",
-            table(headers, rows, "l" + "r" * 9 + "l"),
+            table(headers, rows, "l" + "r" * 9 + "ll"),
+            "",
+            "CPU time is the figure to read when the machine's load average (Machine, above) "
+            "exceeds its cores: wall time then includes the waits for a core, which fall on "
+            "the two revisions unevenly even when interleaved.",
             "",
             "## Checks",
             "",

@@ -26,8 +26,12 @@ def _samples(*walls: float) -> list[Sample]:
 def test_a_figure_within_five_percent_is_flagged_yes_and_beyond_it_no() -> None:
     within = compare.row("1,000: `plan sim:`", {"base": _samples(1.0), "new": _samples(1.04)})
     beyond = compare.row("1,000: `plan sim:`", {"base": _samples(1.0), "new": _samples(1.06)})
-    assert within[3] == "1.04×" and within[-1] == "yes"
-    assert beyond[3] == "1.06×" and beyond[-1] == "**no**"
+    assert within[3] == "1.04×" and within[-2:] == ["yes", "yes"]
+    assert beyond[3] == "1.06×" and beyond[-2:] == ["**no**", "**no**"]
+    # CPU and wall are flagged apart: CPU first, as the one to read on a loaded machine.
+    base = [Sample(1.0, 1.0, 50.0)]
+    slow_wall = compare.row("x", {"base": base, "new": [Sample(1.3, 1.01, 50.0)]})
+    assert slow_wall[-2:] == ["yes", "**no**"]
 
 
 def test_a_revision_shadowed_by_the_working_directory_is_refused(
