@@ -84,8 +84,13 @@ class Results:
 
 
 def git(*args: str) -> str:
-    """A git command in this repository; its stdout, stripped."""
-    done = subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True)
+    """A git command in this repository; its stdout, stripped (ChildFailed if it fails)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    except OSError as exc:  # no git at all
+        raise ChildFailed(f"git {shlex.join(args)}: {exc}") from None
+    if done.returncode != 0:
+        raise ChildFailed(f"git {shlex.join(args)}: {done.stderr.strip() or done.returncode}")
     return done.stdout.strip()
 
 
@@ -96,7 +101,7 @@ def extract(role: str, name: str, into: Path) -> Revision:
     tree.mkdir()
     archive = subprocess.run(
         ["git", "archive", "--format=tar", commit], cwd=ROOT, check=True, capture_output=True
-    ).stdout
+    ).stdout  # the commit exists: rev-parse said so
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     revision = Revision(role, name, commit, tree, git("show", "-s", "--format=%s", commit))
     where = child_output(
@@ -310,7 +315,15 @@ def main(argv: Sequence[str]) -> int:
         # sys.path, and in the repository that would be its own reconciler/, not PYTHONPATH's.
         os.chdir(workdir)
         use_bytecode_cache(str(workdir / "pycache"))
-        revisions = [extract("base", args.base, workdir), extract("new", args.against, workdir)]
+        try:
+            revisions = [
+                extract("base", args.base, workdir),
+                extract("new", args.against, workdir),
+            ]
+        except ChildFailed as exc:
+            os.chdir(here)
+            progress(f"bench/compare.py: {exc}")
+            return 2
         if revisions[0].commit == revisions[1].commit:
             progress(f"note: {args.base} and {args.against} are the same commit")
         for r in revisions:  # warm each revision's bytecode and the page cache

@@ -97,3 +97,11 @@ def test_compare_runs_a_revision_against_itself_and_checks_the_plans(tmp_path: P
     assert "plan --format json the same under both revisions | ok" in markdown
     assert "apply under new: 3 requests each run, then no change left | ok" in markdown
     assert "**FAILED**" not in markdown
+
+
+def test_a_revision_that_is_not_a_commit_is_refused_in_one_line(tmp_path: Path) -> None:
+    argv = [sys.executable, str(HARNESS), "no-such-revision", "--out", str(tmp_path / "x.md")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bench/compare.py: git rev-parse --verify 'no-such-revision")
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.md").exists()
