@@ -15,7 +15,7 @@ Each variant runs `--runs` times, interleaved, each on fresh copies of the state
 the table gives median wall time, the requests each server logged, the bytes
 they answered where the log says, and the Pipedrive tokens spent (the log's
 `cost`). The ratio is apply / leave. Child processes are reaped by pid (see
-bench/run.py, whose helpers this uses).
+bench/measure.py, whose helpers this uses).
 """
 
 from __future__ import annotations
@@ -34,22 +34,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package `bench`
 
-import run as harness
-
+from bench.measure import PY, child_env, progress, run_measured
+from bench.servers import sim_server
 from reconciler.desired import load_desired
 from reconciler.people_edit import deactivate_in_file
 from reconciler.providers.pipedrive.sim_state import new_user
 
-PY = sys.executable
-#: `leave` through the CLI whether or not cli.py registers it yet.
-LEAVE = (
-    "from reconciler.cli import cli, main\n"
-    "from reconciler.commands.leave import leave\n"
-    "cli.commands.setdefault('leave', leave)\n"
-    "main()\n"
-)
 YOU = "it-owner@acme-bench.example"
 
 
@@ -69,12 +61,12 @@ def make_world(size: int, seed: int, workdir: Path) -> tuple[Path, Path, Path, s
     subprocess.run(
         [PY, "-m", "reconciler", "sim", "generate", "--users", str(size), "--seed", str(seed),
          "-o", str(tenant)],
-        check=True, stdout=subprocess.DEVNULL, env=harness.child_env(),
+        check=True, stdout=subprocess.DEVNULL, env=child_env(),
     )  # fmt: skip
     people = workdir / "people.yaml"
     exported = subprocess.run(
         [PY, "-m", "reconciler", "export", "--api-url", f"sim:{tenant}"],
-        check=True, capture_output=True, text=True, env=harness.child_env(DEALHUB_TOKEN="bench"),
+        check=True, capture_output=True, text=True, env=child_env(DEALHUB_TOKEN="bench"),
     ).stdout  # fmt: skip
     people.write_text(
         exported.replace("version: 1\n", "version: 1\nsettings: {systems: [dealhub, pipedrive]}\n")
@@ -104,16 +96,16 @@ def served_run(
     shutil.copyfile(state[1], pipedrive)
     logs = rundir / "dealhub.jsonl", rundir / "pipedrive.jsonl"
     with (
-        harness.sim_server(dealhub, rundir, latency=latency, request_log=logs[0]) as dh,
-        harness.sim_server(
+        sim_server(dealhub, rundir, latency=latency, request_log=logs[0]) as dh,
+        sim_server(
             pipedrive, rundir, latency=latency, request_log=logs[1], system="pipedrive"
         ) as pd,
     ):
         full = [*argv, "--api-url", dh.url, "--api-url", f"pipedrive={pd.url}"]
-        env = harness.child_env(DEALHUB_TOKEN=dh.token, PIPEDRIVE_API_TOKEN=pd.token)
+        env = child_env(DEALHUB_TOKEN=dh.token, PIPEDRIVE_API_TOKEN=pd.token)
         spawned = time.time()
         with open(rundir / "out.json", "w+b") as out:
-            sample, code = harness.run_measured(full, env=env, ok_codes=codes, stdout=out)
+            sample, code = run_measured(full, env=env, ok_codes=codes, stdout=out)
             out.seek(0)
             printed = out.read().decode("utf-8", "replace")
     verified = None
@@ -144,12 +136,12 @@ def main() -> None:
         gone = workdir / "people-after.yaml"
         state = load_desired([str(people)])
         gone.write_text(deactivate_in_file(state, state.users[person]).after)
-        leave = [PY, "-c", LEAVE, "leave", person, str(people), "--auto-approve", "--no-edit"]
-        leave += ["--format", "json"]
+        leave = [PY, "-m", "reconciler", "leave", person, str(people)]
+        leave += ["--auto-approve", "--no-edit", "--format", "json"]
         apply = [PY, "-m", "reconciler", "apply", str(gone), "--auto-approve", "-q"]
         results: dict[str, list[Run]] = {"leave": [], "apply": []}
         for n in range(args.runs):
-            harness.progress(f"run {n + 1}/{args.runs}")
+            progress(f"run {n + 1}/{args.runs}")
             results["leave"].append(
                 served_run(leave, (tenant, company), workdir, args.latency, (0,))
             )

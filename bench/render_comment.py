@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib.util
 import json
 import re
 import shutil
@@ -31,11 +30,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package `bench`
+
+from bench.systems_data import build_systems_data
 from reconciler import engine
 from reconciler.desired import load_desired
 from reconciler.journeys import accounts
@@ -135,15 +136,6 @@ def to_html(markdown: str, name: str) -> str:
 # -- the plans ------------------------------------------------------------------------
 
 
-def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def dealhub_only(users: int, share: float, work: Path) -> list[str]:
     """A DealHub tenant of `users` and a desired state changing `share` of them."""
     tenant = generate_tenant(users, 1)
@@ -155,11 +147,10 @@ def dealhub_only(users: int, share: float, work: Path) -> list[str]:
 
 def both_systems(users: int, share: float, work: Path) -> list[str]:
     """bench/run.py's section 6 data: one people file, a tenant and a company."""
-    bench = _bench()
     tenant = generate_tenant(users, 1)
     (work / "tenant.json").write_text(json.dumps(tenant), encoding="utf-8")
     (work / "desired.yaml").write_text(generate_desired(tenant, changes=share, seed=1), "utf-8")
-    built = bench.build_systems_data(
+    built = build_systems_data(
         str(work / "tenant.json"), str(work / "desired.yaml"), users, 1, f"{share}", str(work)
     )
     return [built["people"], f"sim:{work / 'tenant.json'}", f"pipedrive=sim:{built['company']}"]

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -49,25 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-PY = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package `bench`
 
-_spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
-assert _spec is not None and _spec.loader is not None
-bench = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = bench
-_spec.loader.exec_module(bench)
-
-GIT_CODE = (
-    "import sys, time\n"
-    "from reconciler import provenance\n"
-    "from reconciler.desired import load_desired\n"
-    "state = load_desired([sys.argv[1]])\n"
-    "start = time.perf_counter()\n"
-    "found = provenance.find(state)\n"
-    "dated = sum(1 for c in found.commits.values() if c is not None)\n"
-    "print(f'{time.perf_counter() - start:.3f} {dated}')\n"
-)
+from bench.datasets import make_dataset
+from bench.measure import PY, child_env, run_measured
+from bench.processes import stages_of
+from bench.servers import Server, sim_server
+from bench.systems import make_systems_dataset
 
 
 def git(repo: Path, *args: str) -> None:
@@ -151,26 +137,13 @@ class DetailsRun:
 @contextlib.contextmanager
 def pipedrive_server(
     company: Path, workdir: Path, *, daily_budget: int, request_log: Path
-) -> Iterator[Any]:
-    """`sim serve --system pipedrive --daily-budget B --request-log LOG` on loopback.
-
-    bench/run.py's `sim_server` takes no other option of the simulator, so this
-    starts it the same way with the budget added, and stops it by its pid.
-    """
-    token = secrets.token_urlsafe(18)
-    port = bench.free_port()
-    argv = [PY, "-m", "reconciler", "sim", "serve", "--port", str(port), "--state", str(company)]
-    argv += ["--token", token, "--system", "pipedrive", "--daily-budget", str(daily_budget)]
-    argv += ["--request-log", str(request_log)]
-    log = workdir / f"server-{port}.stderr"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=bench.child_env())
-    server = bench.Server(proc, f"http://127.0.0.1:{port}", token, log)
-    try:
-        bench._wait_until_listening(server, port)
+) -> Iterator[Server]:
+    """`sim serve --system pipedrive --daily-budget B --request-log LOG` on loopback."""
+    options = ("--daily-budget", str(daily_budget))
+    with sim_server(
+        company, workdir, request_log=request_log, system="pipedrive", options=options
+    ) as server:
         yield server
-    finally:
-        server.rss_mb = bench._stop(proc)
 
 
 def request_kind(path: str) -> str:
@@ -200,11 +173,11 @@ def run_details(
     state.write_bytes(company.read_bytes())  # the simulator persists its state: a copy each
     request_log, out = workdir / "requests.jsonl", workdir / "review.json"
     with pipedrive_server(state, workdir, daily_budget=budget, request_log=request_log) as server:
-        env = bench.child_env(PIPEDRIVE_API_TOKEN=server.token)
+        env = child_env(PIPEDRIVE_API_TOKEN=server.token)
         argv = [PY, "-m", "reconciler", "review", str(people), "--system", "pipedrive"]
         argv += ["--api-url", f"pipedrive={server.url}", "--details", "--format", "json"]
         argv += ["-o", str(out)]
-        sample, code = bench.run_measured(argv, env=env, ok_codes=(0, 1))
+        sample, code = run_measured(argv, env=env, ok_codes=(0, 1))
     entries = [json.loads(line) for line in request_log.read_text(encoding="utf-8").splitlines()]
     kinds = Counter(
         request_kind(e["path"]) if e["method"] == "GET" else f"{e['method']} (a write)"
@@ -254,8 +227,8 @@ def check_too_small(run: DetailsRun) -> None:
 def measure_details(size: int, seed: int, workdir: Path) -> list[DetailsRun]:
     """`review --details` at a budget large enough, then at one too small."""
     workdir.mkdir()
-    ds = bench.make_dataset(size, seed, "5%", workdir)
-    sd = bench.make_systems_dataset(ds, seed, "5%", workdir)
+    ds = make_dataset(size, seed, "5%", workdir)
+    sd = make_systems_dataset(ds, seed, "5%", workdir)
     active = active_users(sd.company)
     minimum = ME_READ + LIST_READ + 2 * DETAIL_READ * active
     runs = []
@@ -311,14 +284,14 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
         work = Path(tmp)
-        ds = bench.make_dataset(args.size, args.seed, "5%", work)
-        sd = bench.make_systems_dataset(ds, args.seed, "5%", work)
+        ds = make_dataset(args.size, args.seed, "5%", work)
+        sd = make_systems_dataset(ds, args.seed, "5%", work)
         people = history(sd.people, work / "repo")
         with (
-            bench.sim_server(sd.tenant, work) as dealhub,
-            bench.sim_server(sd.company, work, system="pipedrive") as pipedrive,
+            sim_server(sd.tenant, work) as dealhub,
+            sim_server(sd.company, work, system="pipedrive") as pipedrive,
         ):
-            env = bench.child_env(DEALHUB_TOKEN=dealhub.token, PIPEDRIVE_API_TOKEN=pipedrive.token)
+            env = child_env(DEALHUB_TOKEN=dealhub.token, PIPEDRIVE_API_TOKEN=pipedrive.token)
             targets = ["--api-url", dealhub.url, "--api-url", f"pipedrive={pipedrive.url}"]
             commands = {
                 "plan": [PY, "-m", "reconciler", "plan", str(people), *targets],
@@ -329,16 +302,9 @@ def main() -> int:
             git_pass: list[float] = []
             for run in range(args.runs):
                 for name, argv in commands.items():
-                    sample, _ = bench.run_measured(argv, env=env, ok_codes=(0, 2))
+                    sample, _ = run_measured(argv, env=env, ok_codes=(0, 2))
                     samples[name].append(sample)
-                out = subprocess.run(
-                    [PY, "-c", GIT_CODE, str(people)],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.split()
-                git_pass.append(float(out[0]))
+                git_pass.append(stages_of("provenance", str(people))["provenance"])
                 print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
         details = (
             measure_details(args.details_size, args.seed, work / "details")

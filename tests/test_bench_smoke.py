@@ -107,6 +107,33 @@ def test_apply_sends_one_read_batched_writes_and_one_verification(
     assert counts_row[6] == counts_row[7] == str(expected)
 
 
+def test_issue21_section_times_startup_diff_per_user_and_memory_per_user(
+    results: tuple[str, dict, str],
+) -> None:
+    markdown, raw, _ = results
+    found = raw["issue21"]
+    assert list(found["startup"]) == [
+        "python -c pass",
+        'python -c "import yaml, httpx, click, jsonschema"',
+        "reconciler --help",
+        "reconciler validate examples/users.yaml",
+    ]
+    for samples in found["startup"].values():
+        assert len(samples) == 3 and all(s["wall"] > 0 and s["rss_mb"] > 0 for s in samples)
+    startup = _rows(markdown, "### 7a.")
+    assert startup[1][5] == "1.00×" and startup[1][6] == "1.00×"  # the import floor itself
+    per_user = found["per_user"]["1000"]
+    assert list(per_user) == ["dealhub", "pipedrive"]
+    for (run,) in per_user.values():
+        assert run["users"] >= 1000 and run["diff"] > 0 and run["fetch"] > 0
+    diff_rows = _rows(markdown, "### 7b.")
+    assert [(r[0], r[1]) for r in diff_rows] == [("1,000", "dealhub"), ("1,000", "pipedrive")]
+    assert diff_rows[0][5] == "1.00×" and diff_rows[1][5].endswith("×")
+    memory = _rows(markdown, "### 7c.")
+    assert [(r[0], r[1]) for r in memory] == [("1,000", "plan sim:"), ("1,000", "plan http")]
+    assert found["memory"]["1000"]["input_bytes"] > 1000 * 500
+
+
 # -- section 6: one people file, both systems ----------------------------------------------
 
 SYSTEMS_SIZE = 200
