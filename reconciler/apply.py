@@ -41,7 +41,7 @@ def order_batches(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    creates = {c.login: c for c in changes if c.action == "create"}
+    creates = {c.key: c for c in changes if c.action == "create"}
     level: dict[str, int] = {}
 
     def level_of(login: str) -> int:
@@ -62,9 +62,9 @@ def order_batches(
         changes,
         key=lambda c: (
             0 if c.action == "create" else 1 + (rank[c.action] == rank["deactivate"]),
-            level_of(c.login) if c.action == "create" else 0,
+            level_of(c.key) if c.action == "create" else 0,
             rank[c.action],
-            c.login,
+            c.key,
         ),
     )
     batches: list[list[Change]] = []
@@ -76,7 +76,7 @@ def order_batches(
             batches.append(current)
             current, in_current = [], set()
         current.append(change)
-        in_current.add(change.login)
+        in_current.add(change.key)
     if current:
         batches.append(current)
     return batches
@@ -131,10 +131,10 @@ class Applier:
         state = _State()
         for change in plan.blocked:
             # Named by the plan; sending it would only earn a rejection.
-            state.mark([change.login], "skipped", f"not sent: {change.blocked}")
+            state.mark([change.key], "skipped", f"not sent: {change.blocked}")
         writable = [c for c in plan.changes if not c.blocked]
         batches = order_batches(writable, self.batch_size, self.provider.depends_on)
-        creates = {c.login for c in plan.changes if c.action == "create"}
+        creates = {c.key for c in plan.changes if c.action == "create"}
         self.progress.start(len(batches), len(plan.changes))
         try:
             for number, batch in enumerate(batches, start=1):
@@ -152,29 +152,29 @@ class Applier:
 
     def _run_batch(self, batch: list[Change], creates: set[str], state: _State) -> None:
         if state.aborted:
-            state.mark((c.login for c in batch), "skipped", state.aborted)
+            state.mark((c.key for c in batch), "skipped", state.aborted)
             return
         ready = []
         for change in batch:
             needed = self.provider.depends_on(change)
             if needed in creates and state.status.get(needed) in _NOT_DONE:
-                state.mark([change.login], "skipped", f"its manager {needed} was not created")
+                state.mark([change.key], "skipped", f"its manager {needed} was not created")
             else:
                 ready.append(change)
         if not ready:
             return
         result = self.remote.write(ready, self.progress)
         for change in ready:
-            if change.login in result.status:
+            if change.key in result.status:
                 state.mark(
-                    [change.login],
-                    result.status[change.login],
-                    result.message.get(change.login, ""),
+                    [change.key],
+                    result.status[change.key],
+                    result.message.get(change.key, ""),
                 )
             elif result.abort:
-                state.mark([change.login], "skipped", f"not attempted: {result.abort}")
+                state.mark([change.key], "skipped", f"not attempted: {result.abort}")
             else:
-                state.mark([change.login], "pending")
+                state.mark([change.key], "pending")
         if result.abort:
             state.aborted = result.abort
             state.verify_anyway = result.verify_anyway
@@ -189,14 +189,14 @@ class Applier:
                 verified = True
             except ReconcilerError as exc:
                 for change in plan.changes:
-                    if state.status.get(change.login) in ("done", "pending"):
-                        state.mark([change.login], "failed", f"could not verify: {exc}")
+                    if state.status.get(change.key) in ("done", "pending"):
+                        state.mark([change.key], "failed", f"could not verify: {exc}")
         outcomes = []
         for change in plan.changes:
-            status = state.status.get(change.login, "skipped")
-            message = state.message.get(change.login, "")
+            status = state.status.get(change.key, "skipped")
+            message = state.message.get(change.key, "")
             if verified and status in ("done", "pending", "failed"):
-                mismatch = self._mismatch(change, tenant.get(fold(change.login)))
+                mismatch = self._mismatch(change, tenant.get(fold(change.key)))
                 if mismatch is None:
                     status, message = "done", ""
                 elif status == "done":
@@ -206,7 +206,7 @@ class Applier:
                     message = message or f"did not converge: {mismatch}"
             if status == "pending":
                 status = "failed"
-            outcomes.append(Outcome(change.login, change.action, status, message))  # type: ignore[arg-type]
+            outcomes.append(Outcome(change.key, change.action, status, message))  # type: ignore[arg-type]
         return outcomes
 
     def _mismatch(self, change: Change, current: dict[str, Any] | None) -> str | None:

@@ -488,7 +488,7 @@ def annotate_plan(state: DesiredState, planned: Plan) -> None:
     if not github.enabled(_output["mode"]):
         return
     for warning in planned.warnings:
-        user = state.users.get(warning.login)
+        user = state.users.get(warning.key)
         annotate(
             "warning", warning.message, user.file if user else None, user.line if user else None
         )

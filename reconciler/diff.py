@@ -219,7 +219,7 @@ def compute_plan(
         changes.append(
             Change(
                 action=action,
-                login=key,
+                key=key,
                 fields=field_changes,
                 before=saved.get(folded),
                 send=send,
@@ -241,7 +241,7 @@ def compute_plan(
             changes.append(
                 Change(
                     action="deactivate",
-                    login=key,
+                    key=key,
                     fields={"is_active": FieldChange(current["is_active"], False)},
                     before=saved[folded],
                     send=send,
@@ -252,12 +252,12 @@ def compute_plan(
             unchanged += 1
 
     order = {action: i for i, action in enumerate(ACTIONS)}
-    changes.sort(key=lambda c: (order[c.action], c.login))
-    notes.sort(key=lambda n: (n.login, n.field))
+    changes.sort(key=lambda c: (order[c.action], c.key))
+    notes.sort(key=lambda n: (n.key, n.field))
     warnings = provider.warnings(records, compared, changes) + kept
     warnings += open_set_warnings(provider, records)
     warnings += look_alike_warnings(provider, records, saved, settings, suffix)
-    warnings.sort(key=lambda w: (w.login, w.message))
+    warnings.sort(key=lambda w: (w.key, w.message))
     environment = desired.environment
     named = environment.token_env_for(caps.name) if environment is not None else None
     token_env = named if named is not None else caps.token_env

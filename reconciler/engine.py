@@ -251,7 +251,7 @@ def bind_saved(
         key=key,
     )
     reviewed = dataclasses.replace(
-        planned.plan, changes=[c for c in planned.plan.changes if c.login in result.approved]
+        planned.plan, changes=[c for c in planned.plan.changes if c.key in result.approved]
     )
     budget_left = planned.plan.cost.budget_left if planned.plan.cost else None
     judge(
@@ -278,7 +278,7 @@ def failed_report(planned: Planned, error: ReconcilerError) -> ApplyReport:
 
     return ApplyReport(
         target=planned.plan.target,
-        outcomes=[Outcome(c.login, c.action, "failed", str(error)) for c in planned.plan.changes],
+        outcomes=[Outcome(c.key, c.action, "failed", str(error)) for c in planned.plan.changes],
         environment=planned.plan.environment,
         system=planned.plan.system,
     )

@@ -130,7 +130,7 @@ def journeys(
             email = _email(change)
             if email is not None and _moves_access(change):
                 acts.setdefault(caseless(email), {})[plan.system] = change.action
-                names.setdefault(caseless(email), (change.login, email))
+                names.setdefault(caseless(email), (change.key, email))
     order = [plan.system for plan in plans]
     stories = []
     for email, by_system in acts.items():

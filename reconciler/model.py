@@ -37,7 +37,7 @@ class Change:
     """
 
     action: Action
-    login: str
+    key: str
     fields: dict[str, FieldChange]
     before: dict[str, Any] | None
     send: dict[str, Any]
@@ -49,7 +49,7 @@ class Change:
 class PlanNote:
     """A difference the system's API cannot write: shown, never sent, not a change."""
 
-    login: str
+    key: str
     field: str
     before: Any
     after: Any
@@ -79,7 +79,7 @@ class Held:
     the same type reports saved changes that the fresh plan no longer needs.
     """
 
-    login: str
+    key: str
     action: Action
     #: The fields the change sets (sorted), so a reader sees what it would do.
     fields: tuple[str, ...]
@@ -90,7 +90,7 @@ class Held:
 class PlanWarning:
     """Something a reviewer should look at about one user; never fatal."""
 
-    login: str
+    key: str
     message: str
 
 
@@ -190,7 +190,7 @@ Status = Literal["done", "failed", "skipped"]
 class Outcome:
     """What became of one planned change when it was applied."""
 
-    login: str
+    key: str
     action: Action
     status: Status
     message: str = ""

@@ -87,7 +87,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         "changes": [
             {
                 "action": c.action,
-                "login": c.login,
+                "login": c.key,
                 "fields": {
                     name: {"before": fc.before, "after": fc.after}
                     for name, fc in sorted(c.fields.items())
@@ -100,7 +100,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
         ],
         "notes": [
             {
-                "login": n.login,
+                "login": n.key,
                 "field": n.field,
                 "before": n.before,
                 "after": n.after,
@@ -108,7 +108,7 @@ def to_json_data(plan: Plan) -> dict[str, Any]:
             }
             for n in plan.notes
         ],
-        "warnings": [{"login": w.login, "message": w.message} for w in plan.warnings],
+        "warnings": [{"login": w.key, "message": w.message} for w in plan.warnings],
     }
 
 
@@ -202,7 +202,7 @@ def _changes(raw_changes: list[dict[str, Any]]) -> list[Change]:
         changes.append(
             Change(
                 action=action,
-                login=login,
+                key=login,
                 fields={
                     name: FieldChange(fc.get("before"), fc.get("after"))
                     for name, fc in raw.get("fields", {}).items()

@@ -169,7 +169,7 @@ def _inconsistency(change: Change, provider: Provider) -> str | None:
     for name in caps.write_only:
         if name in change.send:
             wanted[name] = change.send[name]
-    expected = provider.payload(change.login, wanted, current, list(change.fields))
+    expected = provider.payload(change.key, wanted, current, list(change.fields))
     if change.send != expected:
         names = sorted(
             name
@@ -192,7 +192,7 @@ def check_consistent(saved: Plan) -> None:
             # list that is a number): the file was not written by reconciler as it is.
             reason = "its values are not of the kinds this system's plans hold"
         if reason:
-            problems.append(f"{change.login} ({change.action}): {reason}")
+            problems.append(f"{change.key} ({change.action}): {reason}")
     if problems:
         raise StalePlanError(
             f"{ALTERED}; nothing was written. Make a new plan from the reviewed files.",
@@ -488,7 +488,7 @@ def review(
                 _held_reason(twin, change, same_files, title),
             )
     # A change whose dependency is held would fail, or land half-made: hold it too.
-    by_login = {c.login: c for c in fresh.changes}
+    by_login = {c.key: c for c in fresh.changes}
     settled = False
     while not settled:
         settled = True
@@ -514,11 +514,11 @@ def review(
         for key, change in saved_changes.items()
         if key not in fresh_changes
     ]
-    order = {c.login: i for i, c in enumerate(fresh.changes)}
+    order = {c.key: i for i, c in enumerate(fresh.changes)}
     return Review(
         approved,
-        sorted(held.values(), key=lambda h: order[h.login]),
-        sorted(gone, key=lambda h: h.login),
+        sorted(held.values(), key=lambda h: order[h.key]),
+        sorted(gone, key=lambda h: h.key),
     )
 
 

@@ -57,7 +57,7 @@ def test_manager_created_in_an_earlier_request_than_reports() -> None:
     changes = [change("boss"), change("mid", manager="boss"), change("ic", manager="mid")]
     changes += [change(f"peer{i}") for i in range(3)]
     batches = order_batches(changes, 100, DEALHUB.depends_on)
-    where = {c.login: i for i, batch in enumerate(batches) for c in batch}
+    where = {c.key: i for i, batch in enumerate(batches) for c in batch}
     assert where["boss"] < where["mid"] < where["ic"]
     assert len(batches) == 3
 
@@ -65,7 +65,7 @@ def test_manager_created_in_an_earlier_request_than_reports() -> None:
 def test_update_pointing_at_a_created_manager_comes_after_it() -> None:
     changes = [change("u", "update", manager="new"), change("new")]
     batches = order_batches(changes, 100, DEALHUB.depends_on)
-    where = {c.login: i for i, batch in enumerate(batches) for c in batch}
+    where = {c.key: i for i, batch in enumerate(batches) for c in batch}
     assert where["new"] < where["u"]
 
 
@@ -121,7 +121,7 @@ def big_case(n: int = 60) -> tuple[list[dict[str, Any]], DesiredState]:
 
 def assert_converged(client: DealHubClient, state: DesiredState) -> None:
     again = plan_for(client, state)
-    assert again.changes == [], [(c.action, c.login, c.fields) for c in again.changes]
+    assert again.changes == [], [(c.action, c.key, c.fields) for c in again.changes]
 
 
 FAULTS = {
@@ -147,7 +147,7 @@ def test_apply_converges_under_faults(served: Any, fault: str) -> None:
     tenant, state = big_case()
     client, sim = served(tenant, FAULTS[fault])
     plan = plan_for(client, state)
-    planned = {c.login for c in plan.changes}
+    planned = {c.key for c in plan.changes}
     report = Applier(DealHubRemote(client, poll_interval=0), batch_size=10).run(plan)
     assert report.ok, [o for o in report.outcomes if o.status != "done"]
     assert len(report.outcomes) == len(plan.changes)
@@ -177,7 +177,7 @@ def test_per_user_errors_are_reported_and_the_rest_applied(served: Any) -> None:
     client, _ = served([user("a@x")], Faults(taken_logins=frozenset({"taken@x"})))
     state = desired([user("a@x", position="P"), user("taken@x"), user("fine@x")])
     report = Applier(DealHubRemote(client)).run(plan_for(client, state))
-    outcome = {o.login: o for o in report.outcomes}
+    outcome = {o.key: o for o in report.outcomes}
     assert outcome["taken@x"].status == "failed" and outcome["taken@x"].message
     assert outcome["a@x"].status == "done" and outcome["fine@x"].status == "done"
     assert not report.ok
@@ -195,7 +195,7 @@ def test_reports_of_a_manager_that_failed_are_skipped(served: Any) -> None:
     client, sim = served([], Faults(taken_logins=frozenset({"boss@x"})))
     state = desired([user("boss@x"), user("ic@x", user_manager_login="boss@x"), user("other@x")])
     report = Applier(DealHubRemote(client)).run(plan_for(client, state))
-    outcome = {o.login: o for o in report.outcomes}
+    outcome = {o.key: o for o in report.outcomes}
     assert outcome["boss@x"].status == "failed"
     assert outcome["ic@x"].status == "skipped"
     assert "boss@x was not created" in outcome["ic@x"].message
@@ -298,7 +298,7 @@ def test_unwritable_users_are_named_by_the_plan_and_never_sent(served: Any) -> N
     ]
     client, sim = served(tenant)
     plan = plan_for(client, desired([user("keep@x")], max_deactivations=Threshold(100, True)))
-    blocked = {c.login: c.blocked for c in plan.blocked}
+    blocked = {c.key: c.blocked for c in plan.blocked}
     assert set(blocked) == {long_login, "noemail@x", "noname@x"}
     assert "97 characters" in (blocked[long_login] or "")
     assert "no email" in (blocked["noemail@x"] or "")
@@ -306,7 +306,7 @@ def test_unwritable_users_are_named_by_the_plan_and_never_sent(served: Any) -> N
 
     sim.request_log.clear()
     report = Applier(DealHubRemote(client)).run(plan)
-    outcomes = {o.login: o for o in report.outcomes}
+    outcomes = {o.key: o for o in report.outcomes}
     assert outcomes["bye@x"].status == "done"
     for login in blocked:
         assert outcomes[login].status == "skipped"
@@ -334,7 +334,7 @@ def test_a_rejection_for_the_missing_external_id_says_what_to_do(served: Any) ->
         desired([user("a@x", position="New"), user("b@x", external_user_id="005B")]),
     )
     report = Applier(DealHubRemote(client)).run(plan)
-    outcomes = {o.login: o for o in report.outcomes}
+    outcomes = {o.key: o for o in report.outcomes}
     assert outcomes["b@x"].status == "done"
     assert outcomes["a@x"].status == "failed"
     assert "external_user_id" in outcomes["a@x"].message

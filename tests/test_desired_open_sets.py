@@ -55,7 +55,7 @@ def test_plan_accepts_new_apps_with_a_warning_and_sends_them(tmp_path: Path) -> 
     state = load_desired([os.fspath(path)])
     plan = compute_plan(state, [], target="sim:x", provider=get("pipedrive"))
     assert [c.action for c in plan.changes] == ["create"] * 3
-    sent = {c.login: [item["app"] for item in c.send["access"]] for c in plan.changes}
+    sent = {c.key: [item["app"] for item in c.send["access"]] for c in plan.changes}
     assert sent == {"a@acme.com": ["orbit"], "b@acme.com": ["nova", "sales"],
                     "c@acme.com": ["globl"]}  # fmt: skip
     new = sorted(

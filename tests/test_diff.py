@@ -268,7 +268,7 @@ def test_unlisted_active_user_is_deactivated_by_default() -> None:
     plan = plan_of(state(user("roy@acme")), [tenant_user("roy@acme"), current])
     change = only(plan)
     assert change.action == "deactivate"
-    assert change.login == "temp@acme"
+    assert change.key == "temp@acme"
     assert change.fields == {"is_active": FieldChange(True, False)}
     # Only the identity: nothing of the user's profile is managed.
     assert change.send == {
@@ -290,7 +290,7 @@ def test_unlisted_with_ignore_is_unchanged() -> None:
 
 def test_unlisted_inactive_user_is_unchanged() -> None:
     plan = plan_of(state(user("roy@acme")), [tenant_user("old@acme", is_active=False)])
-    assert [c.login for c in plan.changes] == ["roy@acme"]
+    assert [c.key for c in plan.changes] == ["roy@acme"]
     assert plan.unchanged == 1
 
 
@@ -305,7 +305,7 @@ def test_protected_unlisted_user_is_not_deactivated(login: str) -> None:
 def test_protection_is_by_pattern_only() -> None:
     desired = state(user("roy@acme"), settings=Settings(protect=("admin@acme*",)))
     plan = plan_of(desired, [tenant_user("roy@acme"), tenant_user("sysadmin@acme")])
-    assert [(c.action, c.login) for c in plan.changes] == [("deactivate", "sysadmin@acme")]
+    assert [(c.action, c.key) for c in plan.changes] == [("deactivate", "sysadmin@acme")]
 
 
 def test_a_protected_login_set_inactive_is_an_error() -> None:
@@ -406,7 +406,7 @@ def test_changes_are_sorted_by_action_then_login() -> None:
         tenant_user("abe@acme"),  # unlisted: deactivate
     ]
     plan = plan_of(desired, list(reversed(tenant)))
-    assert [(c.action, c.login) for c in plan.changes] == [
+    assert [(c.action, c.key) for c in plan.changes] == [
         ("create", "amy@acme"),
         ("create", "zed@acme"),
         ("update", "bob@acme"),
@@ -431,7 +431,7 @@ def test_warning_created_login_with_the_email_of_a_deactivated_user() -> None:
     )
     tenant = [tenant_user("roy@acme"), tenant_user("daniel@acme", email="daniel@acme.com")]
     plan = plan_of(desired, tenant)
-    mine = [w for w in plan.warnings if w.login == "daniel.smith@acme"]
+    mine = [w for w in plan.warnings if w.key == "daniel.smith@acme"]
     assert len(mine) == 1
     assert "login cannot change" in mine[0].message
     assert "daniel@acme is deactivated and daniel.smith@acme created" in mine[0].message
@@ -476,9 +476,9 @@ def test_warning_active_user_whose_manager_is_deactivated() -> None:
     ]
     desired.settings = Settings(protect=("admin@*",))
     plan = plan_of(desired, tenant)
-    warned = sorted(w.login for w in plan.warnings)
+    warned = sorted(w.key for w in plan.warnings)
     assert warned == ["admin@acme", "john@acme"]
-    john = next(w for w in plan.warnings if w.login == "john@acme")
+    john = next(w for w in plan.warnings if w.key == "john@acme")
     assert "roy@acme" in john.message
 
 

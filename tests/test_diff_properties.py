@@ -70,21 +70,21 @@ def test_invariants(desired: DesiredState, tenant: list[dict[str, Any]]) -> None
     seen = set()
     for change in plan.changes:
         # 1. a login is never changed; every change names a known user, once
-        assert change.send["login"] == change.login
-        assert change.login in desired.users or change.login in by_login
-        assert change.login not in seen
-        seen.add(change.login)
+        assert change.send["login"] == change.key
+        assert change.key in desired.users or change.key in by_login
+        assert change.key not in seen
+        seen.add(change.key)
         # 2. no action outside the four (nothing is ever deleted)
         assert change.action in ACTIONS
-        assert (change.action == "create") == (change.login not in by_login)
+        assert (change.action == "create") == (change.key not in by_login)
         assert (change.before is None) == (change.action == "create")
         assert not WRITE_ONLY_FIELDS & set(change.fields)
 
-        wanted = desired.users[change.login].fields if change.login in desired.users else {}
-        current = by_login.get(change.login, {})
+        wanted = desired.users[change.key].fields if change.key in desired.users else {}
+        current = by_login.get(change.key, {})
         # 4. unmanaged fields are never compared nor sent (the identity of an
         # existing user excepted: it is sent as the tenant has it)
-        if change.login in desired.users:
+        if change.key in desired.users:
             assert set(change.fields) <= set(wanted)
         else:
             assert change.action == "deactivate"
@@ -94,7 +94,7 @@ def test_invariants(desired: DesiredState, tenant: list[dict[str, Any]]) -> None
                 continue
             assert name in IDENTITY, (name, change)
             assert change.action != "create"
-            if name == "is_active" and change.login not in desired.users:
+            if name == "is_active" and change.key not in desired.users:
                 assert value is False
             else:
                 assert value == current.get(name, True if name == "is_active" else None)
@@ -109,9 +109,9 @@ def test_invariants(desired: DesiredState, tenant: list[dict[str, Any]]) -> None
 
     # protected logins are never deactivated
     for change in plan.by_action("deactivate"):
-        assert not desired.settings.is_protected(change.login)
+        assert not desired.settings.is_protected(change.key)
     if desired.settings.unlisted == "ignore":
-        assert all(c.login in desired.users for c in plan.changes)
+        assert all(c.key in desired.users for c in plan.changes)
 
     # every user is either changed or unchanged, never both, never neither
     assert len(plan.changes) + plan.unchanged == len(set(desired.users) | set(by_login))
@@ -125,10 +125,10 @@ def test_applying_the_plan_converges(desired: DesiredState, tenant: list[dict[st
         return
     after = api_get(api_put(tenant, [c.send for c in plan.changes]))
     again = compute_plan(desired, after, target=TARGET)
-    assert again.changes == [], [(c.action, c.login, c.fields) for c in again.changes]
+    assert again.changes == [], [(c.action, c.key, c.fields) for c in again.changes]
     assert again.unchanged == len(after)
     # and the users the plan left alone are exactly as they were
-    untouched = {c.login for c in plan.changes}
+    untouched = {c.key for c in plan.changes}
     before = {u["login"]: u for u in api_get(tenant)}
     for user in after:
         if user["login"] not in untouched and user["login"] in before:

@@ -20,7 +20,7 @@ def deactivation(login: str) -> Change:
     before = {"login": login, "email": f"{login}.com", "name": login, "is_active": True}
     return Change(
         action="deactivate",
-        login=login,
+        key=login,
         fields={"is_active": FieldChange(True, False)},
         before=before,
         send={**before, "is_active": False},

@@ -85,7 +85,7 @@ def test_plan_warns_of_a_create_that_looks_like_a_tenant_login() -> None:
     plan = compute_plan(desired, [admin], target="sim:x", provider=get("dealhub"))
     assert {c.action for c in plan.changes} == {"create", "deactivate"}
     [warning] = [w for w in plan.warnings if "another script" in w.message]
-    assert warning.login == SPOOF
+    assert warning.key == SPOOF
     assert "'\\u0430dmin@acme' looks like 'admin@acme'" in warning.message
 
 

@@ -700,4 +700,4 @@ def test_after_leave_the_person_is_inactive_wherever_they_were_and_nothing_else_
         (chosen[1], pipedrive.store.users()),
     ):
         plan = compute_plan(edited, now_users, target="sim", provider=provider)
-        assert not [c for c in plan.changes if c.login.casefold() in (login, email)], plan.changes
+        assert not [c for c in plan.changes if c.key.casefold() in (login, email)], plan.changes

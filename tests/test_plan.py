@@ -154,7 +154,7 @@ def test_shape_matches_the_spec() -> None:
         "fax": "",
     }
     assert create["send"]["external_user_id"] == "005"
-    assert data["warnings"] == [{"login": w.login, "message": w.message} for w in plan.warnings]
+    assert data["warnings"] == [{"login": w.key, "message": w.message} for w in plan.warnings]
     assert all(set(w) == {"login", "message"} for w in data["warnings"])
     json.dumps(data)  # JSON-native throughout
 

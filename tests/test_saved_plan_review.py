@@ -109,7 +109,7 @@ def test_a_change_of_files_merged_after_the_plan_is_held_as_such() -> None:
     merged = files(ANN, BOB, person("zoe@acme", is_active=False))
     result = review(reviewed, merged, TENANT)
     assert result.approved == {"bob@acme"}
-    assert [(h.login, h.action) for h in result.held] == [("zoe@acme", "deactivate")]
+    assert [(h.key, h.action) for h in result.held] == [("zoe@acme", "deactivate")]
     assert result.held[0].reason.startswith(
         "not in the reviewed plan: the files are not the ones planned"
     )
@@ -128,7 +128,7 @@ def test_a_planned_create_of_a_user_who_exists_now_is_held() -> None:
     reviewed = saved(state, TENANT)
     now = [*TENANT, user("new@acme", name="Someone Else")]
     result = review(reviewed, state, now)
-    held = {h.login: h.reason for h in result.held}
+    held = {h.key: h.reason for h in result.held}
     assert held["new@acme"] == "the user changed since the plan (it exists now)"
     assert "bob@acme" in result.approved
 
@@ -139,7 +139,7 @@ def test_a_reviewed_change_that_needs_a_held_create_is_held_too() -> None:
     # A later merge renamed the new manager: their create is no longer the reviewed one.
     merged = files(ANN, person("boss@acme", name="The Boss"), report, ZOE)
     result = review(reviewed, merged, TENANT)
-    held = {h.login: h.reason for h in result.held}
+    held = {h.key: h.reason for h in result.held}
     assert held["boss@acme"].startswith("the files are not the ones planned (fields: name")
     # bob's update is identical in both plans, but its manager would not exist.
     assert held["bob@acme"] == "it needs boss@acme, whose create is held"

@@ -111,7 +111,7 @@ def deactivation(provider: Provider, user: View, wanted: dict[str, Any]) -> Chan
     send = provider.payload(key, {**wanted, "is_active": False}, user, ["is_active"])
     return Change(
         action="deactivate",
-        login=key,
+        key=key,
         fields={"is_active": FieldChange(user.get("is_active", True), False)},
         before=user,
         send=send,
@@ -127,8 +127,8 @@ def write_deactivation(
     if change.blocked:
         return Written("failed", f"not sent: {change.blocked}")
     result = remote.write([change], Progress())
-    status = result.status.get(change.login, "pending")
-    message = result.message.get(change.login, "") or (result.abort or "")
+    status = result.status.get(change.key, "pending")
+    message = result.message.get(change.key, "") or (result.abort or "")
     return Written(status, message)
 
 

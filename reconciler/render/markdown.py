@@ -422,7 +422,7 @@ class _Section:
 
     @staticmethod
     def _login(change: Change, level: int) -> str:
-        return code(change.login)
+        return code(change.key)
 
     def _order(self, name: str) -> tuple[int, str]:
         return (self._rank.get(name, len(self._rank)), name)
@@ -438,7 +438,7 @@ class _Section:
 
     def _note(self, note: PlanNote, level: int) -> str:
         change = f"{value(note.before)} → {value(note.after)}"
-        return f"{code(note.login)} {self._label(note.field)}: {change}"
+        return f"{code(note.key)} {self._label(note.field)}: {change}"
 
     def _note_group(self, group: list[Any], level: int) -> str:
         first: PlanNote = group[0]
@@ -450,14 +450,14 @@ class _Section:
 
     def _create(self, change: Change, level: int) -> str:
         if level == 1:
-            return code(change.login)
+            return code(change.key)
         shown = [
             f"{self._label(name)}: {value(fc.after)}"
             for name, fc in sorted(change.fields.items(), key=lambda item: self._order(item[0]))
             # The key is the login already shown; a creation is active unless it says not.
-            if fc.after != change.login and not (name == "is_active" and fc.after is True)
+            if fc.after != change.key and not (name == "is_active" and fc.after is True)
         ]
-        return f"{code(change.login)} " + " · ".join(shown) if shown else code(change.login)
+        return f"{code(change.key)} " + " · ".join(shown) if shown else code(change.key)
 
     def _update(self, change: Change, level: int) -> str:
         names = sorted((n for n in change.fields if n != "is_active"), key=self._order)
@@ -465,12 +465,12 @@ class _Section:
             names.append("is_active")  # an edited saved plan: shown, never hidden
         tag = "" if change.action == "update" else f" *({change.action}d)*"
         if level == 1:
-            return f"{code(change.login)}{tag} ({', '.join(self._label(n) for n in names)})"
+            return f"{code(change.key)}{tag} ({', '.join(self._label(n) for n in names)})"
         values = [
             f"{self._label(n)}: {value(change.fields[n].before)} → {value(change.fields[n].after)}"
             for n in names
         ]
-        return f"{code(change.login)}{tag} " + " · ".join(values)
+        return f"{code(change.key)}{tag} " + " · ".join(values)
 
     # -- the section
 

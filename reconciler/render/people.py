@@ -87,9 +87,9 @@ def people_rows(
     for plan in plans:
         for change in plan.changes:
             email = _email(change)
-            person = email.casefold() if email else f"{plan.system}\0{change.login}"
+            person = email.casefold() if email else f"{plan.system}\0{change.key}"
             acts.setdefault(person, {})[plan.system] = change.action
-            names.setdefault(person, (change.login, email or change.login))
+            names.setdefault(person, (change.key, email or change.key))
             if _moves_access(change):
                 moving.add(person)
     told = {journey.email.casefold() for journey in journeys or []}

@@ -30,7 +30,7 @@ def report_data(report: ApplyReport) -> dict[str, Any]:
         "held": [_held_data(h) for h in report.held],
         "no_longer_needed": [_held_data(h) for h in report.no_longer_needed],
         "outcomes": [
-            {"login": o.login, "action": o.action, "status": o.status, "message": o.message}
+            {"login": o.key, "action": o.action, "status": o.status, "message": o.message}
             for o in report.outcomes
         ],
     }
@@ -38,7 +38,7 @@ def report_data(report: ApplyReport) -> dict[str, Any]:
 
 def _held_data(held: Held) -> dict[str, Any]:
     return {
-        "login": held.login,
+        "login": held.key,
         "action": held.action,
         "fields": list(held.fields),
         "reason": held.reason,
@@ -59,7 +59,7 @@ MAX_HELD_ROWS = 200
 
 def _held_line(held: Held) -> str:
     fields = f" ({', '.join(held.fields)})" if held.fields else ""
-    return f"{held.action:<10} {printable(held.login)}{fields}: {printable(held.reason)}"
+    return f"{held.action:<10} {printable(held.key)}{fields}: {printable(held.reason)}"
 
 
 def held_count_line(report: ApplyReport) -> str | None:
@@ -89,7 +89,7 @@ def render_text(report: ApplyReport, *, color: bool = False) -> str:
         lines.append("")
     for o in report.outcomes:
         mark, colour = _MARKS[o.status]
-        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {printable(o.login)}"
+        line = f"  {style(f'{mark:<8}', fg=colour, bold=True)} {o.action:<10} {printable(o.key)}"
         if o.message:
             line += f": {printable(o.message)}"
         lines.append(line)
@@ -125,7 +125,7 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
             "| --- | --- | --- | --- |",
         ]
         head += [
-            f"| {h.action} | {code(h.login, cell=True)} | {escape(', '.join(h.fields), cell=True)} "
+            f"| {h.action} | {code(h.key, cell=True)} | {escape(', '.join(h.fields), cell=True)} "
             f"| {escape(h.reason, cell=True)} |"
             for h in report.held[:MAX_HELD_ROWS]
         ]
@@ -137,7 +137,7 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
     if report.no_longer_needed:
         head += ["No longer needed (in the reviewed plan, not written):", ""]
         head += [
-            f"- {h.action} {code(h.login)}: {escape(h.reason)}"
+            f"- {h.action} {code(h.key)}: {escape(h.reason)}"
             for h in report.no_longer_needed[:MAX_HELD_ROWS]
         ]
         if len(report.no_longer_needed) > MAX_HELD_ROWS:
@@ -151,7 +151,7 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
     budget = max_chars - sum(len(h) + 1 for h in head) - 600
     cut = used = 0
     # Failures first: they are what a reviewer must see.
-    for o in sorted(report.outcomes, key=lambda o: (o.status == "done", o.login)):
+    for o in sorted(report.outcomes, key=lambda o: (o.status == "done", o.key)):
         row = _row(o)
         if used + len(row) > budget:
             cut += 1
@@ -168,7 +168,7 @@ def render_markdown(report: ApplyReport, max_chars: int = MAX_CHARS) -> str:
 
 def _row(o: Outcome) -> str:
     return (
-        f"| {o.status} | {o.action} | {code(o.login, cell=True)} | {escape(o.message, cell=True)} |"
+        f"| {o.status} | {o.action} | {code(o.key, cell=True)} | {escape(o.message, cell=True)} |"
     )
 
 

@@ -60,7 +60,7 @@ class TextRenderer:
         lines = [
             self._style(f"  {symbol} {change.action:<10}", fg=colour, bold=True)
             + " "
-            + printable(change.login)
+            + printable(change.key)
         ]
         width = max((len(name) for name in change.fields), default=0)
         for name, fc in sorted(change.fields.items()):
@@ -140,7 +140,7 @@ def note_groups(notes: list[PlanNote]) -> list[list[PlanNote]]:
 
 def _note_line(note: PlanNote) -> str:
     field = printable(note.field)
-    return f"  = {printable(note.login)} {field}: {show(note.before)} -> {show(note.after)}"
+    return f"  = {printable(note.key)} {field}: {show(note.before)} -> {show(note.after)}"
 
 
 def journeys_text(journeys: list[Journey]) -> str:

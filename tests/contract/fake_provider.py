@@ -59,7 +59,7 @@ class FakeRemote:
             handle = change.send["handle"]
             stored = self.tenant.users.setdefault(handle, {"handle": handle, "is_active": True})
             stored.update(copy.deepcopy(change.send))
-            result.mark([change.login], "done")
+            result.mark([change.key], "done")
         return result
 
     def request_counts(self) -> dict[str, int]:

@@ -77,7 +77,7 @@ def test_no_key_is_ever_changed(adapter: Adapter, data: st.DataObject) -> None:
     before, after = live(adapter, run.before), live(adapter, run.after)
     known = keys(adapter, before.values()) | {adapter.fold(k) for k in run.records}
     for change in run.plan.changes if run.plan else []:
-        assert adapter.fold(change.login) in known, change
+        assert adapter.fold(change.key) in known, change
     for write in run.writes:
         assert write.key is not None and adapter.fold(write.key) in known, write
     assert keys(adapter, after.values()) >= keys(adapter, before.values())
@@ -220,7 +220,7 @@ def test_a_saved_plan_reads_back_and_verifies(adapter: Adapter, data: st.DataObj
         files_digest=digest,
         key=key,
     )
-    assert review.approved == {c.login for c in fresh.changes}
+    assert review.approved == {c.key for c in fresh.changes}
     assert review.held == [] and review.no_longer_needed == []
 
 

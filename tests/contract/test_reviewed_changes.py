@@ -81,25 +81,25 @@ def test_apply_plan_writes_exactly_the_changes_both_plans_hold(
         for login, change in change_data(fresh).items()
         if saved_changes.get(adapter.fold(login)) == change
     }
-    held = {h.login for h in review.held}
+    held = {h.key for h in review.held}
     assert review.approved <= both
-    assert review.approved | held == {c.login for c in fresh.changes}
+    assert review.approved | held == {c.key for c in fresh.changes}
     assert not review.approved & held
     for login in both - review.approved:
-        reason = next(h.reason for h in review.held if h.login == login)
+        reason = next(h.reason for h in review.held if h.key == login)
         assert reason.startswith("it needs ")
-    fresh_keys = {adapter.fold(c.login) for c in fresh.changes}
-    assert {adapter.fold(h.login) for h in review.no_longer_needed} == (
+    fresh_keys = {adapter.fold(c.key) for c in fresh.changes}
+    assert {adapter.fold(h.key) for h in review.no_longer_needed} == (
         set(saved_changes) - fresh_keys
     )
 
     # On the wire: the approved changes, and nothing else.
     written = dataclasses.replace(
-        fresh, changes=[c for c in fresh.changes if c.login in review.approved]
+        fresh, changes=[c for c in fresh.changes if c.key in review.approved]
     )
     opened = adapter.open(now)
     Applier(opened.remote, provider=provider).run(written)
     writes = adapter.writes(opened.log, now)
-    sent = {adapter.fold(c.login) for c in written.changes if not c.blocked}
+    sent = {adapter.fold(c.key) for c in written.changes if not c.blocked}
     assert {adapter.fold(w.key) for w in writes if w.key is not None} <= sent
     assert len(writes) == len(sent)

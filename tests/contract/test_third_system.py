@@ -67,7 +67,7 @@ def test_plan_guard_render_apply_and_replan() -> None:
     remote = provider.open(TARGET, None, writable=True, options=OpenOptions())
 
     plan = make_plan(state, provider, remote.read(), TARGET, allow_mass_deactivation=False)
-    assert [(c.action, c.login) for c in plan.changes] == [
+    assert [(c.action, c.key) for c in plan.changes] == [
         ("create", "Ann"),
         ("create", "ann"),
         ("create", "bob"),

@@ -74,7 +74,7 @@ def dealhub(changes: int) -> Plan:
         unchanged=changes * 4,
         warnings=[
             PlanWarning(
-                f"x{k}@acme", f"x{k}@acme stays active but their manager {c.login} is deactivated"
+                f"x{k}@acme", f"x{k}@acme stays active but their manager {c.key} is deactivated"
             )
             for k, c in enumerate(gone[: len(gone) // 4])
         ],
@@ -131,8 +131,8 @@ def check_common(text: str, plans: list[Plan]) -> Page:
     for plan in plans:
         updates = [c for c in plan.changes if c.action == "update"]
         creates = plan.by_action("create")
-        valued = sum("→" in items.get(c.login, "") for c in updates)
-        records = sum(": " in items.get(c.login, "") for c in creates)
+        valued = sum("→" in items.get(c.key, "") for c in updates)
+        records = sum(": " in items.get(c.key, "") for c in creates)
         # Update values are kept ahead of creation records.
         if records:
             assert valued == len(updates), (plan.system, valued, records)
@@ -151,8 +151,8 @@ def test_one_system_at_size(changes: int) -> None:
     shown = outside_folds(page, "code")
     for change in plan.changes:
         if change.action in ("deactivate", "reactivate"):
-            assert shown.count(change.login) == 1, change.login
-            assert any(change.login in c for c in callouts)
+            assert shown.count(change.key) == 1, change.key
+            assert any(change.key in c for c in callouts)
     if changes <= 300:
         assert "Cut to fit" not in text  # every value shown, nothing folded but the notes
         items = outside_folds(page, "li")
@@ -171,8 +171,8 @@ def test_two_systems_at_5000_changes_each() -> None:
     table = text[text.index("**People whose access changes**") : text.index("### DealHub plan")]
     cells = read(table).all("code")
     shown = outside_folds(page, "code")
-    leavers = {c.login for c in plans[0].by_action("deactivate")}
-    assert leavers and {c.login for c in plans[0].by_action("reactivate")}
+    leavers = {c.key for c in plans[0].by_action("deactivate")}
+    assert leavers and {c.key for c in plans[0].by_action("reactivate")}
     for login in leavers:
         # One row for the person, named once (by DealHub login, with the same email handle).
         assert cells.count(login) == 1, login

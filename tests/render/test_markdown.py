@@ -93,7 +93,7 @@ def test_a_small_plan_shows_every_value_without_a_click() -> None:
 
 def test_an_update_that_also_deactivates_shows_its_values() -> None:
     plan = example_plan()
-    gone = next(c for c in plan.changes if c.login == "ex.employee@acme")
+    gone = next(c for c in plan.changes if c.key == "ex.employee@acme")
     gone.fields["position"] = FieldChange("Sales", "Former")
     items = _open_items(MarkdownRenderer().render(plan))
     assert "ex.employee@acme (deactivated) position: Sales → Former" in items
@@ -229,7 +229,7 @@ def hostile_plan() -> Plan:
     login = f"{HOSTILE}@acme"
     change = Change(
         action="update",
-        login=login,
+        key=login,
         fields={
             "name": FieldChange("Old", HOSTILE),
             "position": FieldChange(HOSTILE, "Sales | Ops"),
@@ -239,7 +239,7 @@ def hostile_plan() -> Plan:
     )
     deactivate = Change(
         action="deactivate",
-        login=f"x{HOSTILE}",
+        key=f"x{HOSTILE}",
         fields={"is_active": FieldChange(True, False)},
         before={"login": f"x{HOSTILE}"},
         send={"login": f"x{HOSTILE}"},
@@ -339,7 +339,7 @@ def _a_change(action: Action, i: int, **fields: FieldChange) -> Change:
     login = f"user.{i:04d}@acme"
     return Change(
         action=action,
-        login=login,
+        key=login,
         fields=fields or {"is_active": FieldChange(action != "reactivate", action == "reactivate")},
         before=None if action == "create" else {"login": login},
         send={"login": login},
@@ -351,8 +351,8 @@ def _a_change(action: Action, i: int, **fields: FieldChange) -> Change:
 
 def test_logins_are_whole_code_and_never_mentions() -> None:
     plan = example_plan()
-    noa = next(c for c in plan.changes if c.login == "noa@acme")
-    noa.login = "@noa"  # a login that would be a mention as plain text
+    noa = next(c for c in plan.changes if c.key == "noa@acme")
+    noa.key = "@noa"  # a login that would be a mention as plain text
     text = MarkdownRenderer().render(plan)
     for sign in BREAKS:
         assert sign not in text
@@ -361,7 +361,7 @@ def test_logins_are_whole_code_and_never_mentions() -> None:
     assert "@" not in page.loud_text()
     codes = page.all("code")
     for change in plan.changes:
-        assert change.login in codes, change.login
+        assert change.key in codes, change.key
     assert "@noa" in codes
 
 
@@ -396,11 +396,11 @@ def large_plan(users: int = 2_000, counts: dict[str, int] | None = None) -> Plan
         unchanged=users - len(changes),
         warnings=[
             PlanWarning(
-                c.login, f"{c.login} stays active but their manager boss{i}@acme is deactivated"
+                c.key, f"{c.key} stays active but their manager boss{i}@acme is deactivated"
             )
             for i, c in enumerate(changes[:40])
         ],
-        notes=[PlanNote(c.login, "fax", "1", "2", "a fax is kept") for c in changes[:30]],
+        notes=[PlanNote(c.key, "fax", "1", "2", "a fax is kept") for c in changes[:30]],
         active_users=users,
         desired_users=users,
         system="dealhub",
@@ -428,11 +428,11 @@ def kept(text: str, plan: Plan) -> Kept:
     changes = {i.text.split(" ", 1)[0]: i.text for i in items if i not in noted + warned}
     by = {a: plan.by_action(a) for a in ACTIONS}
     return Kept(
-        risky=sum(c.login in codes for a in ("deactivate", "reactivate") for c in by[a]),
-        names=sum(c.login in codes for a in ("create", "update") for c in by[a]),
-        values=sum("→" in changes.get(c.login, "") for c in by["update"]),
+        risky=sum(c.key in codes for a in ("deactivate", "reactivate") for c in by[a]),
+        names=sum(c.key in codes for a in ("create", "update") for c in by[a]),
+        values=sum("→" in changes.get(c.key, "") for c in by["update"]),
         context=sum("details" in i.parents for i in noted + warned),
-        records=sum(": " in changes.get(c.login, "") for c in by["create"]),
+        records=sum(": " in changes.get(c.key, "") for c in by["create"]),
     )
 
 
@@ -456,9 +456,9 @@ def test_a_large_plan_keeps_what_matters() -> None:
     regain = next(q for q in quotes if "will regain access" in q)
     for change in plan.changes:
         if change.action == "deactivate":
-            assert change.login in lose
+            assert change.key in lose
         if change.action == "reactivate":
-            assert change.login in regain
+            assert change.key in regain
     # every update keeps its values ahead of the creations' records
     shown = kept(text, plan)
     assert shown.values == 150 and shown.records < 70
@@ -504,18 +504,18 @@ def huge_plan(count: int = 5000) -> Plan:
         changes.append(
             Change(
                 action=action,  # type: ignore[arg-type]
-                login=login,
+                key=login,
                 fields={"name": FieldChange(None if action == "create" else "Old", name)},
                 before=None if action == "create" else {"login": login},
                 send={"login": login, "name": name},
             )
         )
-    changes.sort(key=lambda c: (actions.index(c.action), c.login))
+    changes.sort(key=lambda c: (actions.index(c.action), c.key))
     return Plan(
         target=TARGET,
         changes=changes,
         unchanged=12,
-        warnings=[PlanWarning(c.login, f"{c.login}: {'w' * 200}") for c in changes[:3000]],
+        warnings=[PlanWarning(c.key, f"{c.key}: {'w' * 200}") for c in changes[:3000]],
         active_users=count,
         desired_users=count,
         system="dealhub",
@@ -566,7 +566,7 @@ def test_a_tripped_guard_is_shown() -> None:
 
 def test_an_edited_field_name_is_escaped() -> None:
     plan = example_plan()
-    daniel = next(c for c in plan.changes if c.login == "daniel@acme")
+    daniel = next(c for c in plan.changes if c.key == "daniel@acme")
     daniel.fields["<b>x</b>|@all"] = FieldChange("a", "b")
     page = read(MarkdownRenderer().render(plan))
     assert "b" not in {e.tag for e in page.elements}

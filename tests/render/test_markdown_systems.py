@@ -154,7 +154,7 @@ def test_the_limit_is_shared_and_every_deactivation_stays_named() -> None:
     for p in plans:
         for c in p.changes:
             if c.action in ("deactivate", "reactivate"):
-                assert c.login in table, c.login
+                assert c.key in table, c.key
     # Each system's section says what it cut, and the comment's limit.
     for system in ("DealHub", "Pipedrive"):
         section = text[text.index(f"### {system} plan") :]
@@ -170,7 +170,7 @@ def test_a_small_plan_keeps_its_values_beside_a_large_one() -> None:
     assert len(text) <= MAX_CHARS
     items = [e.text for e in read(text).elements if e.tag == "li"]
     for c in small.by_action("update"):
-        assert any(i.startswith(f"{c.login} name: Dan") for i in items), c.login
+        assert any(i.startswith(f"{c.key} name: Dan") for i in items), c.key
     section = text[text.index("### Pipedrive plan") :]
     assert len(section) > 0.8 * MAX_CHARS
 

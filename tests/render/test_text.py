@@ -37,7 +37,7 @@ def test_one_block_per_changed_user() -> None:
     plan = example_plan()
     text = TextRenderer().render(plan)
     for change in plan.changes:
-        assert f" {change.action:<10} {change.login}\n" in text
+        assert f" {change.action:<10} {change.key}\n" in text
     assert '      position: "Sales" -> "CCS"' in text
     assert '      fax: "09-4545456" -> (empty)' in text
 
@@ -99,7 +99,7 @@ def test_control_characters_in_user_text_are_inert() -> None:
     )
     change = Change(
         action="create",
-        login=login,
+        key=login,
         fields={"name": FieldChange(None, "Eve\x1b]0;pwned\x07\r\nx")},
         before=None,
         send={"login": login},
@@ -170,7 +170,7 @@ def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch: pytest.MonkeyPat
 def test_invisible_characters_are_shown_escaped(raw: str, shown: str) -> None:
     change = Change(
         action="deactivate",
-        login=raw,
+        key=raw,
         fields={"is_active": FieldChange(True, False)},
         before={"login": raw},
         send={"login": raw},

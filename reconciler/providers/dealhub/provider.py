@@ -176,8 +176,8 @@ class DealHubRemote:
         except AuthError as exc:
             # Halves of a split batch may already have an outcome: keep it.
             for change in batch:
-                if change.login not in result.status:
-                    result.mark([change.login], "skipped", str(exc))
+                if change.key not in result.status:
+                    result.mark([change.key], "skipped", str(exc))
             result.abort = "not attempted: the token was rejected during apply"
         except RetryLater as exc:
             # The server asked for a longer wait than the tool's patience (or kept
@@ -186,36 +186,36 @@ class DealHubRemote:
             status: WriteStatus = "skipped" if exc.nothing_done else "pending"
             message = f"not made: {exc}" if exc.nothing_done else str(exc)
             for change in batch:
-                if change.login not in result.status:
-                    result.mark([change.login], status, message)
+                if change.key not in result.status:
+                    result.mark([change.key], status, message)
             result.abort = str(exc)
         except ReconcilerError as exc:
             # This batch's fate is unknown (no answer after retries); the
             # verification read decides.
             for change in batch:
-                if change.login not in result.status:
-                    result.mark([change.login], "pending", str(exc))
+                if change.key not in result.status:
+                    result.mark([change.key], "pending", str(exc))
         return result
 
     def _write(self, batch: list[Change], result: WriteResult) -> None:
         if not batch:
             return
         answer = self.client.upsert_users([c.send for c in batch])
-        logins = [c.login for c in batch]
+        logins = [c.key for c in batch]
         if answer.kind == "ok":
             result.mark(logins, "done")
         elif answer.kind == "errors":
             for change in batch:
-                if change.login in answer.errors:
-                    result.mark([change.login], "failed", advised(change, answer.errors))
+                if change.key in answer.errors:
+                    result.mark([change.key], "failed", advised(change, answer.errors))
                 else:
-                    result.mark([change.login], "done")
+                    result.mark([change.key], "done")
         elif answer.kind == "async":
             self._wait(answer, logins, result)
         elif answer.kind == "rejected":
             if len(batch) == 1:
                 message = answer.message or "rejected by the API (HTTP 400)"
-                result.mark(logins, "failed", advised(batch[0], {batch[0].login: message}))
+                result.mark(logins, "failed", advised(batch[0], {batch[0].key: message}))
             else:
                 # Halve until the bad users are isolated: one bad entry must
                 # not block the others.
@@ -262,7 +262,7 @@ class DealHubRemote:
 
 def advised(change: Change, errors: dict[str, str]) -> str:
     """The vendor's message, with what to do when it is about the missing external id."""
-    message = errors[change.login]
+    message = errors[change.key]
     if "external_user_id" in message and "external_user_id" not in change.send:
         return f"{message} ({EXTERNAL_ID_ADVICE})"
     return message

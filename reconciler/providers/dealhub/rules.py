@@ -131,7 +131,7 @@ def warnings(
 ) -> list[PlanWarning]:
     """Logins that cannot change, look-alike logins, managers being deactivated."""
     found: list[PlanWarning] = []
-    deactivated = {c.login: c for c in changes if c.action == "deactivate"}
+    deactivated = {c.key: c for c in changes if c.action == "deactivate"}
 
     by_email = {}
     for login, change in deactivated.items():
@@ -145,8 +145,8 @@ def warnings(
         if old:
             found.append(
                 PlanWarning(
-                    change.login,
-                    f"login cannot change: {old} is deactivated and {change.login} created "
+                    change.key,
+                    f"login cannot change: {old} is deactivated and {change.key} created "
                     "(same email); if this is the same person, keep the old login",
                 )
             )

@@ -480,10 +480,10 @@ def _verify(merged: Merged, state: DesiredState, company: list[dict[str, Any]], 
     except InputError as exc:
         raise _invalid(exc, file, path) from None
     noted = set(merged.access_notes)
-    unexpected = [f"{change.action} {change.login}" for change in plan.changes] + [
-        f"access note for {note.login}"
+    unexpected = [f"{change.action} {change.key}" for change in plan.changes] + [
+        f"access note for {note.key}"
         for note in plan.notes
-        if note.field == "access" and note.login not in noted
+        if note.field == "access" and note.key not in noted
     ]
     if unexpected:
         raise MergeError(

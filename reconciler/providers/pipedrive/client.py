@@ -456,7 +456,7 @@ class PipedriveClient(JsonClient):
         for change in batch:
             if result.abort is not None:
                 break
-            key = change.login
+            key = change.key
             try:
                 status, message = self._write_one(change)
             except (AuthError, Blocked) as exc:

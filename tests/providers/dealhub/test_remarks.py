@@ -28,7 +28,7 @@ def test_the_remark_concerns_the_writes_without_the_id_and_not_the_blocked_ones(
     )
     [remark] = plan_remarks(plan)
     assert remark.name == WITHOUT_EXTERNAL_ID
-    assert [c.login for c in remark.concerns] == ["a@x", "d@x"]
+    assert [c.key for c in remark.concerns] == ["a@x", "d@x"]
     assert remark.text.startswith("2 of 3 writes carry no external_user_id: ")
     assert remark.headline == "2 writes carry no `external_user_id`"
     assert to_json_data(plan)[WITHOUT_EXTERNAL_ID] == 2
