@@ -7,7 +7,6 @@ killed mid-write leaves either the old or the new tenant, never half of one.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from reconciler.interning import Interner
 from reconciler.providers.dealhub.fields import BOOLEAN_FIELDS, USER_FIELDS
 from reconciler.sim.store import (
     StateError,
+    Store,
     User,
     encode_json,
     json_array_document,
-    read_json_array,
     write_json_atomic,
 )
 
@@ -31,7 +30,7 @@ _KNOWN_KEYS = frozenset(USER_FIELDS) | {"id"}
 _FIRST_ID = 786865656900
 
 
-class TenantStore:
+class TenantStore(Store[str]):
     """The users of one simulated tenant, keyed by login, safe to share across threads.
 
     Users are plain dicts; the store hands out copies and takes whole users, so a
@@ -39,11 +38,11 @@ class TenantStore:
     saved to that file before it becomes visible.
     """
 
+    FILE_NOUN = "tenant file"
+
     def __init__(self, users: Iterable[Mapping[str, Any]] = (), *, path: Path | None = None):
-        self.path = path
-        #: Reentrant so the simulator can validate and write under one hold of the lock.
-        self.lock = threading.RLock()
-        self._users: dict[str, User] = {}
+        # The lock is reentrant so the simulator can validate and write under one hold.
+        super().__init__(path=path)
         self._by_id: dict[str, str] = {}
         self._next_id = _FIRST_ID
         # Each user's line of the saved file, built on the first save and then
@@ -66,33 +65,6 @@ class TenantStore:
         for user in self._users.values():
             if "id" not in user:
                 self._assign_id(user)
-
-    @classmethod
-    def load(cls, path: Path, *, persist: bool) -> TenantStore:
-        """Read a tenant file; with `persist` every later write is saved back to it."""
-        data = read_json_array(path, "tenant file", "users")
-        try:
-            return cls(data, path=path if persist else None)
-        except StateError as exc:
-            raise StateError(f"{path}: {exc}") from None
-
-    def __len__(self) -> int:
-        return len(self._users)
-
-    def users(self) -> list[User]:
-        """Copies of every user, in the tenant's order."""
-        with self.lock:
-            return [dict(u) for u in self._users.values()]
-
-    def view(self) -> list[User]:
-        """The stored users themselves, in order: no copies, so never change them."""
-        with self.lock:
-            return list(self._users.values())
-
-    def get(self, login: str) -> User | None:
-        with self.lock:
-            user = self._users.get(login)
-            return dict(user) if user is not None else None
 
     def get_by_id(self, user_id: str) -> User | None:
         with self.lock:

@@ -7,7 +7,6 @@ vendor may add are kept as they are. Exactly one user is the token's own
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.files import write_text_atomic
-from reconciler.sim.store import StateError, encode_json, read_json_array
+from reconciler.sim.store import StateError, Store, encode_json
 
 User = dict[str, Any]
 
@@ -100,7 +99,7 @@ def key(email: str) -> str:
     return email.casefold()
 
 
-class PipedriveStore:
+class PipedriveStore(Store[int]):
     """The users of one simulated company, by id, safe to share across threads.
 
     Users are plain dicts; the store hands out copies and takes whole users, so a
@@ -108,10 +107,11 @@ class PipedriveStore:
     saved to that file before it becomes visible.
     """
 
+    FILE_NOUN = "company file"
+    ITEMS_NOUN = "Pipedrive users"
+
     def __init__(self, users: Iterable[Mapping[str, Any]] = (), *, path: Path | None = None):
-        self.path = path
-        self.lock = threading.RLock()
-        self._users: dict[int, User] = {}
+        super().__init__(path=path)
         self._live: dict[str, int] = {}
         self._deleted: dict[str, int] = {}
         self._lines: dict[int, str] | None = None
@@ -139,32 +139,10 @@ class PipedriveStore:
             raise StateError(f"user {self.you}: the token's own user (is_you) is deleted")
         self._next_id = max(self._users) + 1
 
-    @classmethod
-    def load(cls, path: Path, *, persist: bool) -> PipedriveStore:
-        """Read a company file; with `persist` every later write is saved back to it."""
-        data = read_json_array(path, "company file", "Pipedrive users")
-        try:
-            return cls(data, path=path if persist else None)
-        except StateError as exc:
-            raise StateError(f"{path}: {exc}") from None
-
-    def __len__(self) -> int:
-        return len(self._users)
-
-    def users(self) -> list[User]:
-        """Deep enough copies of every user (access items too), in the company's order."""
-        with self.lock:
-            return [_copy(u) for u in self._users.values()]
-
-    def view(self) -> list[User]:
-        """The stored users themselves, in order: no copies, so never change them."""
-        with self.lock:
-            return list(self._users.values())
-
-    def get(self, user_id: int) -> User | None:
-        with self.lock:
-            user = self._users.get(user_id)
-            return _copy(user) if user is not None else None
+    @staticmethod
+    def _copy(user: User) -> User:
+        # Deep enough: the access items too.
+        return _copy(user)
 
     def live_with_email(self, email: str) -> User | None:
         """The user of the company (not deleted) with this email, in any letter case."""
