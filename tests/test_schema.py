@@ -34,6 +34,7 @@ from reconciler.schema import (
     user_checker,
 )
 from reconciler.settings import SYSTEMS
+from tests.helpers.wheels import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
 DEFS = load_schema()["$defs"]
@@ -584,26 +585,7 @@ def test_settings_schema(settings: dict[str, Any], valid: bool) -> None:
 
 
 def test_schema_reaches_a_non_editable_install(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--quiet",
-            "-w",
-            os.fspath(wheels),
-            os.fspath(REPO),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr
-    [wheel] = wheels.glob("reconciler-*.whl")
+    wheel = build_wheel(tmp_path / "wheels")
     with zipfile.ZipFile(wheel) as archive:
         packaged = json.loads(archive.read("reconciler/data/users.schema.json"))
         archive.extractall(tmp_path / "site")
