@@ -557,35 +557,12 @@ def export(
     exporter = exporter_for(provider)
     options = {"login_suffix": login_suffix} if login_suffix else {}
     check_options(exporter, names[0], options)
-    tenant, target = read_system(names[0], api_urls, token_files)
+    tenant, target = engine.read_system(names[0], api_urls, token_files)
     text = exporter.export(tenant, source=target, schema_ref=schema_ref, options=options)
     write_output(output, text)
     if output and output != "-":
         click.echo(f"Wrote {len(tenant)} users to {output}", err=True)
     return EXIT_OK
-
-
-def read_system(
-    name: str, api_urls: tuple[str, ...], token_files: tuple[str, ...]
-) -> tuple[list[dict[str, Any]], str]:
-    """One system's users (one read) and its target, chosen without a desired state."""
-    from reconciler import targets
-
-    provider = providers.get(name)
-    where = engine.Targets.parse(api_urls, token_files)
-    url, token_env = targets.system_target(provider, None, where.api_urls.get(name))
-    remote = targets.open_remote(
-        provider,
-        url,
-        token_env,
-        where.token_files.get(name),
-        writable=False,
-        options=OpenOptions(),
-    )
-    try:
-        return remote.read(), remote.target
-    finally:
-        remote.close()
 
 
 def write_output(output: str | None, text: str) -> None:
@@ -616,7 +593,7 @@ def export_merge(
         raise UsageError(f"cannot read {people}: {exc}") from None
     name = provider.capabilities.name
     merged, report = merger.merge(
-        text, state, lambda: read_system(name, api_urls, token_files)[0], file=people
+        text, state, lambda: engine.read_system(name, api_urls, token_files)[0], file=people
     )
     write_output(output, merged)
     for line in report:

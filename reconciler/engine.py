@@ -21,7 +21,7 @@ from reconciler.desired import DesiredState
 from reconciler.diff import compute_plan, tenant_index
 from reconciler.errors import ApplyFailed, ReconcilerError, StalePlanError, UsageError
 from reconciler.journeys import Journey, accounts, journeys
-from reconciler.model import ApplyReport, Plan, PlanCost
+from reconciler.model import ApplyReport, Outcome, Plan, PlanCost
 from reconciler.progress import Progress
 from reconciler.providers.base import OpenOptions, Provider, Remote
 from reconciler.wording import plural
@@ -274,7 +274,6 @@ def apply_system(planned: Planned, *, batch_size: int | None, progress: Progress
 
 def failed_report(planned: Planned, error: ReconcilerError) -> ApplyReport:
     """The report of a system whose apply raised: every planned user failed with why."""
-    from reconciler.model import Outcome
 
     return ApplyReport(
         target=planned.plan.target,
@@ -404,3 +403,29 @@ def raise_unless_done(reports: list[ApplyReport]) -> None:
         )
     if not all(report.ok for report in reports):
         raise ApplyFailed("apply did not converge for every user (see the report above)")
+
+
+# -- export: one system read without a desired state ----------------------------------
+
+
+def read_system(
+    name: str, api_urls: tuple[str, ...], token_files: tuple[str, ...]
+) -> tuple[list[dict[str, Any]], str]:
+    """One system's users (one read) and its target, chosen without a desired state."""
+    from reconciler import targets
+
+    provider = providers.get(name)
+    where = Targets.parse(api_urls, token_files)
+    url, token_env = targets.system_target(provider, None, where.api_urls.get(name))
+    remote = targets.open_remote(
+        provider,
+        url,
+        token_env,
+        where.token_files.get(name),
+        writable=False,
+        options=OpenOptions(),
+    )
+    try:
+        return remote.read(), remote.target
+    finally:
+        remote.close()
