@@ -17,8 +17,18 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text`: a crash leaves the old file or the new one, never half.
 
     The text goes to a temporary file in the same directory, is fsynced, then
-    renamed over the target.
+    renamed over the target. A target that is a device or a pipe (`-o /dev/null`,
+    `-o /dev/stdout`) is written to, never replaced: renaming over it would swap the
+    device for a plain file, for every process of the machine when run as root.
     """
+    try:
+        kind = os.stat(path).st_mode
+    except FileNotFoundError:
+        kind = None
+    if kind is not None and not stat.S_ISREG(kind) and not stat.S_ISDIR(kind):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
