@@ -27,6 +27,7 @@ from reconciler.providers.dealhub.fields import (
 )
 from reconciler.providers.dealhub.sim_state import TenantStore, User, encode_json
 from reconciler.sim.faults import Faults
+from reconciler.sim.request_log import RequestLog
 from reconciler.sim.response import LOST, SimResponse
 
 FORBIDDEN = "Forbidden. Invalid or missing authentication token"
@@ -78,11 +79,9 @@ class Simulator:
             raise ValueError("the simulator needs a non-empty token")
         self.store = store
         self.faults = faults if faults is not None else Faults()
-        self.request_log: list[dict[str, Any]] = []
         self._token = token
-        self._keep_log = keep_request_log
-        self._on_request = on_request
-        self._log_lock = threading.Lock()
+        self._log = RequestLog(self._masked, keep=keep_request_log, on_request=on_request)
+        self.request_log = self._log.entries
         self._jobs: dict[str, _Job] = {}
         self._jobs_lock = threading.Lock()
         self._shown: dict[str, tuple[User, str]] = {}
@@ -105,7 +104,7 @@ class Simulator:
     ) -> SimResponse:
         """Answer one request. `path` is the raw, still percent-encoded path without query."""
         response = self._handle(method.upper(), path, query, headers, body)
-        self._log(method.upper(), path, query, body, response)
+        self._log.record(method.upper(), path, query, body, response)
         return response
 
     def _handle(
@@ -336,44 +335,11 @@ class Simulator:
 
     # Logging
 
-    def _log(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        body: bytes,
-        response: SimResponse,
-    ) -> None:
-        if not self._keep_log and self._on_request is None:
-            return
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": self._masked(path),
-            "query": {k: self._masked(v) for k, v in query.items()},
-            "body": self._logged_body(body),
-            "status": None if response.lost else response.status,
-            "lost": response.lost,
-        }
-        with self._log_lock:
-            if self._keep_log:
-                self.request_log.append(entry)
-            if self._on_request is not None:
-                self._on_request(entry)
-
     def _masked(self, text: str) -> str:
         # A path carries the token percent-encoded, as a client quotes an id.
         for form in (self._token, quote(self._token, safe="")):
             text = text.replace(form, "[REDACTED]")
         return text
-
-    def _logged_body(self, body: bytes) -> Any:
-        if not body:
-            return None
-        text = self._masked(body.decode("utf-8", errors="replace"))
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
 
 
 def _match(pattern: tuple[str | None, ...], segments: list[str]) -> list[str] | None:

@@ -36,6 +36,7 @@ from reconciler.providers.pipedrive.sim_state import (
     timestamp,
 )
 from reconciler.sim.faults import Faults
+from reconciler.sim.request_log import RequestLog
 from reconciler.sim.response import LOST, SimResponse
 from reconciler.sim.store import encode_json
 
@@ -230,7 +231,6 @@ class PipedriveSimulator:
         self.options = options if options is not None else PipedriveOptions()
         self.faults = faults if faults is not None else Faults()
         self.clock = clock
-        self.request_log: list[dict[str, Any]] = []
         self._tokens: dict[str, int] = {token: store.you}
         for other, user_id in (tokens or {}).items():
             if not other or store.get(user_id) is None:
@@ -257,10 +257,15 @@ class PipedriveSimulator:
             edge_after=options.edge_after,
             edge_block=options.edge_block,
         )
-        self._keep_log = keep_request_log
-        self._on_request = on_request
         self._lock = threading.RLock()
-        self._log_lock = threading.Lock()
+        self._log = RequestLog(
+            self._masked,
+            keep=keep_request_log,
+            on_request=on_request,
+            # A token in the URL is masked whole, whatever it is.
+            secret_params=("api_token",),
+        )
+        self.request_log = self._log.entries
         self._shown: dict[int, tuple[User, str]] = {}
 
     # Counters
@@ -311,7 +316,7 @@ class PipedriveSimulator:
         credential, how = _credential(lowered, query)
         call_info: dict[str, Any] = {"auth": how, "cost": 0, "seat_bought": False}
         response = self._handle(method, path, query, lowered, body, credential, call_info)
-        self._log(method, path, query, body, response, call_info)
+        self._log.record(method, path, query, body, response, call_info)
         return response
 
     def _handle(
@@ -710,47 +715,10 @@ class PipedriveSimulator:
 
     # Logging
 
-    def _log(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        body: bytes,
-        response: SimResponse,
-        info: Mapping[str, Any],
-    ) -> None:
-        if not self._keep_log and self._on_request is None:
-            return
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": self._masked(path),
-            "query": {
-                k: "[REDACTED]" if k == "api_token" else self._masked(v) for k, v in query.items()
-            },
-            "body": self._logged_body(body),
-            "status": None if response.lost else response.status,
-            "lost": response.lost,
-            **info,
-        }
-        with self._log_lock:
-            if self._keep_log:
-                self.request_log.append(entry)
-            if self._on_request is not None:
-                self._on_request(entry)
-
     def _masked(self, text: str) -> str:
         for token in self._tokens:
             text = text.replace(token, "[REDACTED]")
         return text
-
-    def _logged_body(self, body: bytes) -> Any:
-        if not body:
-            return None
-        text = self._masked(body.decode("utf-8", errors="replace"))
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
 
 
 def _credential(
