@@ -627,13 +627,19 @@ def protected_problem(
 
 
 def person_checks(state: DesiredState) -> list[tuple[str, PersonCheck]]:
-    """Each managed system's checks of the people listed for it, made for this load.
+    """Each system's checks of the people listed for it, made for this load.
 
     A system brings them as `person_check(state)` in its `people` module
-    (hooks.beside: a system without one checks nobody here). The default
-    system's run last, so that two problems on one line keep their order.
+    (hooks.beside: a system without one checks nobody here). Every system a
+    person is listed for is checked, the file's own or not (that a person names a
+    system the file does not manage is a problem of its own): every problem is
+    found in one run. The default system's run last, so that two problems on one
+    line keep their order.
     """
-    managed = [name for name in providers.names() if name in state.settings.systems]
+    named = set(state.settings.systems)
+    for user in state.users.values():
+        named.update(user.systems or ())
+    managed = [name for name in providers.names() if name in named]
     checks: list[tuple[str, PersonCheck]] = []
     for name in sorted(managed, key=lambda name: name == providers.DEFAULT):
         make = getattr(beside(providers.get(name), "people"), "person_check", None)

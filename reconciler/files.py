@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -17,18 +18,25 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text`: a crash leaves the old file or the new one, never half.
 
     The text goes to a temporary file in the same directory, is fsynced, then
-    renamed over the target. A target that is a device or a pipe (`-o /dev/null`,
-    `-o /dev/stdout`) is written to, never replaced: renaming over it would swap the
-    device for a plain file, for every process of the machine when run as root.
+    renamed over the target. A symbolic link is followed: the file it names is
+    replaced and the link kept (`-o /dev/stdout` redirected to a file). A character
+    device or a pipe (`-o /dev/null`, `-o /dev/stdout` on a terminal or a pipe) is
+    written to, never replaced: renaming over it would swap the device for a plain
+    file, for every process of the machine when run as root. Anything else that is
+    not a regular file (a block device, a socket) is refused (OSError).
     """
     try:
-        kind = os.stat(path).st_mode
+        kind: int | None = os.stat(path).st_mode
     except FileNotFoundError:
         kind = None
-    if kind is not None and not stat.S_ISREG(kind) and not stat.S_ISDIR(kind):
+    if kind is not None and (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
+    if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        # A directory fails at the rename below, as it always has ("Is a directory").
+        raise OSError(errno.EINVAL, "not a file, a pipe or a character device")
+    path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

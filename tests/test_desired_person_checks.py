@@ -62,6 +62,33 @@ def test_problems_of_two_systems_on_one_line_keep_their_order(tmp_path: Path) ->
     ]
 
 
+def test_a_person_listed_for_a_system_the_file_does_not_manage_is_still_checked_there(
+    tmp_path: Path,
+) -> None:
+    # One run names every problem: the unmanaged system, and what that system refuses.
+    people = tmp_path / "people.yaml"
+    people.write_text(
+        "version: 1\n"
+        "settings:\n"
+        "  systems: [pipedrive]\n"
+        '  protect: ["boss@acme"]\n'
+        "  require_external_id: true\n"
+        "users:\n"
+        "  - {login: boss@acme, email: boss@acme.com, name: Boss, is_active: false,\n"
+        "     systems: [dealhub]}\n"
+    )
+    with pytest.raises(InputError) as raised:
+        load_desired([str(people)])
+    messages = [p.message for p in raised.value.problems]
+    assert len(messages) == 3, messages
+    assert "no external_user_id" in messages[0]
+    assert (
+        messages[1]
+        == "boss@acme is protected (settings.protect) and cannot be set is_active: false"
+    )
+    assert "'dealhub' is not managed by this file" in messages[2]
+
+
 @pytest.mark.parametrize("system", ["dealhub", "pipedrive"])
 def test_the_plan_refuses_a_protected_key_as_the_loader_does(system: str) -> None:
     boss = person("boss@acme.com", "boss@acme.com", 3, is_active=False)
