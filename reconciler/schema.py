@@ -249,17 +249,26 @@ class Validator:
     valid instance is answered by the compiled check alone (see schema_check), so
     jsonschema is imported, and its validator built, only to judge and explain one
     that is not (or every time, for a schema the compiled check cannot read).
+    `types` redefine type names for both, as a type checker does (see schema_check).
     """
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], *, types: dict[str, Check] | None = None) -> None:
         self.schema = schema
-        self._check: Check | None = compile_check(schema, FORMATS)
+        self._types = types or {}
+        self._check: Check | None = compile_check(schema, FORMATS, types=self._types)
         self._validator: jsonschema.Draft202012Validator | None = None
+
+    def passes(self, instance: Any) -> bool:
+        """The compiled check's yes (jsonschema's, for a schema it cannot read): a no
+        from it is what `iter_errors` then explains."""
+        if self._check is not None:
+            return self._check(instance)
+        return bool(self.jsonschema_validator().is_valid(instance))
 
     def is_valid(self, instance: Any) -> bool:
         if self._check is not None and self._check(instance):
             return True
-        return self.jsonschema_validator().is_valid(instance)
+        return bool(self.jsonschema_validator().is_valid(instance))
 
     def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
         if self._check is not None and self._check(instance):
@@ -271,10 +280,19 @@ class Validator:
         if self._validator is None:
             import jsonschema
 
-            self._validator = jsonschema.Draft202012Validator(
-                self.schema, format_checker=format_checker()
-            )
+            base = jsonschema.Draft202012Validator
+            if self._types:
+                checker = base.TYPE_CHECKER.redefine_many(
+                    {name: _typed(check) for name, check in self._types.items()}
+                )
+                base = jsonschema.validators.extend(base, type_checker=checker)  # type: ignore[no-untyped-call]
+            self._validator = base(self.schema, format_checker=format_checker())
         return self._validator
+
+
+def _typed(check: Check) -> Callable[[Any, Any], bool]:
+    # jsonschema's type checks take the checker first.
+    return lambda _, value: check(value)
 
 
 def document_validator() -> Validator:
