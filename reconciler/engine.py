@@ -172,11 +172,7 @@ class Planned:
     plan: Plan
     #: The live users as compared and saved, by folded key (diff.tenant_index): built
     #: once per read and passed on (the plan, the saved plan's rule, the journeys).
-    index: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.index and self.tenant:
-            self.index = tenant_index(self.provider, self.tenant)
+    index: dict[str, dict[str, Any]]
 
 
 def plan_all(

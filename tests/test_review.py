@@ -23,6 +23,7 @@ import pytest
 
 from reconciler import providers, redact, review
 from reconciler.desired import DesiredState, DesiredUser
+from reconciler.diff import tenant_index
 from reconciler.engine import Planned, make_plan
 from reconciler.providers.pipedrive.client import PipedriveClient
 from reconciler.providers.pipedrive.review import REVIEW as PIPEDRIVE_REVIEW
@@ -68,7 +69,7 @@ def build(
 ) -> review.Review:
     provider = providers.get(system)
     plan = make_plan(state, provider, tenant, "sim:t", allow_mass_deactivation=True)
-    run = Planned(provider, Stub("sim:t"), tenant, plan)  # type: ignore[arg-type]
+    run = Planned(provider, Stub("sim:t"), tenant, plan, tenant_index(provider, tenant))  # type: ignore[arg-type]
     kw.setdefault("read_at", READ_AT)
     kw.setdefault("dormant_days", DAYS)
     return review.build(state, [run], **kw)

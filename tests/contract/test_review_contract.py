@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from reconciler import review
 from reconciler.desired import DesiredState
+from reconciler.diff import tenant_index
 from reconciler.engine import Planned, make_plan
 from reconciler.errors import InputError
 from reconciler.providers.review_hooks import GenericReview, hooks_for
@@ -55,7 +56,7 @@ def reviewed(adapter: Adapter, tenant: list[Raw], state: DesiredState) -> tuple[
         plan = make_plan(state, provider, raw, opened.remote.target, allow_mass_deactivation=False)
     except InputError:
         return None, opened
-    run = Planned(provider, opened.remote, raw, plan)
+    run = Planned(provider, opened.remote, raw, plan, tenant_index(provider, raw))
     return review.build(state, [run], read_at=READ_AT, dormant_days=30), opened
 
 
