@@ -322,9 +322,9 @@ def test_writes_without_external_id_are_counted() -> None:
     tenant = [user("moved@x", is_active=True), user("gone@x", is_active=True), user("b@x")]
     plan = compute_plan(state, tenant, target="t")
     # new@x carries one; moved@x (an update) and gone@x (unlisted) cannot.
-    from reconciler.providers.dealhub.remarks import writes_without_external_id
+    from reconciler.providers.dealhub.remarks import without_external_id
 
-    assert writes_without_external_id(plan) == 2
+    assert len(without_external_id(plan)) == 2
 
 
 def test_a_rejection_for_the_missing_external_id_says_what_to_do(served: Any) -> None:

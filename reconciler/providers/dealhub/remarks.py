@@ -13,11 +13,6 @@ def without_external_id(plan: Plan) -> list[Change]:
     return [c for c in plan.changes if not c.blocked and "external_user_id" not in c.send]
 
 
-def writes_without_external_id(plan: Plan) -> int:
-    """How many writes carry no external_user_id."""
-    return len(without_external_id(plan))
-
-
 def remarks(plan: Plan) -> list[Remark]:
     """The plan's writes without external_user_id, when it has any."""
     missing = without_external_id(plan)
